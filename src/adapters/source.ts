@@ -1,0 +1,149 @@
+/**
+ * The source contract: where records come from. {@link ZohoCreatorSource} implements it for Zoho
+ * Creator; anyone can implement it for another system and hand it to `SyncWorker`.
+ *
+ * Vocabulary: an *event* is a partition (a row of the events report); a *record* is a registration
+ * that belongs to exactly one event through a lookup field. Record and event IDs are strings of
+ * 1–19 digits everywhere (Zoho IDs exceed 2^53, so numbers would lose digits).
+ */
+
+/** One record (a registration) as read from the source. */
+export interface SourceRecord {
+  /** The record ID, 1–19 digits, kept as the exact digit string. */
+  readonly id: string;
+  /** The ID of the event the record belongs to (from the lookup field). */
+  readonly eventId: string;
+  /** Modification instant in epoch milliseconds (Zoho: `Modified_Time` read in the app's time zone; second resolution). */
+  readonly modifiedAt: number;
+  /** The record as the source sent it, IDs as strings. This is what the sink stores. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** A record's identity and version only: what an ID-only listing returns. */
+export interface RecordStamp {
+  /** The record ID, 1–19 digits. */
+  readonly id: string;
+  /** The event the record belongs to. */
+  readonly eventId: string;
+  /** Modification instant in epoch milliseconds. */
+  readonly modifiedAt: number;
+}
+
+/** One event (a partition) as read from the source. */
+export interface SourceEvent {
+  /** The event ID, 1–19 digits. */
+  readonly id: string;
+  /** The event row as the source sent it. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Why a raw record could not be accepted. */
+export type RejectionReason = 'missing-id' | 'invalid-id' | 'missing-event' | 'invalid-modified-time' | 'too-large';
+
+/** A raw record the source (or the worker) could not accept; it goes to the dead-letter stream, the rest of the page is kept. */
+export interface RejectedRecord {
+  /** Why it was rejected. */
+  readonly reason: RejectionReason;
+  /** A human-readable detail (e.g. the offending value). */
+  readonly detail: string;
+  /** The event it seems to belong to, when that could be read; otherwise `undefined`. */
+  readonly eventId: string | undefined;
+  /** The raw record as received. */
+  readonly raw: unknown;
+}
+
+/**
+ * One page of a paged listing. Pages arrive in order; `nextCursor` is the opaque cursor that
+ * fetches the page after this one (Zoho: the `record_cursor` response header), `undefined` on the
+ * last page.
+ */
+export interface SourcePage<T> {
+  /** The accepted items of this page. */
+  readonly items: readonly T[];
+  /** Raw items that failed validation (see {@link RejectedRecord}). */
+  readonly rejected: readonly RejectedRecord[];
+  /** 1-based page number within this listing (a resumed listing continues the count). */
+  readonly pageNumber: number;
+  /** Cursor for the next page, or `undefined` when this page is the last. */
+  readonly nextCursor: string | undefined;
+}
+
+/** Options every source call accepts. */
+export interface SourceCallOptions {
+  /** Aborts the call (and any wait between retries) promptly. */
+  readonly signal?: AbortSignal | undefined;
+  /** Retries per call for retryable failures; the source's own default when omitted. */
+  readonly retries?: number | undefined;
+}
+
+/** Options of a paged listing. */
+export interface ListOptions extends SourceCallOptions {
+  /** Resume a listing from a cursor returned earlier in `nextCursor`. */
+  readonly cursor?: string | undefined;
+  /** Page number of the page the cursor fetches (for the count in {@link SourcePage.pageNumber}); default 1. */
+  readonly startPage?: number | undefined;
+  /** Restrict the listing to these events; omitted = every event in the report. */
+  readonly eventIds?: readonly string[] | undefined;
+}
+
+/** Calls made to the source, by kind (units: calls). */
+export interface ApiCallCounts {
+  /** Token mints (OAuth refresh-token grants). */
+  token: number;
+  /** Full-record listings and single-record reads. */
+  records: number;
+  /** ID-only listings (ID and modification time). */
+  ids: number;
+  /** Metadata calls (application settings, events list). */
+  meta: number;
+  /** Sum of the above. */
+  total: number;
+}
+
+/**
+ * A source of events and records. Implementations must:
+ * - keep IDs as strings;
+ * - yield pages lazily (an `AsyncIterable`), never buffering a whole listing;
+ * - throw typed {@link SyncError}s (never return an empty page for a failure);
+ * - stop promptly when `signal` aborts.
+ */
+export interface SourceAdapter {
+  /** A short name for logs, e.g. `zoho-creator`. */
+  readonly name: string;
+
+  /**
+   * Lists every event. Throws a `SyncError` on failure.
+   */
+  listEvents(options?: SourceCallOptions): Promise<SourceEvent[]>;
+
+  /**
+   * Streams full records page by page (Zoho: Get Records v2.1 with `record_cursor`).
+   * An empty source yields no page or one empty page.
+   */
+  readRecords(options?: ListOptions): AsyncIterable<SourcePage<SourceRecord>>;
+
+  /**
+   * Streams only IDs and modification times page by page: the cheap listing that reconciliation
+   * and deletion detection use (Zoho: `field_config=custom&fields=ID,Modified_Time,<lookup>`).
+   */
+  readStamps(options?: ListOptions): AsyncIterable<SourcePage<RecordStamp>>;
+
+  /**
+   * Streams records modified at or after `since` (epoch ms, inclusive), page by page.
+   * The watermark arithmetic (overlap) is the caller's; the source formats the instant in its own
+   * time zone and format.
+   */
+  readChangedSince(since: number, options?: ListOptions): AsyncIterable<SourcePage<SourceRecord>>;
+
+  /**
+   * Reads one record by ID. Resolves `undefined` when the source has no such record
+   * (Zoho: code 3190), throws a `SyncError` on any other failure.
+   */
+  getRecord(recordId: string, options?: SourceCallOptions): Promise<SourceRecord | undefined>;
+
+  /** Calls made so far, by kind (optional: sources without a quota may omit it). */
+  getCallCounts?(): ApiCallCounts;
+
+  /** Releases sockets and timers. */
+  close?(): Promise<void>;
+}
