@@ -43,6 +43,8 @@ export const SyncErrorCode = {
   ABORTED: 'ERR_SYNC_ABORTED',
   /** After a full sync the Redis index did not hold what was fetched. */
   VERIFICATION: 'ERR_SYNC_VERIFICATION',
+  /** An event listener threw; the run went on. */
+  LISTENER: 'ERR_SYNC_LISTENER',
   /** A manual trigger was refused by the trigger rate limit. */
   TRIGGER_RATE_LIMITED: 'ERR_SYNC_TRIGGER_RATE_LIMITED',
 } as const;
@@ -77,7 +79,7 @@ export class SyncError extends Error {
   }
 
   /** Recognises instances from either build (ESM or CJS) of this package. */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     if (this === SyncError) return isSyncError(value);
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }

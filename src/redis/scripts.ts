@@ -1,0 +1,266 @@
+/**
+ * The Lua scripts of {@link RedisSink}, registered on the user's ioredis client with
+ * `defineCommand`: ioredis sends `EVALSHA` and falls back to `EVAL`/`SCRIPT LOAD` by itself when the
+ * server answers `NOSCRIPT` (also inside pipelines). Redis runs each script atomically: no other
+ * command runs between its first and last call.
+ *
+ * Conventions shared by every script (so that they also run on ioredis-mock's Lua interpreter):
+ * - every script declares a fixed number of keys;
+ * - replies are flat arrays built by one table constructor (no nested tables);
+ * - a refusal (stale fence) is a status in the reply (`{0, currentFence}`), never an error reply,
+ *   and the caller turns it into a `LeaseError`;
+ * - a value read with `GET`/`HGET` counts as present only when `type(v) == 'string'` (Redis gives
+ *   `false` for a missing value; ioredis-mock may give `nil` or a null userdata).
+ */
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+
+/**
+ * Upserts one event's records. Atomic per call (one `EVALSHA`).
+ *
+ * KEYS: `[1]` the event's index hash, `[2]` the event's seen set for the scope (when no scope is
+ * given, pass the index hash again: it is not touched).
+ * ARGV: `[1]` the stem of the event's record keys (`<p>:{e:<eventId>}:rec:`), `[2]` the seen flag:
+ * the seen set's time-to-live in seconds, `0` to not mark records seen; then triples
+ * `recordId, modifiedAt (epoch ms), json`.
+ *
+ * Per record: `GET` the record key; equal JSON → unchanged (`HSET` the index only if its value
+ * differs); missing → `SET` + `HSET`, added; different → `SET` + `HSET`, updated. With a seen flag,
+ * `SADD` every ID and `EXPIRE` the set.
+ *
+ * Reply: `{unchangedCount, addedCount, addedId…, updatedId…}`.
+ *
+ * Record keys are built inside the script from the stem, so they are not declared in KEYS. That is
+ * acceptable for this layout only: the stem carries the event's hash tag, so every key the script
+ * touches is in the same Redis Cluster slot as KEYS[1].
+ */
+export const UPSERT_BATCH_LUA = `
+local stem = ARGV[1]
+local seenTtl = tonumber(ARGV[2]) or 0
+local added = {}
+local updated = {}
+local unchanged = 0
+for i = 3, #ARGV, 3 do
+  local id = ARGV[i]
+  local at = ARGV[i + 1]
+  local json = ARGV[i + 2]
+  local key = stem .. id
+  local cur = redis.call('GET', key)
+  if type(cur) == 'string' and cur == json then
+    unchanged = unchanged + 1
+    local held = redis.call('HGET', KEYS[1], id)
+    if type(held) ~= 'string' or held ~= at then
+      redis.call('HSET', KEYS[1], id, at)
+    end
+  else
+    redis.call('SET', key, json)
+    redis.call('HSET', KEYS[1], id, at)
+    if type(cur) == 'string' then
+      updated[#updated + 1] = id
+    else
+      added[#added + 1] = id
+    end
+  end
+  if seenTtl > 0 then
+    redis.call('SADD', KEYS[2], id)
+  end
+end
+if seenTtl > 0 and #ARGV >= 3 then
+  redis.call('EXPIRE', KEYS[2], seenTtl)
+end
+local addedCount = #added
+for j = 1, #updated do
+  added[addedCount + j] = updated[j]
+end
+return {unchanged, addedCount, unpack(added)}
+`;
+
+/**
+ * Removes records of one event. Atomic per call.
+ *
+ * KEYS: `[1]` the event's index hash. ARGV: `[1]` the stem of the event's record keys, then record IDs.
+ * Per ID: `DEL` the record key and `HDEL` the index field.
+ * Reply: `{removedId…}` — the IDs for which a record key or an index field existed.
+ *
+ * Record keys are built from the stem inside the script (same hash tag, same slot as KEYS[1]).
+ */
+export const REMOVE_BATCH_LUA = `
+local stem = ARGV[1]
+local removed = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local d = redis.call('DEL', stem .. id)
+  local h = redis.call('HDEL', KEYS[1], id)
+  if d > 0 or h > 0 then
+    removed[#removed + 1] = id
+  end
+end
+return {unpack(removed)}
+`;
+
+const FENCE_CHECK_LUA = `
+local function staleFence(fenceKey, given)
+  if given == '' then return nil end
+  local current = tonumber(redis.call('GET', fenceKey) or '0') or 0
+  if (tonumber(given) or -1) < current then return current end
+  return nil
+end
+`;
+
+/**
+ * Moves the watermark to `max(stored, new)`, optionally fenced. Atomic.
+ *
+ * KEYS: `[1]` the global meta hash, `[2]` the fence counter. ARGV: `[1]` the new instant (epoch ms),
+ * `[2]` the writer's fence, or `''` for an unfenced write.
+ * Reply: `{1, storedWatermark}` (decimal string), or `{0, currentFence}` when the fence is stale.
+ */
+export const ADVANCE_WATERMARK_LUA = `${FENCE_CHECK_LUA}
+local stale = staleFence(KEYS[2], ARGV[2])
+if stale then return {0, stale} end
+local cur = redis.call('HGET', KEYS[1], 'watermark')
+local curN = nil
+if type(cur) == 'string' then curN = tonumber(cur) end
+if curN == nil or tonumber(ARGV[1]) > curN then
+  redis.call('HSET', KEYS[1], 'watermark', ARGV[1])
+  return {1, ARGV[1]}
+end
+return {1, cur}
+`;
+
+/**
+ * Takes the lease if free and issues a fencing token. Atomic.
+ *
+ * KEYS: `[1]` the lease key, `[2]` the fence counter. ARGV: `[1]` owner token, `[2]` time-to-live (ms).
+ * `SET lease owner NX PX ttl` (set only if absent, expire after ttl); on success `INCR fence`.
+ * Reply: `{1, fence}` when taken, `{0}` when held by anyone (including the same owner).
+ */
+export const ACQUIRE_LEASE_LUA = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('INCR', KEYS[2])}
+end
+return {0}
+`;
+
+/**
+ * Extends the lease when the caller owns it. Atomic (compare then `PEXPIRE`).
+ *
+ * KEYS: `[1]` the lease key. ARGV: `[1]` owner token, `[2]` time-to-live (ms). Reply: `1` renewed, `0` not owned.
+ */
+export const RENEW_LEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/**
+ * Releases the lease when the caller owns it. Atomic (compare then `DEL`).
+ *
+ * KEYS: `[1]` the lease key. ARGV: `[1]` owner token. Reply: `1` released, `0` not owned.
+ */
+export const RELEASE_LEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
+/**
+ * Fenced `SET`. Atomic. KEYS: `[1]` the fence counter, `[2]` the target string key.
+ * ARGV: `[1]` the writer's fence, `[2]` the value. Reply: `{1}` written, `{0, currentFence}` refused.
+ */
+export const FENCED_SET_LUA = `${FENCE_CHECK_LUA}
+local stale = staleFence(KEYS[1], ARGV[1])
+if stale then return {0, stale} end
+redis.call('SET', KEYS[2], ARGV[2])
+return {1}
+`;
+
+/**
+ * Fenced `DEL`. Atomic. KEYS: `[1]` the fence counter, `[2]` the target key.
+ * ARGV: `[1]` the writer's fence. Reply: `{1}` done, `{0, currentFence}` refused.
+ */
+export const FENCED_DEL_LUA = `${FENCE_CHECK_LUA}
+local stale = staleFence(KEYS[1], ARGV[1])
+if stale then return {0, stale} end
+redis.call('DEL', KEYS[2])
+return {1}
+`;
+
+/**
+ * Fenced `HSET`. Atomic. KEYS: `[1]` the fence counter, `[2]` the target hash.
+ * ARGV: `[1]` the writer's fence, then `field, value` pairs. Reply: `{1}` written, `{0, currentFence}` refused.
+ * Both keys must be in one slot on Redis Cluster (true for the global meta hash).
+ */
+export const FENCED_HSET_LUA = `${FENCE_CHECK_LUA}
+local stale = staleFence(KEYS[1], ARGV[1])
+if stale then return {0, stale} end
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return {1}
+`;
+
+/** A script argument: ioredis sends numbers and strings as their decimal / UTF-8 text. */
+export type ScriptArg = string | number;
+
+/**
+ * The script commands {@link registerScripts} adds to a client or pipeline. `R` is the return type:
+ * `Promise<unknown>` on a client, the pipeline itself on a pipeline. Arguments are KEYS then ARGV,
+ * as documented on each `*_LUA` constant.
+ */
+export interface SinkScriptCommands<R> {
+  /** See {@link UPSERT_BATCH_LUA}. */
+  zrsUpsertBatch(idsKey: string, seenKey: string, recordStem: string, seenTtlSeconds: ScriptArg, ...triples: ScriptArg[]): R;
+  /** See {@link REMOVE_BATCH_LUA}. */
+  zrsRemoveBatch(idsKey: string, recordStem: string, ...ids: string[]): R;
+  /** See {@link ADVANCE_WATERMARK_LUA}. */
+  zrsAdvanceWatermark(syncMetaKey: string, fenceKey: string, instant: ScriptArg, fence: ScriptArg): R;
+  /** See {@link ACQUIRE_LEASE_LUA}. */
+  zrsAcquireLease(leaseKey: string, fenceKey: string, owner: string, ttlMs: ScriptArg): R;
+  /** See {@link RENEW_LEASE_LUA}. */
+  zrsRenewLease(leaseKey: string, owner: string, ttlMs: ScriptArg): R;
+  /** See {@link RELEASE_LEASE_LUA}. */
+  zrsReleaseLease(leaseKey: string, owner: string): R;
+  /** See {@link FENCED_SET_LUA}. */
+  zrsFencedSet(fenceKey: string, key: string, fence: ScriptArg, value: string): R;
+  /** See {@link FENCED_DEL_LUA}. */
+  zrsFencedDel(fenceKey: string, key: string, fence: ScriptArg): R;
+  /** See {@link FENCED_HSET_LUA}. */
+  zrsFencedHset(fenceKey: string, key: string, fence: ScriptArg, ...fieldValues: ScriptArg[]): R;
+}
+
+/** An ioredis client (standalone or cluster) with the sink's script commands registered. */
+export type ScriptedClient = (Redis | Cluster) & SinkScriptCommands<Promise<unknown>>;
+
+/** An ioredis pipeline with the sink's script commands available. */
+export type ScriptedPipeline = ChainableCommander & SinkScriptCommands<ChainableCommander>;
+
+/** Script definitions: command name → `{ numberOfKeys, lua }`, as passed to ioredis `defineCommand`. */
+export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { readonly numberOfKeys: number; readonly lua: string }>> = {
+  zrsUpsertBatch: { numberOfKeys: 2, lua: UPSERT_BATCH_LUA },
+  zrsRemoveBatch: { numberOfKeys: 1, lua: REMOVE_BATCH_LUA },
+  zrsAdvanceWatermark: { numberOfKeys: 2, lua: ADVANCE_WATERMARK_LUA },
+  zrsAcquireLease: { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA },
+  zrsRenewLease: { numberOfKeys: 1, lua: RENEW_LEASE_LUA },
+  zrsReleaseLease: { numberOfKeys: 1, lua: RELEASE_LEASE_LUA },
+  zrsFencedSet: { numberOfKeys: 2, lua: FENCED_SET_LUA },
+  zrsFencedDel: { numberOfKeys: 2, lua: FENCED_DEL_LUA },
+  zrsFencedHset: { numberOfKeys: 2, lua: FENCED_HSET_LUA },
+};
+
+/**
+ * Registers the sink's scripts on a client with ioredis `defineCommand` (idempotent: defining the
+ * same name again replaces it with the same script). The client then sends `EVALSHA` and falls back
+ * to loading the script on `NOSCRIPT`, in pipelines too.
+ *
+ * @param redis - an ioredis `Redis` or `Cluster` (or ioredis-mock).
+ * @returns the same client, typed with the script commands.
+ */
+export function registerScripts(redis: Redis | Cluster): ScriptedClient {
+  for (const [name, definition] of Object.entries(SINK_SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys: definition.numberOfKeys, lua: definition.lua });
+  }
+  return redis as ScriptedClient;
+}

@@ -1,0 +1,190 @@
+/**
+ * Full sync and forced sync of one event: read every record (of the report, or of one event),
+ * write in place, then sweep what the listing did not contain. Readers never see an event emptied
+ * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from;
+ * a resumed listing never removes (it did not see the pages before the interruption).
+ */
+import type { Checkpoint } from '../adapters/sink.js';
+import type { SourceEvent } from '../adapters/source.js';
+import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
+import { commitPage } from './page-writer.js';
+import { countUnseen, enforceRemovalGuard, type RemovalPlan, removeUnseen } from './removal.js';
+import type { RunContext } from './run-context.js';
+import { watermarkCandidate } from './watermark.js';
+
+/** What a full listing covers and how it ends. */
+export interface FullSyncPlan {
+  /** Restrict to these events (forced sync); omitted = the whole registrations report. */
+  readonly eventIds?: readonly string[] | undefined;
+  /** Checkpoint name, e.g. `full` or `force:<eventId>`. */
+  readonly checkpointName: string;
+  /** Bypass the mass-removal guard. */
+  readonly allowMassRemoval: boolean;
+  /** Whether this listing may move the global watermark (only whole-report listings may). */
+  readonly advanceWatermark: boolean;
+}
+
+/** Runs a full (or forced) sync. Throws a `SyncError` on failure, leaving the checkpoint in place. */
+export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<void> {
+  const { sink, source } = ctx;
+  const events = await source.listEvents(ctx.callOptions());
+  const zohoEventIds = new Set(events.map((e) => e.id));
+  for (const id of plan.eventIds ?? []) if (!zohoEventIds.has(id)) throw new UnknownEventError(id);
+  await sink.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
+  ctx.accept();
+
+  let checkpoint = await sink.getCheckpoint(plan.checkpointName);
+  if (checkpoint && checkpoint.kind !== ctx.kind) checkpoint = undefined;
+  const scope = `${ctx.runId}:full`;
+  const listingStartedAt = checkpoint?.startedAt ?? ctx.startedAt;
+  let maxSeen = checkpoint?.maxModifiedAt;
+  let pages = 0;
+
+  const listing = async (from: Checkpoint | undefined): Promise<void> => {
+    ctx.resumed = from !== undefined;
+    if (from) ctx.logger.info('Resuming listing from checkpoint', { runId: ctx.runId, page: from.nextPage, interruptedRun: from.runId });
+    for await (const page of source.readRecords(
+      ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds }),
+    )) {
+      await commitPage(ctx, page, scope);
+      pages += 1;
+      for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
+      if (page.nextCursor !== undefined) {
+        await sink.setCheckpoint(
+          plan.checkpointName,
+          {
+            runId: ctx.runId,
+            kind: ctx.kind,
+            cursor: page.nextCursor,
+            nextPage: page.pageNumber + 1,
+            maxModifiedAt: maxSeen,
+            since: undefined,
+            startedAt: listingStartedAt,
+          },
+          ctx.fenced(),
+        );
+      }
+    }
+  };
+
+  try {
+    try {
+      await listing(checkpoint);
+    } catch (error) {
+      // A stored cursor can expire (Zoho does not document a lifetime). If the very first resumed
+      // request is refused, start the listing over instead of failing every run from now on.
+      if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
+      ctx.logger.warn('Checkpoint cursor refused; restarting the listing from the first page', { runId: ctx.runId });
+      await sink.clearCheckpoint(plan.checkpointName, ctx.fenced());
+      checkpoint = undefined;
+      maxSeen = undefined;
+      await listing(undefined);
+    }
+
+    const targets = plan.eventIds ?? union(zohoEventIds, await sink.listEventIds());
+    const removed = ctx.resumed ? new Map<string, number>() : await sweep(ctx, targets, scope, plan.allowMassRemoval);
+    await finishEvents(ctx, targets, scope, events, removed);
+
+    if (plan.advanceWatermark) {
+      const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed ? 2 : pages, Date.now());
+      if (candidate !== undefined) await sink.advanceWatermark(candidate, ctx.fenced());
+    }
+    await sink.clearCheckpoint(plan.checkpointName, ctx.fenced());
+  } finally {
+    const targets = plan.eventIds ?? [...zohoEventIds];
+    await sink.releaseScope(scope, targets).catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));
+  }
+}
+
+/** Removes records the complete listing did not contain, after the mass-removal guard agreed. */
+async function sweep(
+  ctx: RunContext,
+  eventIds: readonly string[],
+  scope: string,
+  allowMassRemoval: boolean,
+): Promise<Map<string, number>> {
+  const plans: RemovalPlan[] = await Promise.all(
+    eventIds.map((eventId) =>
+      ctx.limit(async () => ({
+        eventId,
+        held: await ctx.sink.countRecords(eventId),
+        count: await countUnseen(ctx, eventId, scope),
+      })),
+    ),
+  );
+  enforceRemovalGuard(ctx, plans, allowMassRemoval);
+  const removed = new Map<string, number>();
+  await Promise.all(
+    plans
+      .filter((p) => p.count > 0)
+      .map((p) => ctx.limit(async () => removed.set(p.eventId, await removeUnseen(ctx, p.eventId, scope)))),
+  );
+  return removed;
+}
+
+/**
+ * Verifies each event's index against what was fetched (the index must hold exactly the IDs seen
+ * when nothing was resumed), then records the event's metadata and emits `eventSynced`.
+ */
+async function finishEvents(
+  ctx: RunContext,
+  eventIds: readonly string[],
+  scope: string,
+  events: readonly SourceEvent[],
+  removed: ReadonlyMap<string, number>,
+): Promise<void> {
+  const now = Date.now();
+  const known = new Set(events.map((e) => e.id));
+  const results = await Promise.all(
+    eventIds.map((eventId) =>
+      ctx.limit(async () => {
+        const [held, seen] = await Promise.all([ctx.sink.countRecords(eventId), ctx.sink.countSeen(eventId, scope)]);
+        return { eventId, held, seen };
+      }),
+    ),
+  );
+  if (!ctx.resumed) {
+    // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
+    // registration created after its page was read.
+    const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
+    if (wrong.length > 0) {
+      const w = wrong[0]!;
+      throw new VerificationError(
+        `After the sync, event ${w.eventId} holds ${w.held} records in Redis but the listing returned ${w.seen}` +
+          (wrong.length > 1 ? ` (and ${wrong.length - 1} more events differ)` : ''),
+      );
+    }
+  }
+  await Promise.all(
+    results.map((r) =>
+      ctx.limit(async () => {
+        // A resumed listing saw only part of each event: leave the event stale so the next
+        // staleness check reconciles it.
+        if (!ctx.resumed) {
+          await ctx.sink.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
+        }
+        ctx.eventsSynced += 1;
+        ctx.emit('eventSynced', {
+          runId: ctx.runId,
+          eventId: r.eventId,
+          sourceCount: r.seen,
+          redisCount: r.held,
+          removed: removed.get(r.eventId) ?? 0,
+        });
+      }),
+    ),
+  );
+}
+
+function union(a: ReadonlySet<string>, b: readonly string[]): string[] {
+  const out = new Set(a);
+  for (const id of b) out.add(id);
+  return [...out];
+}
+
+/** A 4xx refusal of a resumed cursor (not a throttle, auth or quota failure). */
+function isCursorRefusal(error: unknown): boolean {
+  if (!isSyncError(error) || error.name !== 'ZohoApiError') return false;
+  const status = (error as { httpStatus?: number }).httpStatus;
+  return status === 400 || status === 404;
+}

@@ -1,0 +1,236 @@
+/**
+ * SyncWorker configuration: the option names, defaults and environment variables of the original
+ * design (`SYNC_INTERVAL_MS`, `SYNC_BATCH_SIZE`, ...), validated once, early.
+ */
+import type { SinkAdapter } from '../adapters/sink.js';
+import type { SourceAdapter } from '../adapters/source.js';
+import { ConfigError } from '../errors.js';
+import { createConsoleLogger, type Logger, type LogLevel, parseLogLevel } from '../logger.js';
+
+/** Options of `new SyncWorker(options)`. Every duration is in milliseconds. */
+export interface SyncWorkerOptions {
+  /** Where records come from, e.g. a `ZohoCreatorSource`. */
+  source: SourceAdapter;
+  /** Where records go, e.g. a `RedisSink`. */
+  sink: SinkAdapter;
+  /** Any object with `debug/info/warn/error` (pino-compatible). Default: a console logger honouring `logLevel`. */
+  logger?: Logger | undefined;
+  /** Interval between automatic incremental syncs. Unit: ms. @defaultValue 300000 (5 minutes) */
+  syncIntervalMs?: number | undefined;
+  /** Records per Redis pipeline. Unit: records. @defaultValue 100 */
+  batchSize?: number | undefined;
+  /** Retries of a failed Zoho call or Redis batch before the run fails. Unit: attempts. @defaultValue 3 */
+  maxRetries?: number | undefined;
+  /** Run a full sync on `start()` and an incremental sync every `syncIntervalMs`. @defaultValue true */
+  enableAutoSync?: boolean | undefined;
+  /**
+   * Compare IDs and modification times (not only counts) during staleness checks, report them
+   * through `discrepancyFound`, and heal them. @defaultValue true
+   */
+  enableDiscrepancyDetection?: boolean | undefined;
+  /** An event whose last complete sync or check is older than this is stale. Unit: ms. @defaultValue 600000 (10 minutes) */
+  staleAfterMs?: number | undefined;
+  /**
+   * Minimum time between two staleness checks (each costs one ID-only listing of the stale events:
+   * ceil(records / 1000) Zoho calls). Unit: ms. @defaultValue 3600000 (1 hour)
+   */
+  staleCheckIntervalMs?: number | undefined;
+  /** How far before the watermark an incremental listing starts. Unit: ms. @defaultValue 60000 */
+  incrementalOverlapMs?: number | undefined;
+  /** Largest share (0–1) of an event's records one run may remove unless forced. @defaultValue 0.5 */
+  maxRemovalShare?: number | undefined;
+  /** Records whose JSON is larger go to the dead-letter stream. Unit: bytes (UTF-8). @defaultValue 262144 */
+  maxRecordBytes?: number | undefined;
+  /** Redis batches in flight at once, and events processed at once. Unit: operations. @defaultValue 4 */
+  concurrency?: number | undefined;
+  /** Cross-replica lease (needs a sink with `acquireLease`). @defaultValue `{ enabled: true, ttlMs: 30000 }` */
+  lease?: { enabled?: boolean | undefined; ttlMs?: number | undefined } | undefined;
+  /** Level of the default logger. @defaultValue 'info' */
+  logLevel?: LogLevel | undefined;
+  /** Level of Redis-side log lines (batches, pipelines). @defaultValue 'warn' */
+  redisLogLevel?: LogLevel | undefined;
+}
+
+/** Options after defaults were applied and values validated. */
+export interface ResolvedSyncWorkerOptions {
+  readonly syncIntervalMs: number;
+  readonly batchSize: number;
+  readonly maxRetries: number;
+  readonly enableAutoSync: boolean;
+  readonly enableDiscrepancyDetection: boolean;
+  readonly staleAfterMs: number;
+  readonly staleCheckIntervalMs: number;
+  readonly incrementalOverlapMs: number;
+  readonly maxRemovalShare: number;
+  readonly maxRecordBytes: number;
+  readonly concurrency: number;
+  readonly lease: { readonly enabled: boolean; readonly ttlMs: number };
+  readonly logLevel: LogLevel;
+  readonly redisLogLevel: LogLevel;
+}
+
+/** The defaults, as in the original design where it names them. */
+export const DEFAULT_SYNC_WORKER_OPTIONS: ResolvedSyncWorkerOptions = Object.freeze({
+  syncIntervalMs: 5 * 60 * 1000,
+  batchSize: 100,
+  maxRetries: 3,
+  enableAutoSync: true,
+  enableDiscrepancyDetection: true,
+  staleAfterMs: 10 * 60 * 1000,
+  staleCheckIntervalMs: 60 * 60 * 1000,
+  incrementalOverlapMs: 60 * 1000,
+  maxRemovalShare: 0.5,
+  maxRecordBytes: 256 * 1024,
+  concurrency: 4,
+  lease: Object.freeze({ enabled: true, ttlMs: 30_000 }),
+  logLevel: 'info',
+  redisLogLevel: 'warn',
+});
+
+const KNOWN_OPTIONS = new Set<string>([
+  'source',
+  'sink',
+  'logger',
+  ...Object.keys(DEFAULT_SYNC_WORKER_OPTIONS),
+]);
+
+function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${String(value)}`);
+  return value;
+}
+
+function level(name: string, value: unknown): LogLevel {
+  const parsed = typeof value === 'string' ? parseLogLevel(value) : undefined;
+  if (!parsed) throw new ConfigError(name, `Expected \`${name}\` to be debug, info, warn, error or silent, got ${String(value)}`);
+  return parsed;
+}
+
+/**
+ * Applies defaults and validates every option.
+ *
+ * @throws {@link ConfigError} naming the option, for a missing source or sink, an unknown option, or a value out of range.
+ */
+export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOptions {
+  if (typeof input !== 'object' || input === null) throw new ConfigError('options', 'Expected an options object');
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new ConfigError(key, `Unknown option \`${key}\``);
+  }
+  if (!isAdapter(input.source, ['listEvents', 'readRecords', 'readStamps', 'readChangedSince', 'getRecord'])) {
+    throw new ConfigError('source', 'Expected `source` to implement SourceAdapter (listEvents, readRecords, readStamps, readChangedSince, getRecord)');
+  }
+  if (!isAdapter(input.sink, ['ping', 'upsertRecords', 'removeRecords', 'compareStamps', 'getSyncMeta'])) {
+    throw new ConfigError('sink', 'Expected `sink` to implement SinkAdapter (ping, upsertRecords, removeRecords, compareStamps, ...)');
+  }
+  if (input.logger !== undefined && !isAdapter(input.logger, ['debug', 'info', 'warn', 'error'])) {
+    throw new ConfigError('logger', 'Expected `logger` to have debug, info, warn and error methods');
+  }
+  const d = DEFAULT_SYNC_WORKER_OPTIONS;
+  const share = input.maxRemovalShare ?? d.maxRemovalShare;
+  if (typeof share !== 'number' || !(share >= 0 && share <= 1)) {
+    throw new ConfigError('maxRemovalShare', `Expected \`maxRemovalShare\` to be a number from 0 to 1, got ${String(share)}`);
+  }
+  const lease = input.lease ?? {};
+  return Object.freeze({
+    syncIntervalMs: integer('syncIntervalMs', input.syncIntervalMs ?? d.syncIntervalMs, 1000),
+    batchSize: integer('batchSize', input.batchSize ?? d.batchSize, 1, 10_000),
+    maxRetries: integer('maxRetries', input.maxRetries ?? d.maxRetries, 0, 100),
+    enableAutoSync: boolean('enableAutoSync', input.enableAutoSync ?? d.enableAutoSync),
+    enableDiscrepancyDetection: boolean('enableDiscrepancyDetection', input.enableDiscrepancyDetection ?? d.enableDiscrepancyDetection),
+    staleAfterMs: integer('staleAfterMs', input.staleAfterMs ?? d.staleAfterMs, 0),
+    staleCheckIntervalMs: integer('staleCheckIntervalMs', input.staleCheckIntervalMs ?? d.staleCheckIntervalMs, 0),
+    incrementalOverlapMs: integer('incrementalOverlapMs', input.incrementalOverlapMs ?? d.incrementalOverlapMs, 0),
+    maxRemovalShare: share,
+    maxRecordBytes: integer('maxRecordBytes', input.maxRecordBytes ?? d.maxRecordBytes, 1),
+    concurrency: integer('concurrency', input.concurrency ?? d.concurrency, 1, 64),
+    lease: Object.freeze({
+      enabled: boolean('lease.enabled', lease.enabled ?? d.lease.enabled),
+      ttlMs: integer('lease.ttlMs', lease.ttlMs ?? d.lease.ttlMs, 1000),
+    }),
+    logLevel: level('logLevel', input.logLevel ?? d.logLevel),
+    redisLogLevel: level('redisLogLevel', input.redisLogLevel ?? d.redisLogLevel),
+  });
+}
+
+/** The logger a worker uses: the given one, or a console logger at `logLevel`. */
+export function resolveLogger(input: SyncWorkerOptions, resolved: ResolvedSyncWorkerOptions): Logger {
+  return input.logger ?? createConsoleLogger(resolved.logLevel);
+}
+
+function isAdapter(value: unknown, methods: readonly string[]): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return methods.every((m) => typeof record[m] === 'function');
+}
+
+/** The environment variables {@link configFromEnv} reads, and the option each sets. */
+export const ENV_VARIABLES = Object.freeze({
+  SYNC_INTERVAL_MS: 'syncIntervalMs',
+  SYNC_BATCH_SIZE: 'batchSize',
+  SYNC_MAX_RETRIES: 'maxRetries',
+  ENABLE_AUTO_SYNC: 'enableAutoSync',
+  ENABLE_DISCREPANCY_DETECTION: 'enableDiscrepancyDetection',
+  SYNC_STALE_AFTER_MS: 'staleAfterMs',
+  SYNC_STALE_CHECK_INTERVAL_MS: 'staleCheckIntervalMs',
+  LOG_LEVEL: 'logLevel',
+  REDIS_LOG_LEVEL: 'redisLogLevel',
+} as const);
+
+/** Options read from the environment (only the variables that are set). */
+export type EnvConfig = Partial<
+  Pick<
+    ResolvedSyncWorkerOptions,
+    | 'syncIntervalMs'
+    | 'batchSize'
+    | 'maxRetries'
+    | 'enableAutoSync'
+    | 'enableDiscrepancyDetection'
+    | 'staleAfterMs'
+    | 'staleCheckIntervalMs'
+    | 'logLevel'
+    | 'redisLogLevel'
+  >
+>;
+
+/**
+ * Reads the original design's environment variables (see {@link ENV_VARIABLES}): integers in
+ * decimal, booleans as `true/false/1/0/yes/no`, log levels case-insensitively (`INFO`, `WARN`).
+ * Unset or empty variables are left out, so the result spreads over defaults:
+ * `new SyncWorker({ source, sink, ...configFromEnv(process.env) })`.
+ *
+ * @param env - defaults to `process.env`.
+ * @throws {@link ConfigError} naming the variable and the bad value, e.g. `SYNC_BATCH_SIZE="ten"`.
+ */
+export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): EnvConfig {
+  const out: Record<string, number | boolean | LogLevel> = {};
+  for (const [variable, option] of Object.entries(ENV_VARIABLES)) {
+    const raw = env[variable];
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = raw.trim();
+    const bad = (expected: string): ConfigError =>
+      new ConfigError(variable, `Environment variable ${variable}=${JSON.stringify(raw)} is not ${expected}`);
+    if (option === 'enableAutoSync' || option === 'enableDiscrepancyDetection') {
+      const lower = value.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(lower)) out[option] = true;
+      else if (['false', '0', 'no', 'off'].includes(lower)) out[option] = false;
+      else throw bad('a boolean (true/false)');
+    } else if (option === 'logLevel' || option === 'redisLogLevel') {
+      const parsed = parseLogLevel(value);
+      if (!parsed) throw bad('a log level (DEBUG, INFO, WARN, ERROR, SILENT)');
+      out[option] = parsed;
+    } else {
+      if (!/^\d+$/.test(value)) throw bad('a non-negative integer');
+      const n = Number(value);
+      const min = option === 'syncIntervalMs' ? 1000 : option === 'batchSize' ? 1 : 0;
+      if (!Number.isSafeInteger(n) || n < min) throw bad(`an integer of at least ${min}`);
+      out[option] = n;
+    }
+  }
+  return out as EnvConfig;
+}

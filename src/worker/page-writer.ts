@@ -1,0 +1,85 @@
+/**
+ * Commits one page of records to the sink: size check, dead letters, bounded concurrent batches of
+ * `batchSize`, truthful counts and per-event events. A page is committed only when every batch is;
+ * nothing is left in flight when this rejects.
+ */
+import type { RejectedRecord, SourcePage, SourceRecord } from '../adapters/source.js';
+import type { UpsertResult } from '../adapters/sink.js';
+import type { RunContext } from './run-context.js';
+
+/**
+ * Writes a page; marks its records seen in `seenScope` when given.
+ * @throws the first `SinkError` of any batch, after all batches settled.
+ */
+export async function commitPage(
+  ctx: RunContext,
+  page: SourcePage<SourceRecord>,
+  seenScope?: string,
+): Promise<void> {
+  ctx.throwIfAborted();
+  ctx.currentPage = page.pageNumber;
+  const { accepted, rejected } = splitOversized(page.items, ctx.options.maxRecordBytes);
+  rejected.push(...page.rejected);
+
+  const batches: SourceRecord[][] = [];
+  for (let i = 0; i < accepted.length; i += ctx.options.batchSize) {
+    batches.push(accepted.slice(i, i + ctx.options.batchSize));
+  }
+  const settled = await Promise.allSettled(
+    batches.map((batch) => ctx.limit(() => ctx.sink.upsertRecords(batch, { seenScope }))),
+  );
+  // Count what did commit before surfacing a failure, so stats never under- or over-report.
+  let failure: unknown;
+  for (const outcome of settled) {
+    if (outcome.status === 'fulfilled') recordUpsert(ctx, outcome.value);
+    else failure ??= outcome.reason;
+  }
+  if (failure !== undefined) throw failure;
+
+  if (rejected.length > 0) await deadLetter(ctx, rejected);
+  ctx.progress.pages += 1;
+  ctx.progress.recordsFetched += page.items.length + page.rejected.length;
+}
+
+/** Adds an upsert's counts to the run and emits `recordsAdded` / `recordsUpdated` per event. */
+export function recordUpsert(ctx: RunContext, result: UpsertResult): void {
+  ctx.progress.added += result.added;
+  ctx.progress.updated += result.updated;
+  ctx.progress.unchanged += result.unchanged;
+  for (const event of result.events) {
+    if (event.added.length > 0) ctx.emit('recordsAdded', { runId: ctx.runId, eventId: event.eventId, ids: event.added });
+    if (event.updated.length > 0) {
+      ctx.emit('recordsUpdated', { runId: ctx.runId, eventId: event.eventId, ids: event.updated });
+    }
+  }
+}
+
+/** Sends rejected records to the dead-letter streams and reports each. */
+export async function deadLetter(ctx: RunContext, rejected: readonly RejectedRecord[]): Promise<void> {
+  await ctx.sink.deadLetter(rejected);
+  ctx.progress.deadLettered += rejected.length;
+  for (const r of rejected) {
+    ctx.logger.warn('Record sent to the dead-letter stream', { runId: ctx.runId, eventId: r.eventId, reason: r.reason, detail: r.detail });
+    ctx.emit('recordDeadLettered', { runId: ctx.runId, eventId: r.eventId, reason: r.reason, detail: r.detail });
+  }
+}
+
+function splitOversized(
+  records: readonly SourceRecord[],
+  maxBytes: number,
+): { accepted: SourceRecord[]; rejected: RejectedRecord[] } {
+  const accepted: SourceRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  for (const record of records) {
+    // JSON length in UTF-16 units is a lower bound of its UTF-8 size and at most a third of it,
+    // so the exact byte count is only computed near the limit.
+    const json = JSON.stringify(record.data);
+    const bytes = json.length * 3 <= maxBytes ? json.length : Buffer.byteLength(json, 'utf8');
+    if (bytes > maxBytes) {
+      rejected.push({ reason: 'too-large', detail: `${bytes} bytes > ${maxBytes}`, eventId: record.eventId, raw: record.data });
+    } else {
+      accepted.push(record);
+    }
+  }
+  return { accepted, rejected };
+}

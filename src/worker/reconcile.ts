@@ -1,0 +1,155 @@
+/**
+ * Reconciliation: one ID-only listing (ID, modification time, event) compared with Redis page by
+ * page, then the Redis IDs the listing did not contain. Memory holds only the drifted IDs (the
+ * report names each one), never the data set: the comparison runs in Redis (HMGET against the
+ * index, a per-run "seen" set, HSCAN + SMISMEMBER for what was not seen).
+ */
+import type { DiscrepancyReport, EventDiscrepancy } from './discrepancy.js';
+import { commitPage, deadLetter } from './page-writer.js';
+import { enforceRemovalGuard, removeRecords } from './removal.js';
+import type { RunContext } from './run-context.js';
+
+/** What to reconcile and whether to repair. */
+export interface ReconcilePlan {
+  /** Restrict the listing to these events; omitted = the whole report plus every event Redis knows. */
+  readonly eventIds?: readonly string[] | undefined;
+  /** Events Zoho lists (used to include Redis-only events when `eventIds` is omitted). */
+  readonly zohoEventIds: readonly string[];
+  /** Repair what differs: re-read events with missing or stale records, remove extras. */
+  readonly heal: boolean;
+  /** Bypass the mass-removal guard when healing. */
+  readonly allowMassRemoval: boolean;
+  /** Emit `discrepancyFound` when something differs. */
+  readonly publish: boolean;
+}
+
+interface Tally {
+  zohoCount: number;
+  missing: string[];
+  stale: string[];
+}
+
+/**
+ * Compares Zoho and Redis and optionally heals. Zoho calls: ceil(records / page size) for the ID
+ * listing, plus, when healing, one full listing restricted to the events that need records.
+ */
+export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<DiscrepancyReport> {
+  const { sink, source } = ctx;
+  const scope = `${ctx.runId}:reconcile`;
+  const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await sink.listEventIds())])];
+  const tallies = new Map<string, Tally>(targets.map((id) => [id, { zohoCount: 0, missing: [], stale: [] }]));
+  const tally = (eventId: string): Tally => {
+    let t = tallies.get(eventId);
+    if (!t) {
+      t = { zohoCount: 0, missing: [], stale: [] };
+      tallies.set(eventId, t);
+    }
+    return t;
+  };
+
+  try {
+    for await (const page of source.readStamps(ctx.listOptions({ eventIds: plan.eventIds }))) {
+      ctx.throwIfAborted();
+      ctx.currentPage = page.pageNumber;
+      const comparison = await sink.compareStamps(page.items, scope);
+      for (const s of page.items) tally(s.eventId).zohoCount += 1;
+      for (const s of comparison.missing) tally(s.eventId).missing.push(s.id);
+      for (const s of comparison.stale) tally(s.eventId).stale.push(s.id);
+      if (page.rejected.length > 0) await deadLetter(ctx, page.rejected);
+      ctx.progress.pages += 1;
+      ctx.progress.recordsFetched += page.items.length;
+    }
+
+    const eventIds = [...tallies.keys()];
+    const entries: EventDiscrepancy[] = await Promise.all(
+      eventIds.map((eventId) =>
+        ctx.limit(async () => {
+          const t = tallies.get(eventId)!;
+          const extra: string[] = [];
+          for await (const chunk of sink.scanUnseen(eventId, scope)) extra.push(...chunk);
+          const redisCount = await sink.countRecords(eventId);
+          return { eventId, zohoCount: t.zohoCount, redisCount, missingInRedis: t.missing, extraInRedis: extra, stale: t.stale };
+        }),
+      ),
+    );
+    let report = buildReport(entries);
+    if (report.hasDiscrepancies) {
+      ctx.logger.warn('Discrepancies between Zoho and Redis', { runId: ctx.runId, ...report.totals });
+      if (plan.publish) ctx.emit('discrepancyFound', report);
+    }
+    if (plan.heal) report = { ...report, healed: await heal(ctx, entries, plan.allowMassRemoval) };
+    return report;
+  } finally {
+    await sink
+      .releaseScope(scope, [...tallies.keys()])
+      .catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));
+  }
+}
+
+/** Repairs exactly what the report names: re-reads events with missing/stale records, removes extras. */
+async function heal(ctx: RunContext, entries: readonly EventDiscrepancy[], allowMassRemoval: boolean) {
+  const before = { added: ctx.progress.added, updated: ctx.progress.updated, removed: ctx.progress.removed };
+  const withExtras = entries.filter((e) => e.extraInRedis.length > 0);
+  // Check the guard before writing anything, so a refused run changes nothing.
+  enforceRemovalGuard(
+    ctx,
+    withExtras.map((e) => ({ eventId: e.eventId, held: e.redisCount, count: e.extraInRedis.length })),
+    allowMassRemoval,
+  );
+  const resync = entries.filter((e) => e.missingInRedis.length > 0 || e.stale.length > 0).map((e) => e.eventId);
+  if (resync.length > 0) {
+    for await (const page of ctx.source.readRecords(ctx.listOptions({ eventIds: resync }))) {
+      await commitPage(ctx, page);
+    }
+  }
+  for (const e of withExtras) await removeRecords(ctx, e.eventId, e.extraInRedis);
+  const now = Date.now();
+  await Promise.all(
+    entries.map((e) =>
+      ctx.limit(async () => {
+        await ctx.sink.setEventMeta(e.eventId, { sourceCount: e.zohoCount, lastSyncAt: now }, ctx.fenced());
+        ctx.eventsSynced += 1;
+        ctx.emit('eventSynced', {
+          runId: ctx.runId,
+          eventId: e.eventId,
+          sourceCount: e.zohoCount,
+          redisCount: await ctx.sink.countRecords(e.eventId),
+          removed: e.extraInRedis.length,
+        });
+      }),
+    ),
+  );
+  return {
+    added: ctx.progress.added - before.added,
+    updated: ctx.progress.updated - before.updated,
+    removed: ctx.progress.removed - before.removed,
+    eventsResynced: resync.length,
+  };
+}
+
+function buildReport(entries: readonly EventDiscrepancy[]): DiscrepancyReport {
+  const totals = {
+    zohoCount: 0,
+    redisCount: 0,
+    missingInRedis: 0,
+    extraInRedis: 0,
+    stale: 0,
+    eventsChecked: entries.length,
+    eventsWithDiscrepancies: 0,
+  };
+  for (const e of entries) {
+    totals.zohoCount += e.zohoCount;
+    totals.redisCount += e.redisCount;
+    totals.missingInRedis += e.missingInRedis.length;
+    totals.extraInRedis += e.extraInRedis.length;
+    totals.stale += e.stale.length;
+    if (e.missingInRedis.length + e.extraInRedis.length + e.stale.length > 0) totals.eventsWithDiscrepancies += 1;
+  }
+  return {
+    checkedAt: new Date().toISOString(),
+    hasDiscrepancies: totals.eventsWithDiscrepancies > 0,
+    events: entries,
+    totals,
+    healed: undefined,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Real-time sync of one record (the original backend's "sync the moment it is created" path):
+ * Get Record by ID, then upsert it, or remove it when Zoho no longer has it (code 3190).
+ */
+import type { SinkAdapter } from '../adapters/sink.js';
+import type { SourceAdapter } from '../adapters/source.js';
+import type { Logger } from '../logger.js';
+import type { RecordSyncedPayload } from './events.js';
+
+/** What `syncRecord()` did. */
+export type RecordSyncResult = RecordSyncedPayload;
+
+/**
+ * Fetches one record and makes Redis agree with it. A record that moved to another event is
+ * removed from the event that held it.
+ */
+export async function syncOneRecord(
+  source: SourceAdapter,
+  sink: SinkAdapter,
+  logger: Logger,
+  recordId: string,
+  options: { signal?: AbortSignal | undefined; retries: number },
+): Promise<RecordSyncResult> {
+  const record = await source.getRecord(recordId, options);
+  const known = await sink.listEventIds();
+  if (!record) {
+    const holder = await sink.locateRecord(recordId, known);
+    if (holder === undefined) {
+      logger.info(`Record ${recordId} is in neither Zoho nor Redis`, { recordId });
+      return { recordId, eventId: undefined, outcome: 'absent' };
+    }
+    await sink.removeRecords(holder, [recordId]);
+    logger.info(`Removed record ${recordId} of event ${holder}: Zoho no longer has it`, { recordId, eventId: holder });
+    return { recordId, eventId: holder, outcome: 'removed' };
+  }
+  const previous = await sink.locateRecord(
+    recordId,
+    known.filter((id) => id !== record.eventId),
+  );
+  if (previous !== undefined) await sink.removeRecords(previous, [recordId]);
+  const result = await sink.upsertRecords([record]);
+  const outcome = result.added > 0 ? 'added' : result.updated > 0 ? 'updated' : 'unchanged';
+  logger.info(`Synced record ${recordId} of event ${record.eventId} (${outcome})`, { recordId, eventId: record.eventId, outcome });
+  return { recordId, eventId: record.eventId, outcome };
+}

@@ -1,0 +1,84 @@
+/**
+ * Everything one run needs, passed to the strategy functions (full, incremental, reconcile):
+ * the adapters, the resolved options, the run's abort signal, live progress and a safe emitter.
+ */
+import type pLimit from 'p-limit';
+import type { FenceOptions, SinkAdapter } from '../adapters/sink.js';
+import type { ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
+import { AbortedError, isSyncError, type SyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SyncWorkerEvents } from './events.js';
+import type { ResolvedSyncWorkerOptions } from './options.js';
+import type { RunKind, RunProgress } from './run.js';
+
+/** Emits a typed worker event without letting a listener's exception escape. */
+export type SafeEmit = <K extends keyof SyncWorkerEvents>(event: K, ...args: SyncWorkerEvents[K]) => void;
+
+/** State and services of one run. Created by `SyncWorker`, consumed by the strategies. */
+export class RunContext {
+  readonly progress: RunProgress = {
+    pages: 0,
+    recordsFetched: 0,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    removed: 0,
+    deadLettered: 0,
+  };
+  /** The page being committed when the run failed, if it failed during a listing. */
+  currentPage: number | undefined;
+  /** Set when the run continued from a checkpoint. */
+  resumed = false;
+  /** Set when an incremental run had no watermark and ran a full sync. */
+  fellBackToFull = false;
+  /** Set when an incremental run ran its staleness check. */
+  staleCheck = false;
+  /** Events synced or checked in full. */
+  eventsSynced = 0;
+  /** Fencing token of the lease this run holds, if any. */
+  fence: number | undefined;
+  /** Called by a strategy once its admission checks passed (see `RunHandle.accepted`). */
+  accept: () => void = () => undefined;
+
+  constructor(
+    readonly runId: string,
+    readonly kind: RunKind,
+    readonly eventId: string | undefined,
+    readonly startedAt: number,
+    readonly signal: AbortSignal,
+    readonly source: SourceAdapter,
+    readonly sink: SinkAdapter,
+    readonly options: ResolvedSyncWorkerOptions,
+    readonly logger: Logger,
+    readonly emit: SafeEmit,
+    readonly limit: ReturnType<typeof pLimit>,
+  ) {}
+
+  /** Options for a source call: this run's signal and retry budget. */
+  callOptions(): SourceCallOptions {
+    return { signal: this.signal, retries: this.options.maxRetries };
+  }
+
+  /** Options for a paged listing. */
+  listOptions(extra: Omit<ListOptions, 'signal' | 'retries'> = {}): ListOptions {
+    return { ...extra, signal: this.signal, retries: this.options.maxRetries };
+  }
+
+  /** Options for fenced sink writes. */
+  fenced(): FenceOptions {
+    return { fence: this.fence };
+  }
+
+  /** Throws the abort reason (a `SyncError`) when the run was aborted or lost its lease. */
+  throwIfAborted(): void {
+    if (!this.signal.aborted) return;
+    throw abortReason(this.signal);
+  }
+}
+
+/** The `SyncError` an aborted signal stands for. */
+export function abortReason(signal: AbortSignal): SyncError {
+  const reason: unknown = signal.reason;
+  if (isSyncError(reason)) return reason;
+  return new AbortedError('The run was aborted', { cause: reason });
+}

@@ -1,0 +1,82 @@
+/** The status shape of the original design (`GET /api/sync-worker/status`), plus run, quota and call details. */
+import type { ApiCallCounts } from '../adapters/source.js';
+import type { RunKind } from './run.js';
+
+/** Cumulative statistics, named as in the original design. Units: runs, records, ms. */
+export interface SyncStats {
+  total_syncs: number;
+  successful_syncs: number;
+  failed_syncs: number;
+  records_added: number;
+  records_updated: number;
+  records_removed: number;
+  /** Wall time of the last finished run. Unit: ms. */
+  last_sync_duration: number;
+  /** Records sent to the dead-letter streams. */
+  dead_lettered: number;
+  /** Timer ticks skipped because a run was in flight. */
+  skipped_ticks: number;
+  /** Discrepancy checks run. */
+  discrepancy_checks: number;
+}
+
+/** The public configuration echoed by the status (never credentials). */
+export interface StatusConfig {
+  syncIntervalMs: number;
+  batchSize: number;
+  maxRetries: number;
+  enableAutoSync: boolean;
+  enableDiscrepancyDetection: boolean;
+  staleAfterMs: number;
+  staleCheckIntervalMs: number;
+  incrementalOverlapMs: number;
+  maxRemovalShare: number;
+}
+
+/** A run in flight, snake_case like the rest of the status. */
+export interface StatusRun {
+  id: string;
+  kind: RunKind;
+  event_id: string | null;
+  started_at: string;
+  pages: number;
+  records_fetched: number;
+  added: number;
+  updated: number;
+  removed: number;
+}
+
+/** The last finished run. */
+export interface StatusLastRun {
+  id: string;
+  kind: RunKind;
+  event_id: string | null;
+  outcome: 'succeeded' | 'failed';
+  finished_at: string;
+  duration_ms: number;
+  /** Stable error code when the run failed. */
+  error_code: string | null;
+  error_message: string | null;
+  /** The page the run stopped at, when it failed mid-listing. */
+  failed_at_page: number | null;
+}
+
+/** `SyncWorker.getStatus()`: the original design's four keys, then details. */
+export interface SyncWorkerStatus {
+  /** Whether the worker is started (automatic syncing on). */
+  is_running: boolean;
+  config: StatusConfig;
+  stats: SyncStats;
+  /** End of the last successful run, ISO 8601, or null. */
+  last_sync_time: string | null;
+  current_run: StatusRun | null;
+  last_run: StatusLastRun | null;
+  /** Zoho calls by kind: for the last finished run and since the worker was created. Unit: calls. */
+  api_calls: { last_run: ApiCallCounts; total: ApiCallCounts };
+  /** Zoho daily quota state (code 4000). */
+  quota: { exhausted: boolean; exhausted_at: string | null };
+  /** The cross-replica lease. */
+  lease: { enabled: boolean; held: boolean; lost_count: number };
+  /** Current watermark (ISO 8601) as last read or written by this worker, or null. */
+  watermark: string | null;
+}

@@ -1,0 +1,569 @@
+/**
+ * `SyncWorker`: keeps a sink (Redis) equal to a source (Zoho Creator) with full, incremental and
+ * forced syncs, discrepancy checks and single-record syncs, one run at a time, with typed events.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import pLimit from 'p-limit';
+import type { SinkAdapter } from '../adapters/sink.js';
+import type { ApiCallCounts, SourceAdapter } from '../adapters/source.js';
+import {
+  AbortedError,
+  BusyError,
+  InvalidInputError,
+  LeaseError,
+  SyncError,
+  SyncErrorCode,
+  toSyncError,
+} from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DiscrepancyReport } from './discrepancy.js';
+import type { SyncWorkerEvents } from './events.js';
+import { runFullSync } from './full-sync.js';
+import { runIncrementalSync } from './incremental-sync.js';
+import { type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
+import { reconcile } from './reconcile.js';
+import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
+import { abortReason, RunContext, type SafeEmit } from './run-context.js';
+import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
+import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
+
+const RECORD_ID = /^\d{1,19}$/;
+
+/** Options of a manual sync. */
+export interface SyncRunOptions {
+  /** Bypass the mass-removal guard for this run. @defaultValue false */
+  allowMassRemoval?: boolean | undefined;
+}
+
+/** Options of {@link SyncWorker.checkDiscrepancies}. */
+export interface DiscrepancyCheckOptions extends SyncRunOptions {
+  /** Repair exactly the records the check names. @defaultValue false */
+  heal?: boolean | undefined;
+}
+
+interface ActiveRun {
+  readonly handle: RunHandle;
+  readonly controller: AbortController;
+}
+
+const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
+
+/**
+ * The sync worker. Create it with a source and a sink, then `start()` it (full sync now, an
+ * incremental sync every `syncIntervalMs`) or call the strategies yourself.
+ *
+ * Runs never overlap inside a process (a second trigger throws {@link BusyError}, a timer tick
+ * that finds a run in flight is skipped and counted) and, when the sink supports it, across
+ * processes (a lease in Redis; see the README's "Several replicas").
+ *
+ * @example
+ * ```ts
+ * const worker = new SyncWorker({ source, sink, ...configFromEnv() });
+ * worker.on('syncCompleted', (r) => console.log(r.added, r.updated, r.removed));
+ * await worker.start();
+ * ```
+ */
+export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
+  /** The resolved options (defaults applied). */
+  readonly options: ResolvedSyncWorkerOptions;
+  readonly #source: SourceAdapter;
+  readonly #sink: SinkAdapter;
+  readonly #logger: Logger;
+  readonly #limit: ReturnType<typeof pLimit>;
+  readonly #owner = randomUUID();
+  readonly #callsAtCreation: ApiCallCounts;
+  #started = false;
+  #timer: NodeJS.Timeout | undefined;
+  #current: ActiveRun | undefined;
+  #lastSyncTime: string | null = null;
+  #lastRun: StatusLastRun | null = null;
+  #lastRunCalls: ApiCallCounts = ZERO_CALLS;
+  #quotaExhaustedAt: number | undefined;
+  #leaseHeld = false;
+  #leaseLost = 0;
+  #watermark: number | undefined;
+  readonly #stats: SyncStats = {
+    total_syncs: 0,
+    successful_syncs: 0,
+    failed_syncs: 0,
+    records_added: 0,
+    records_updated: 0,
+    records_removed: 0,
+    last_sync_duration: 0,
+    dead_lettered: 0,
+    skipped_ticks: 0,
+    discrepancy_checks: 0,
+  };
+
+  /**
+   * @throws {@link ConfigError} naming the option when an option is missing, unknown or out of range.
+   */
+  constructor(options: SyncWorkerOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.#source = options.source;
+    this.#sink = options.sink;
+    this.#logger = resolveLogger(options, this.options);
+    this.#limit = pLimit(this.options.concurrency);
+    this.#callsAtCreation = this.#callCounts();
+  }
+
+  /** Whether the worker is started (automatic syncing on). */
+  get isRunning(): boolean {
+    return this.#started;
+  }
+
+  /** The run in flight, if any. */
+  get currentRun(): RunInfo | undefined {
+    return this.#current?.handle;
+  }
+
+  /**
+   * Starts the worker: checks the sink answers, then (with `enableAutoSync`) starts a full sync —
+   * resuming an interrupted one from its checkpoint — and schedules an incremental sync every
+   * `syncIntervalMs`. Resolves once started, without waiting for the first run (see `currentRun`).
+   * Idempotent.
+   *
+   * @throws {@link SinkError} when the sink does not answer (no Zoho call is made).
+   */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    await this.#sink.ping();
+    this.#started = true;
+    this.#logger.info('Sync worker started', { syncIntervalMs: this.options.syncIntervalMs, enableAutoSync: this.options.enableAutoSync });
+    if (!this.options.enableAutoSync) return;
+    if (!this.#current) this.trigger({ kind: 'full' });
+    this.#schedule();
+  }
+
+  /**
+   * Stops the worker: clears the timer, aborts the run in flight through its `AbortSignal` and waits
+   * for it to settle (its checkpoint stays, so the next start resumes it). Leaves no timer or socket
+   * of the worker open. Idempotent; never rejects.
+   */
+  async stop(): Promise<void> {
+    const wasStarted = this.#started;
+    this.#started = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const run = this.#current;
+    if (run) {
+      run.controller.abort(new AbortedError('The worker was stopped'));
+      await run.handle.result.catch(() => undefined);
+    }
+    if (wasStarted) this.#logger.info('Sync worker stopped');
+  }
+
+  /**
+   * Starts a run and returns at once with its handle (ID, live progress, result promise). The
+   * result promise is observed internally, so ignoring it never causes an unhandled rejection.
+   *
+   * @throws {@link BusyError} when a run is already in flight (carries its `runId`).
+   * @throws {@link InvalidInputError} for a `force` request whose event ID is not 1–19 digits.
+   */
+  trigger(request: RunRequest): RunHandle {
+    if (request.kind === 'force' && !RECORD_ID.test(request.eventId)) {
+      throw new InvalidInputError(`Event ID must be 1–19 digits, got ${JSON.stringify(request.eventId)}`);
+    }
+    if (this.#current) throw new BusyError(this.#current.handle.id, this.#current.handle.kind);
+    const controller = new AbortController();
+    const eventId = request.kind === 'force' ? request.eventId : undefined;
+    const startedAt = Date.now();
+    const ctx = new RunContext(
+      randomUUID(),
+      request.kind,
+      eventId,
+      startedAt,
+      controller.signal,
+      this.#source,
+      this.#sink,
+      this.options,
+      this.#logger,
+      this.#safeEmit,
+      this.#limit,
+    );
+    const accepted = new Promise<void>((resolve) => {
+      ctx.accept = resolve;
+    });
+    const result = this.#execute(ctx, request, controller);
+    result.catch(() => undefined);
+    // Settles with the run: resolves at admission, or rejects with the run's error if it never got there
+    // (a later settle of `result` cannot change an already resolved promise).
+    const admitted = Promise.race([accepted, result.then(() => undefined)]);
+    admitted.catch(() => undefined);
+    const handle: RunHandle = {
+      id: ctx.runId,
+      kind: ctx.kind,
+      eventId,
+      startedAt: new Date(startedAt).toISOString(),
+      progress: ctx.progress,
+      accepted: admitted,
+      result,
+    };
+    this.#current = { handle, controller };
+    return handle;
+  }
+
+  /**
+   * Full sync: lists every event, reads every registration page by page (Zoho calls:
+   * 1 + ceil(events / 1000) + ceil(registrations / 1000)), writes in place, then removes what Zoho
+   * no longer has — only after a complete listing, and within the mass-removal guard.
+   *
+   * @throws {@link BusyError} when a run is in flight; {@link MassRemovalError}; {@link ZohoApiError};
+   *   {@link SinkError}; {@link VerificationError}; {@link AbortedError} / {@link LeaseError}.
+   */
+  async performFullSync(options: SyncRunOptions = {}): Promise<RunResult> {
+    return this.trigger({ kind: 'full', allowMassRemoval: options.allowMassRemoval }).result;
+  }
+
+  /**
+   * Incremental sync: records modified since the watermark (minus `incrementalOverlapMs`) in one
+   * listing over the whole report, then a staleness check (at most every `staleCheckIntervalMs`)
+   * that heals stale events. Falls back to a full sync when there is no watermark yet.
+   * Zoho calls with nothing changed: 2 (events list, one empty page).
+   *
+   * @throws the same errors as {@link SyncWorker.performFullSync}.
+   */
+  async performIncrementalSync(options: SyncRunOptions = {}): Promise<RunResult> {
+    return this.trigger({ kind: 'incremental', allowMassRemoval: options.allowMassRemoval }).result;
+  }
+
+  /**
+   * Re-reads one event's registrations completely (bypassing staleness), removes the ones that
+   * left it, and touches no other event. Zoho calls: 1 + ceil(event's registrations / 1000).
+   *
+   * @throws {@link InvalidInputError} when `eventId` is not 1–19 digits; {@link UnknownEventError}
+   *   when Zoho has no such event; otherwise as {@link SyncWorker.performFullSync}.
+   */
+  async forceSyncEvent(eventId: string, options: SyncRunOptions = {}): Promise<RunResult> {
+    return this.trigger({ kind: 'force', eventId, allowMassRemoval: options.allowMassRemoval }).result;
+  }
+
+  /**
+   * Compares Zoho with Redis for every event: counts, IDs missing from Redis, IDs Zoho no longer
+   * has, IDs whose modification time differs. Emits `discrepancyFound` when anything differs;
+   * with `heal`, repairs exactly those records. Memory holds only the drifted IDs.
+   * Zoho calls: 1 + ceil(registrations / 1000), plus one listing of the affected events when healing.
+   *
+   * @throws {@link BusyError} when a run is in flight; {@link ZohoApiError}; {@link SinkError};
+   *   {@link MassRemovalError} when healing would remove too much.
+   */
+  async checkDiscrepancies(options: DiscrepancyCheckOptions = {}): Promise<DiscrepancyReport> {
+    const result = await this.trigger({
+      kind: 'discrepancy-check',
+      heal: options.heal,
+      allowMassRemoval: options.allowMassRemoval,
+    }).result;
+    if (!result.discrepancies) throw new SyncError('The discrepancy check produced no report', SyncErrorCode.VERIFICATION);
+    return result.discrepancies;
+  }
+
+  /**
+   * Syncs one registration now (Get Record by ID, one Zoho call): upserts it into its event's index,
+   * or removes it from Redis when Zoho answers code 3190 (no such record). Runs beside a sync in
+   * flight (its writes are idempotent). Emits `recordSynced`.
+   *
+   * @throws {@link InvalidInputError} when `recordId` is not 1–19 digits; {@link ZohoApiError}; {@link SinkError}.
+   */
+  async syncRecord(recordId: string, options: { signal?: AbortSignal } = {}): Promise<RecordSyncResult> {
+    if (!RECORD_ID.test(recordId)) throw new InvalidInputError(`Record ID must be 1–19 digits, got ${JSON.stringify(recordId)}`);
+    try {
+      const result = await syncOneRecord(this.#source, this.#sink, this.#logger, recordId, {
+        signal: options.signal,
+        retries: this.options.maxRetries,
+      });
+      if (result.outcome === 'added') this.#stats.records_added += 1;
+      if (result.outcome === 'updated') this.#stats.records_updated += 1;
+      if (result.outcome === 'removed') this.#stats.records_removed += 1;
+      this.#safeEmit('recordSynced', result);
+      return result;
+    } catch (error) {
+      const err = toSyncError(error);
+      this.#emitError(err);
+      throw err;
+    }
+  }
+
+  /**
+   * The worker's status in the original design's shape (`is_running`, `config`, `stats`,
+   * `last_sync_time`), plus the run in flight, the last run, Zoho calls, quota and lease.
+   * Never contains credentials or tokens.
+   */
+  getStatus(): SyncWorkerStatus {
+    const o = this.options;
+    const run = this.#current?.handle;
+    return {
+      is_running: this.#started,
+      config: {
+        syncIntervalMs: o.syncIntervalMs,
+        batchSize: o.batchSize,
+        maxRetries: o.maxRetries,
+        enableAutoSync: o.enableAutoSync,
+        enableDiscrepancyDetection: o.enableDiscrepancyDetection,
+        staleAfterMs: o.staleAfterMs,
+        staleCheckIntervalMs: o.staleCheckIntervalMs,
+        incrementalOverlapMs: o.incrementalOverlapMs,
+        maxRemovalShare: o.maxRemovalShare,
+      },
+      stats: { ...this.#stats },
+      last_sync_time: this.#lastSyncTime,
+      current_run: run
+        ? {
+            id: run.id,
+            kind: run.kind,
+            event_id: run.eventId ?? null,
+            started_at: run.startedAt,
+            pages: run.progress.pages,
+            records_fetched: run.progress.recordsFetched,
+            added: run.progress.added,
+            updated: run.progress.updated,
+            removed: run.progress.removed,
+          }
+        : null,
+      last_run: this.#lastRun ? { ...this.#lastRun } : null,
+      api_calls: { last_run: { ...this.#lastRunCalls }, total: diffCalls(this.#callCounts(), this.#callsAtCreation) },
+      quota: {
+        exhausted: this.#quotaExhaustedAt !== undefined,
+        exhausted_at: this.#quotaExhaustedAt === undefined ? null : new Date(this.#quotaExhaustedAt).toISOString(),
+      },
+      lease: { enabled: this.#leaseEnabled(), held: this.#leaseHeld, lost_count: this.#leaseLost },
+      watermark: this.#watermark === undefined ? null : new Date(this.#watermark).toISOString(),
+    };
+  }
+
+  async #execute(ctx: RunContext, request: RunRequest, controller: AbortController): Promise<RunResult> {
+    const callsBefore = this.#callCounts();
+    let stopRenewal: (() => void) | undefined;
+    // Let trigger() register the run before anything is emitted, so listeners see it in getStatus().
+    await Promise.resolve();
+    this.#safeEmit('syncStarted', {
+      runId: ctx.runId,
+      kind: ctx.kind,
+      eventId: ctx.eventId,
+      startedAt: new Date(ctx.startedAt).toISOString(),
+    });
+    try {
+      stopRenewal = await this.#acquireLease(ctx, controller);
+      const allowMassRemoval = request.allowMassRemoval ?? false;
+      let discrepancies: DiscrepancyReport | undefined;
+      switch (request.kind) {
+        case 'full':
+          await runFullSync(ctx, { checkpointName: 'full', allowMassRemoval, advanceWatermark: true });
+          break;
+        case 'force':
+          await runFullSync(ctx, {
+            eventIds: [request.eventId],
+            checkpointName: `force:${request.eventId}`,
+            allowMassRemoval,
+            advanceWatermark: false,
+          });
+          break;
+        case 'incremental':
+          discrepancies = await runIncrementalSync(ctx, { allowMassRemoval });
+          break;
+        case 'discrepancy-check': {
+          const events = await ctx.source.listEvents(ctx.callOptions());
+          ctx.accept();
+          discrepancies = await reconcile(ctx, {
+            zohoEventIds: events.map((e) => e.id),
+            heal: request.heal ?? false,
+            allowMassRemoval,
+            publish: true,
+          });
+          break;
+        }
+      }
+      ctx.throwIfAborted();
+      const meta = await this.#sink.getSyncMeta();
+      this.#watermark = meta.watermark;
+      const finishedAt = Date.now();
+      const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      const result: RunResult = {
+        runId: ctx.runId,
+        kind: ctx.kind,
+        eventId: ctx.eventId,
+        ...ctx.progress,
+        startedAt: new Date(ctx.startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        durationMs: finishedAt - ctx.startedAt,
+        eventsSynced: ctx.eventsSynced,
+        resumed: ctx.resumed,
+        fellBackToFull: ctx.fellBackToFull,
+        staleCheck: ctx.staleCheck,
+        apiCalls,
+        watermark: meta.watermark === undefined ? undefined : new Date(meta.watermark).toISOString(),
+        discrepancies,
+      };
+      await this.#sink.setSyncMeta(
+        request.kind === 'full' || ctx.fellBackToFull ? { lastSyncAt: finishedAt, lastFullSyncAt: finishedAt } : { lastSyncAt: finishedAt },
+        ctx.fenced(),
+      );
+      this.#finish(ctx, 'succeeded', finishedAt, apiCalls, undefined);
+      this.#quotaExhaustedAt = undefined;
+      this.#logger.info(`Sync run ${ctx.runId} (${ctx.kind}) succeeded`, {
+        added: result.added,
+        updated: result.updated,
+        removed: result.removed,
+        pages: result.pages,
+        durationMs: result.durationMs,
+        zohoCalls: apiCalls.total,
+      });
+      this.#safeEmit('syncCompleted', result);
+      return result;
+    } catch (error) {
+      // When the run was aborted (stop(), lease lost), report why rather than the symptom.
+      const err = controller.signal.aborted ? abortReason(controller.signal) : toSyncError(error);
+      const finishedAt = Date.now();
+      const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = finishedAt;
+      this.#finish(ctx, 'failed', finishedAt, apiCalls, err);
+      this.#logger.error(`Sync run ${ctx.runId} (${ctx.kind}) failed: ${err.message}`, {
+        code: err.code,
+        page: ctx.currentPage,
+      });
+      this.#safeEmit('syncFailed', {
+        runId: ctx.runId,
+        kind: ctx.kind,
+        eventId: ctx.eventId,
+        error: err,
+        durationMs: finishedAt - ctx.startedAt,
+        failedAtPage: ctx.currentPage,
+        apiCalls,
+      });
+      this.#emitError(err);
+      throw err;
+    } finally {
+      stopRenewal?.();
+      if (this.#current?.handle.id === ctx.runId) this.#current = undefined;
+    }
+  }
+
+  #finish(ctx: RunContext, outcome: 'succeeded' | 'failed', finishedAt: number, apiCalls: ApiCallCounts, error: SyncError | undefined): void {
+    const s = this.#stats;
+    const p = ctx.progress;
+    if (ctx.kind === 'discrepancy-check') s.discrepancy_checks += 1;
+    else {
+      s.total_syncs += 1;
+      if (outcome === 'succeeded') s.successful_syncs += 1;
+      else s.failed_syncs += 1;
+    }
+    s.records_added += p.added;
+    s.records_updated += p.updated;
+    s.records_removed += p.removed;
+    s.dead_lettered += p.deadLettered;
+    s.last_sync_duration = finishedAt - ctx.startedAt;
+    if (outcome === 'succeeded' && ctx.kind !== 'discrepancy-check') this.#lastSyncTime = new Date(finishedAt).toISOString();
+    this.#lastRunCalls = apiCalls;
+    this.#lastRun = {
+      id: ctx.runId,
+      kind: ctx.kind,
+      event_id: ctx.eventId ?? null,
+      outcome,
+      finished_at: new Date(finishedAt).toISOString(),
+      duration_ms: finishedAt - ctx.startedAt,
+      error_code: error?.code ?? null,
+      error_message: error?.message ?? null,
+      failed_at_page: error ? (ctx.currentPage ?? null) : null,
+    };
+  }
+
+  /** Takes the cross-replica lease for the run and keeps it renewed; resolves a function that stops renewing and releases it. */
+  async #acquireLease(ctx: RunContext, controller: AbortController): Promise<(() => void) | undefined> {
+    const sink = this.#sink;
+    if (!this.#leaseEnabled() || !sink.acquireLease || !sink.renewLease || !sink.releaseLease) return undefined;
+    const ttlMs = this.options.lease.ttlMs;
+    const lease = await sink.acquireLease(this.#owner, ttlMs);
+    if (!lease) throw new LeaseError('Another replica holds the sync lease; this run did not start');
+    ctx.fence = lease.fence;
+    this.#leaseHeld = true;
+    const lose = (cause?: unknown): void => {
+      if (controller.signal.aborted) return;
+      this.#leaseLost += 1;
+      this.#leaseHeld = false;
+      this.#safeEmit('leaseLost', { runId: ctx.runId, at: new Date().toISOString() });
+      controller.abort(new LeaseError('This replica lost the sync lease mid-run and stopped writing', { cause }));
+    };
+    const renew = setInterval(() => {
+      sink.renewLease!(this.#owner, ttlMs).then(
+        (held) => {
+          if (!held) lose();
+        },
+        (error: unknown) => lose(error),
+      );
+    }, Math.max(250, Math.floor(ttlMs / 3)));
+    return () => {
+      clearInterval(renew);
+      if (!this.#leaseHeld) return;
+      this.#leaseHeld = false;
+      sink.releaseLease!(this.#owner).catch((e: unknown) => this.#logger.warn('Could not release the sync lease', { error: e }));
+    };
+  }
+
+  #leaseEnabled(): boolean {
+    return this.options.lease.enabled && typeof this.#sink.acquireLease === 'function';
+  }
+
+  #schedule(): void {
+    if (!this.#started || !this.options.enableAutoSync) return;
+    this.#timer = setTimeout(() => this.#tick(), this.options.syncIntervalMs);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (!this.#started) return;
+    const running = this.#current?.handle;
+    if (running) {
+      this.#stats.skipped_ticks += 1;
+      this.#safeEmit('tickSkipped', { runningRunId: running.id, at: new Date().toISOString() });
+    } else {
+      this.trigger({ kind: 'incremental' });
+    }
+    this.#schedule();
+  }
+
+  #callCounts(): ApiCallCounts {
+    return this.#source.getCallCounts?.() ?? ZERO_CALLS;
+  }
+
+  /** Emits without letting a listener's exception escape: it is re-emitted as `error`, or logged. */
+  readonly #safeEmit: SafeEmit = (event, ...args) => {
+    try {
+      (this.emit as (name: string, ...payload: unknown[]) => boolean)(event, ...args);
+    } catch (listenerError) {
+      if (event === 'error') {
+        this.#logger.error('An error listener threw', { error: listenerError });
+        return;
+      }
+      this.#emitError(
+        new SyncError(`A ${String(event)} listener threw: ${describe(listenerError)}`, SyncErrorCode.LISTENER, { cause: listenerError }),
+      );
+    }
+  };
+
+  /** Emits `error`, or logs it when nothing listens (eventemitter3 would drop it silently). */
+  #emitError(error: SyncError): void {
+    if (this.listenerCount('error') === 0) {
+      this.#logger.error(error.message, { code: error.code });
+      return;
+    }
+    this.#safeEmit('error', error);
+  }
+}
+
+function diffCalls(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {
+  return {
+    token: after.token - before.token,
+    records: after.records - before.records,
+    ids: after.ids - before.ids,
+    meta: after.meta - before.meta,
+    total: after.total - before.total,
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The run kinds, for validation and docs. */
+export const RUN_KINDS: readonly RunKind[] = Object.freeze(['full', 'incremental', 'force', 'discrepancy-check']);

@@ -1,0 +1,532 @@
+/**
+ * One Zoho Creator REST call: fetch with a per-call timeout, the OAuth header, judging the
+ * response by the body `code`, typed errors, and retries with exponential backoff (p-retry).
+ *
+ * Sources (see /work/shared/reference/zoho-creator-api.md §1.2, §2.5, §3.3–3.5, §6, §7):
+ * - Status codes: https://www.zoho.com/creator/help/api/v2.1/status-codes.html and Zoho's
+ *   OpenAPI file https://www.zoho.com/creator/help/api/v2/openapi-specification.html
+ * - Header `Authorization: Zoho-oauthtoken <token>`: https://www.zoho.com/creator/help/api/v2/get-records.html
+ * - `record_cursor` response/request header: https://zoho.com/creator/help/api/v2.1/what-is-new-in-v2.1.html
+ * - Limits (429/2955 per minute, 4000 per day): https://www.zoho.com/creator/help/api/v2.1/api-limits.html
+ */
+import pRetry, { AbortError as PRetryAbortError } from 'p-retry';
+import {
+  AbortedError,
+  SyncErrorCode,
+  type ZohoErrorCode,
+  ZohoApiError,
+  isSyncError,
+} from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { parseZohoJson } from './json.js';
+
+/** Default per-request timeout. Unit: ms. */
+export const DEFAULT_ZOHO_TIMEOUT_MS = 30_000;
+/** Default retries per call for retryable failures. Unit: retries (attempts − 1). */
+export const DEFAULT_ZOHO_RETRIES = 3;
+/** Default first backoff delay; doubles per retry, randomised ×1–2. Unit: ms. */
+export const DEFAULT_ZOHO_MIN_RETRY_DELAY_MS = 500;
+/**
+ * Default minimum wait after HTTP 429 / code 2955 before retrying. Unit: ms. Zoho's limit is
+ * per minute (https://www.zoho.com/creator/help/api/v2.1/api-limits.html); it sends no
+ * `Retry-After` header — [inferred] from its absence in every source, so this waits a full minute.
+ */
+export const DEFAULT_ZOHO_RATE_LIMIT_PAUSE_MS = 60_000;
+
+/** Zoho body codes this client acts on (https://www.zoho.com/creator/help/api/v2.1/status-codes.html). */
+export const ZohoCode = {
+  /** Success. */
+  SUCCESS: 3000,
+  /** No records found / no data available: an empty page, whatever the HTTP status (200 or 404). */
+  NO_RECORDS: 3100,
+  /** No record with the given ID (Get Record by ID). */
+  NO_SUCH_RECORD: 3190,
+  /** Authorization failure: the access token is invalid or expired (HTTP 401). */
+  TOKEN_INVALID: 1030,
+  /** Per-minute API call limit reached (HTTP 429). */
+  RATE_LIMITED: 2955,
+  /** The account's daily Developer API limit is reached (HTTP 200). */
+  QUOTA_EXHAUSTED: 4000,
+} as const;
+
+/** What a Creator call is counted as: full records, ID-only listings, or metadata (apps, events). */
+export type ZohoCallKind = 'records' | 'ids' | 'meta';
+
+/** Supplies access tokens; {@link ZohoTokenManager} implements it. */
+export interface ZohoTokenProvider {
+  /** Resolves a valid access token (minting one when needed). Rejects with `ZohoAuthError`, `ZohoApiError` or `AbortedError`. */
+  getToken(signal?: AbortSignal): Promise<string>;
+  /** Drops `token` from the cache if it is still the cached one, so the next `getToken` mints anew. */
+  invalidate(token: string): void;
+}
+
+/** The `fetch` function shape this package calls (the global `fetch` fits). */
+export type FetchFunction = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** Options of {@link ZohoHttpClient}. */
+export interface ZohoHttpClientOptions {
+  /** Access-token source. */
+  readonly tokens: ZohoTokenProvider;
+  /** `fetch` implementation. @defaultValue `globalThis.fetch` */
+  readonly fetch?: FetchFunction | undefined;
+  /** Timeout per HTTP request, body included. Unit: ms. @defaultValue 30 000 */
+  readonly timeoutMs?: number | undefined;
+  /** Retries per call for retryable failures. @defaultValue 3 */
+  readonly retries?: number | undefined;
+  /** First backoff delay (doubles per retry, randomised ×1–2). Unit: ms. @defaultValue 500 */
+  readonly minRetryDelayMs?: number | undefined;
+  /** Minimum wait after a per-minute rate limit before retrying. Unit: ms. @defaultValue 60 000 */
+  readonly rateLimitPauseMs?: number | undefined;
+  /** Logger for retries (warn) and requests (debug). Never receives tokens. @defaultValue silent */
+  readonly logger?: Logger | undefined;
+  /** Clock, for `quotaExhaustedAt`. Unit: epoch ms. @defaultValue `Date.now` */
+  readonly now?: (() => number) | undefined;
+}
+
+/** One GET call. */
+export interface ZohoGetRequest {
+  /** Absolute URL including the query string. Holds no secret. */
+  readonly url: string;
+  /** What the call counts as in {@link ZohoHttpClient.getCallCounts}. */
+  readonly kind: ZohoCallKind;
+  /** Report name or endpoint for errors and logs, e.g. `All_Registrations` (never a token). */
+  readonly endpoint: string;
+  /** `record_cursor` request header (v2.1 cursor paging). */
+  readonly cursor?: string | undefined;
+  /** Aborts the call and any wait between retries; the call then rejects with `AbortedError`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Retries for this call; the client's default when omitted. */
+  readonly retries?: number | undefined;
+  /** Shape `data` must have on code 3000: `array` (list), `object` (by ID), or unchecked. */
+  readonly expectData?: 'array' | 'object' | undefined;
+  /** When true, code 3190 resolves as `no-such-record` instead of throwing. */
+  readonly allowNoSuchRecord?: boolean | undefined;
+}
+
+/** The outcome of a successful call. */
+export interface ZohoGetResult {
+  /** `ok` = code 3000, `empty` = code 3100 (no records), `no-such-record` = code 3190. */
+  readonly outcome: 'ok' | 'empty' | 'no-such-record';
+  /** The parsed body (IDs beyond 2^53 as digit strings, see `parseZohoJson`). */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** HTTP status of the response. */
+  readonly httpStatus: number;
+  /** The `record_cursor` response header, `undefined` when absent or empty (last page). */
+  readonly recordCursor: string | undefined;
+}
+
+/** Whether Zoho's daily Developer API limit (code 4000) has been hit. */
+export interface ZohoQuotaState {
+  /** True after a code-4000 answer, until a later call succeeds. */
+  readonly exhausted: boolean;
+  /** When the last code 4000 arrived. Unit: epoch ms; `undefined` when never (or cleared). */
+  readonly exhaustedAt: number | undefined;
+}
+
+/**
+ * Sends Creator GET calls. Counts every HTTP request actually sent (retries and the re-send after
+ * a token refresh included) by {@link ZohoCallKind}.
+ *
+ * Response rules (by body `code`, not HTTP status):
+ * - 3000 → `ok`; 3100 → `empty` (HTTP 200 or 404); 3190 → `no-such-record` when allowed;
+ * - 1030 (HTTP 401) → invalidate the token, mint, re-send once (not counted as a retry);
+ * - 429 or 2955 → wait ≥ `rateLimitPauseMs`, retry; `ZohoApiError` code `ERR_SYNC_ZOHO_RATE_LIMITED` when exhausted;
+ * - 4000 → `ZohoApiError` code `ERR_SYNC_ZOHO_QUOTA_EXHAUSTED` at once, recorded in {@link getQuotaState};
+ * - HTTP 5xx, network errors (`ERR_SYNC_ZOHO_NETWORK`), timeouts (`ERR_SYNC_ZOHO_TIMEOUT`) and
+ *   malformed bodies (`ERR_SYNC_ZOHO_MALFORMED_RESPONSE`) → retried with backoff;
+ * - anything else → `ZohoApiError` (`ERR_SYNC_ZOHO_API`) at once, never an empty page.
+ */
+export class ZohoHttpClient {
+  private readonly tokens: ZohoTokenProvider;
+  private readonly fetchFn: FetchFunction;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly minRetryDelayMs: number;
+  private readonly rateLimitPauseMs: number;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly counts: Record<ZohoCallKind, number> = { records: 0, ids: 0, meta: 0 };
+  private quotaExhaustedAt: number | undefined;
+  private quotaExhausted = false;
+
+  /** @param options - see {@link ZohoHttpClientOptions}; numbers are not validated here (the source validates them). */
+  constructor(options: ZohoHttpClientOptions) {
+    this.tokens = options.tokens;
+    this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_ZOHO_TIMEOUT_MS;
+    this.retries = options.retries ?? DEFAULT_ZOHO_RETRIES;
+    this.minRetryDelayMs = options.minRetryDelayMs ?? DEFAULT_ZOHO_MIN_RETRY_DELAY_MS;
+    this.rateLimitPauseMs = options.rateLimitPauseMs ?? DEFAULT_ZOHO_RATE_LIMIT_PAUSE_MS;
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** HTTP requests sent so far, by kind. Unit: calls. */
+  getCallCounts(): Readonly<Record<ZohoCallKind, number>> {
+    return { ...this.counts };
+  }
+
+  /** The daily-limit state (see {@link ZohoQuotaState}). */
+  getQuotaState(): ZohoQuotaState {
+    return { exhausted: this.quotaExhausted, exhaustedAt: this.quotaExhaustedAt };
+  }
+
+  /**
+   * Sends one GET call with retries.
+   *
+   * @throws ZohoApiError (codes above), ZohoAuthError (token refused), AbortedError (signal).
+   */
+  async get(request: ZohoGetRequest): Promise<ZohoGetResult> {
+    let tokenRefreshed = false;
+    return runWithRetries(
+      async () => {
+        let token = await getTokenOrStop(this.tokens, request.signal);
+        for (;;) {
+          const reply = await this.send(request, token);
+          if (reply.kind === 'token-invalid') {
+            // 401/1030: the token expired or was revoked. Re-mint and re-send once per call;
+            // a second 1030 is a real failure (wrong scope, revoked refresh token, ...).
+            if (tokenRefreshed) throw reply.error;
+            tokenRefreshed = true;
+            this.tokens.invalidate(token);
+            token = await getTokenOrStop(this.tokens, request.signal);
+            continue;
+          }
+          return reply.result;
+        }
+      },
+      {
+        retries: request.retries ?? this.retries,
+        minRetryDelayMs: this.minRetryDelayMs,
+        rateLimitPauseMs: this.rateLimitPauseMs,
+        signal: request.signal,
+        logger: this.logger,
+        endpoint: request.endpoint,
+      },
+    );
+  }
+
+  private async send(
+    request: ZohoGetRequest,
+    token: string,
+  ): Promise<{ kind: 'result'; result: ZohoGetResult } | { kind: 'token-invalid'; error: ZohoApiError }> {
+    const headers: Record<string, string> = {
+      Authorization: `Zoho-oauthtoken ${token}`,
+      // Exactly this value: Zoho answers HTTP 400 to lists such as axios' default (reference §1.2, [code]).
+      accept: 'application/json',
+    };
+    if (request.cursor !== undefined) headers.record_cursor = request.cursor;
+    this.counts[request.kind]++;
+    const started = this.now();
+    const { response, text } = await fetchWithTimeout(this.fetchFn, request.url, { method: 'GET', headers }, {
+      timeoutMs: this.timeoutMs,
+      signal: request.signal,
+      endpoint: request.endpoint,
+    });
+    const httpStatus = response.status;
+    const body = readZohoBody(text, httpStatus, request.endpoint);
+    const code = body.code;
+    this.logger.debug('zoho call', {
+      kind: request.kind,
+      endpoint: request.endpoint,
+      httpStatus,
+      zohoCode: code,
+      ms: this.now() - started,
+    });
+    const details = { httpStatus, zohoCode: code, zohoMessage: body.message, endpoint: request.endpoint };
+
+    if (code === ZohoCode.TOKEN_INVALID) {
+      return {
+        kind: 'token-invalid',
+        error: new ZohoApiError(`Zoho refused the access token for ${request.endpoint} (code 1030)`, details),
+      };
+    }
+    if (code === ZohoCode.QUOTA_EXHAUSTED) {
+      this.quotaExhausted = true;
+      this.quotaExhaustedAt = this.now();
+      throw new ZohoApiError(`Zoho's daily Developer API limit is reached (code 4000) calling ${request.endpoint}`, {
+        ...details,
+        code: SyncErrorCode.ZOHO_QUOTA_EXHAUSTED,
+      });
+    }
+    if (httpStatus === 429 || code === ZohoCode.RATE_LIMITED) {
+      throw new ZohoApiError(`Zoho's per-minute API limit was hit calling ${request.endpoint}`, {
+        ...details,
+        code: SyncErrorCode.ZOHO_RATE_LIMITED,
+      });
+    }
+    const outcome = this.outcomeOf(code, httpStatus, request);
+    if (outcome === undefined) {
+      if (code === undefined) {
+        throw new ZohoApiError(`Zoho answered ${request.endpoint} with HTTP ${httpStatus} and no code`, {
+          ...details,
+          code: httpStatus >= 500 ? SyncErrorCode.ZOHO_API : SyncErrorCode.ZOHO_MALFORMED_RESPONSE,
+        });
+      }
+      throw new ZohoApiError(
+        `Zoho answered ${request.endpoint} with HTTP ${httpStatus}, code ${code}${body.message ? `: ${body.message}` : ''}`,
+        details,
+      );
+    }
+    if (outcome === 'ok') {
+      const data = body.value.data;
+      const shapeOk =
+        request.expectData === undefined ||
+        (request.expectData === 'array' ? Array.isArray(data) : isPlainObject(data));
+      if (!shapeOk) {
+        throw new ZohoApiError(`Zoho answered ${request.endpoint} with code 3000 but no ${request.expectData} in data`, {
+          ...details,
+          code: SyncErrorCode.ZOHO_MALFORMED_RESPONSE,
+        });
+      }
+    }
+    this.quotaExhausted = false;
+    const cursor = response.headers.get('record_cursor');
+    return {
+      kind: 'result',
+      result: {
+        outcome,
+        body: body.value,
+        httpStatus,
+        recordCursor: cursor === null || cursor === '' ? undefined : cursor,
+      },
+    };
+  }
+
+  private outcomeOf(code: number | undefined, httpStatus: number, request: ZohoGetRequest): ZohoGetResult['outcome'] | undefined {
+    if (code === ZohoCode.SUCCESS && httpStatus < 400) return 'ok';
+    // 3100 arrives as HTTP 404 per the doc-derived status list and Pipedream's handling, and as
+    // HTTP 200 elsewhere: key on the code only (reference §3.5).
+    if (code === ZohoCode.NO_RECORDS) return 'empty';
+    // The HTTP status of 3190 is undocumented (OAS lists it under "200") — [inferred]: any status.
+    if (code === ZohoCode.NO_SUCH_RECORD && request.allowNoSuchRecord === true) return 'no-such-record';
+    return undefined;
+  }
+}
+
+/** A parsed Zoho body: the object plus its numeric `code` and string `message`, when present. */
+interface ZohoBody {
+  readonly value: Readonly<Record<string, unknown>>;
+  readonly code: number | undefined;
+  readonly message: string | undefined;
+}
+
+/**
+ * Parses a Creator response body. Non-JSON (or non-object JSON) → `ZohoApiError`: code
+ * `ERR_SYNC_ZOHO_MALFORMED_RESPONSE`, except HTTP 5xx (`ERR_SYNC_ZOHO_API`, an HTML error page is
+ * normal there) and HTTP 429 (`ERR_SYNC_ZOHO_RATE_LIMITED`).
+ */
+function readZohoBody(text: string, httpStatus: number, endpoint: string): ZohoBody {
+  let parsed: unknown;
+  try {
+    parsed = parseZohoJson(text);
+  } catch (error) {
+    parsed = error;
+  }
+  if (!isPlainObject(parsed)) {
+    const code: ZohoErrorCode =
+      httpStatus === 429
+        ? SyncErrorCode.ZOHO_RATE_LIMITED
+        : httpStatus >= 500
+          ? SyncErrorCode.ZOHO_API
+          : SyncErrorCode.ZOHO_MALFORMED_RESPONSE;
+    throw new ZohoApiError(`Zoho answered ${endpoint} with HTTP ${httpStatus} and a body that is not a JSON object`, {
+      httpStatus,
+      endpoint,
+      code,
+      cause: parsed instanceof Error ? parsed : undefined,
+    });
+  }
+  const rawCode = parsed.code;
+  const code =
+    typeof rawCode === 'number'
+      ? rawCode
+      : typeof rawCode === 'string' && /^\d+$/.test(rawCode)
+        ? Number(rawCode)
+        : undefined;
+  const rawMessage = parsed.message;
+  const message = typeof rawMessage === 'string' ? rawMessage : undefined;
+  return { value: parsed, code, message };
+}
+
+/** True for a non-null, non-array object. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * True when a failure is worth retrying: network errors, timeouts, per-minute rate limits,
+ * HTTP 5xx, and malformed bodies outside HTTP 4xx. Never for the daily quota (4000), auth
+ * failures, other 4xx answers, or aborts.
+ *
+ * @internal Shared by the HTTP client and the token manager.
+ */
+export function isRetryableZohoError(error: unknown): boolean {
+  if (!isSyncError(error) || error.name !== 'ZohoApiError') return false;
+  const { code } = error;
+  const httpStatus = (error as ZohoApiError).httpStatus;
+  switch (code) {
+    case SyncErrorCode.ZOHO_NETWORK:
+    case SyncErrorCode.ZOHO_TIMEOUT:
+    case SyncErrorCode.ZOHO_RATE_LIMITED:
+      return true;
+    case SyncErrorCode.ZOHO_MALFORMED_RESPONSE:
+      return httpStatus === undefined || httpStatus < 400 || httpStatus >= 500;
+    case SyncErrorCode.ZOHO_API:
+      return httpStatus !== undefined && httpStatus >= 500;
+    default:
+      return false;
+  }
+}
+
+/** Options of {@link fetchWithTimeout}. @internal */
+export interface FetchWithTimeoutOptions {
+  /** Unit: ms. */
+  readonly timeoutMs: number;
+  /** The caller's signal; its abort rejects with `AbortedError`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Endpoint name for error messages (never a URL with secrets). */
+  readonly endpoint: string;
+}
+
+/**
+ * `fetch` plus reading the body as text, under one timeout
+ * (`AbortSignal.any([callerSignal, AbortSignal.timeout(ms)])`). Turns every failure into a typed
+ * error before it can reach p-retry (p-retry 7 would not retry a plain `TypeError`).
+ *
+ * @throws AbortedError (caller aborted), ZohoApiError `ERR_SYNC_ZOHO_TIMEOUT` (timeout) or
+ *   `ERR_SYNC_ZOHO_NETWORK` (connection refused/reset, DNS, ...).
+ * @internal
+ */
+export async function fetchWithTimeout(
+  fetchFn: FetchFunction,
+  url: string,
+  init: RequestInit,
+  options: FetchWithTimeoutOptions,
+): Promise<{ response: Response; text: string }> {
+  const caller = options.signal;
+  if (caller?.aborted) throw abortedFrom(caller.reason);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = caller === undefined ? timeout : AbortSignal.any([caller, timeout]);
+  try {
+    const response = await fetchFn(url, { ...init, signal });
+    const text = await response.text();
+    return { response, text };
+  } catch (error) {
+    if (caller?.aborted) throw abortedFrom(caller.reason ?? error);
+    if (timeout.aborted) {
+      throw new ZohoApiError(`Zoho ${options.endpoint} did not answer within ${options.timeoutMs} ms`, {
+        code: SyncErrorCode.ZOHO_TIMEOUT,
+        endpoint: options.endpoint,
+        cause: error,
+      });
+    }
+    const detail = error instanceof Error ? describeNetworkError(error) : String(error);
+    throw new ZohoApiError(`Network failure calling Zoho ${options.endpoint}: ${detail}`, {
+      code: SyncErrorCode.ZOHO_NETWORK,
+      endpoint: options.endpoint,
+      cause: error,
+    });
+  }
+}
+
+function describeNetworkError(error: Error): string {
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return `${error.message} (${typeof code === 'string' ? code : cause.message})`;
+  }
+  return error.message;
+}
+
+function abortedFrom(reason: unknown): AbortedError {
+  if (reason instanceof AbortedError) return reason;
+  return new AbortedError('The Zoho call was aborted', { cause: reason });
+}
+
+/** Options of {@link runWithRetries}. @internal */
+export interface RunWithRetriesOptions {
+  /** Unit: retries. */
+  readonly retries: number;
+  /** First backoff delay. Unit: ms. */
+  readonly minRetryDelayMs: number;
+  /** Minimum wait after a rate-limit error. Unit: ms. */
+  readonly rateLimitPauseMs: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly logger: Logger;
+  readonly endpoint: string;
+  /** Which failures to retry. @defaultValue {@link isRetryableZohoError} */
+  readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+}
+
+/**
+ * Runs `attempt` with p-retry: exponential backoff (factor 2, `randomize: true`, first delay
+ * `minRetryDelayMs`), retrying only what `isRetryable` accepts; after a rate-limit error it first
+ * waits `rateLimitPauseMs`. An abort of `signal` (also during a wait) rejects with `AbortedError`.
+ *
+ * @internal
+ */
+export async function runWithRetries<T>(attempt: () => Promise<T>, options: RunWithRetriesOptions): Promise<T> {
+  const isRetryable = options.isRetryable ?? isRetryableZohoError;
+  const { signal } = options;
+  try {
+    return await pRetry(attempt, {
+      retries: options.retries,
+      factor: 2,
+      minTimeout: options.minRetryDelayMs,
+      randomize: true,
+      signal,
+      shouldRetry: ({ error }) => isRetryable(error),
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft <= 0 || !isRetryable(error)) return;
+        const zoho = error as Partial<ZohoApiError>;
+        options.logger.warn('zoho call failed, retrying', {
+          endpoint: options.endpoint,
+          attempt: attemptNumber,
+          retriesLeft,
+          code: zoho.code,
+          httpStatus: zoho.httpStatus,
+          zohoCode: zoho.zohoCode,
+        });
+        if (zoho.code === SyncErrorCode.ZOHO_RATE_LIMITED) await abortableSleep(options.rateLimitPauseMs, signal);
+      },
+    });
+  } catch (error) {
+    if (signal?.aborted) throw abortedFrom(error instanceof AbortedError ? error : signal.reason);
+    throw error;
+  }
+}
+
+/**
+ * Gets a token for a call; a failure stops the call's own retries at once (the token manager has
+ * retried already), passing the error through unchanged.
+ */
+async function getTokenOrStop(tokens: ZohoTokenProvider, signal: AbortSignal | undefined): Promise<string> {
+  try {
+    return await tokens.getToken(signal);
+  } catch (error) {
+    throw new PRetryAbortError(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * Waits `ms`, rejecting with `AbortedError` as soon as `signal` aborts.
+ * @internal
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortedFrom(signal.reason));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortedFrom(signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

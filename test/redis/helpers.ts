@@ -1,0 +1,51 @@
+/**
+ * Test helpers for the Redis sink tests: a random key prefix per test file, client factories and
+ * cleanup of the prefix's keys (never FLUSHALL / FLUSHDB: the Redis is shared).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import RedisMock from 'ioredis-mock';
+import type { SourceRecord } from '../../src/adapters/source.js';
+
+/** URL of the real Redis the tests use. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A fresh client factory plus its name, as the shared suite receives it. */
+export interface ClientFactory {
+  /** Label used in `describe`. */
+  readonly label: string;
+  /** Creates a client; the suite closes it with `disconnect()`. */
+  readonly create: () => Redis;
+}
+
+/** Real Redis at {@link REDIS_URL}. */
+export const realRedis: ClientFactory = {
+  label: 'real Redis',
+  create: () => new Redis(REDIS_URL, { maxRetriesPerRequest: 2 }),
+};
+
+/** ioredis-mock (in-process; instances share data, so prefixes keep tests apart). */
+export const mockRedis: ClientFactory = {
+  label: 'ioredis-mock',
+  create: () => new RedisMock(),
+};
+
+/** A random key prefix for one test file, e.g. `zrs-test-1a2b3c4d`. */
+export function randomPrefix(tag = 'test'): string {
+  return `zrs-${tag}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes every key that starts with `prefix` (SCAN + DEL, in steps). The prefix is random, so nothing else matches. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Builds a record of an event with some data. */
+export function makeRecord(eventId: string, id: string, modifiedAt: number, data: Record<string, unknown> = {}): SourceRecord {
+  return { id, eventId, modifiedAt, data: { ID: id, Event: { ID: eventId }, ...data } };
+}
