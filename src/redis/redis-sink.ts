@@ -131,7 +131,7 @@ function isUnknownCommand(error: unknown): boolean {
  * sync lease in Redis through ioredis, following the key schema of `createKeySchema`.
  *
  * Guarantees relied on:
- * - each Lua script runs atomically (`EVALSHA`; ioredis falls back to loading the script on `NOSCRIPT`);
+ * - each Lua script runs atomically (`EVALSHA`; ioredis resends the body on `NOSCRIPT`);
  * - one event's keys share a Redis Cluster hash slot (`{e:<eventId>}`), global keys share `{g}`;
  * - every reply of every pipeline is checked: any error reply rejects the call with a
  *   {@link SinkError} naming the key or event, with the Redis error as `cause`;
@@ -175,11 +175,12 @@ export class RedisSink implements SinkAdapter {
     if (redis === undefined || redis === null || typeof redis.pipeline !== 'function' || typeof redis.defineCommand !== 'function') {
       throw new ConfigError('redis', 'redis must be an ioredis Redis or Cluster instance');
     }
-    const clientPrefix = (redis.options as { keyPrefix?: unknown } | undefined)?.keyPrefix;
+    const clientOptions = redis.options as { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } } | undefined;
+    const clientPrefix = clientOptions?.keyPrefix || clientOptions?.redisOptions?.keyPrefix;
     if (typeof clientPrefix === 'string' && clientPrefix.length > 0) {
       throw new ConfigError('redis', 'the ioredis client must not have its own keyPrefix option; pass keyPrefix to RedisSink instead');
     }
-    this.keys = createKeySchema(options.keyPrefix ?? undefined);
+    this.keys = createKeySchema(options.keyPrefix);
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.deadLetterMaxLen = checkInteger('deadLetterMaxLen', options.deadLetterMaxLen, DEFAULT_DEAD_LETTER_MAX_LEN, 1, Number.MAX_SAFE_INTEGER);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
@@ -253,6 +254,15 @@ export class RedisSink implements SinkAdapter {
             p.zrsUpsertBatch(idsKey, seenKey, this.keys.recordStem(eventId), scope === undefined ? 0 : SEEN_TTL_SECONDS, ...args);
           },
         };
+      });
+      // Register each event in the known-events hash (HSETNX keeps a row saveEvents wrote), so
+      // listEventIds() is one HKEYS and never has to walk the keyspace.
+      const eventsKey = this.keys.events();
+      groups.push({
+        label: `register events in ${eventsKey}`,
+        add: (p) => {
+          for (const [eventId] of events) p.hsetnx(eventsKey, eventId, JSON.stringify({ ID: eventId }));
+        },
       });
       const replies = await this.execGroups('upsertRecords', groups);
       events.forEach(([eventId], index) => {
@@ -466,33 +476,14 @@ export class RedisSink implements SinkAdapter {
   }
 
   /**
-   * IDs of every known event: the fields of `<p>:{g}:events` (`HKEYS`) plus events that hold an
-   * index hash without a saved row (found with `SCAN MATCH <p>:{e:*}:ids TYPE hash`, on every master
-   * of a Cluster). Cost: the `SCAN` walks the whole keyspace in steps of `scanCount` keys.
+   * IDs of every known event: the fields of `<p>:{g}:events` (`HKEYS`, one round trip). Every
+   * upsert registers its events there (`HSETNX`), so events holding records are always listed.
    *
-   * @returns saved events first (in hash order), then the others.
    * @throws {@link SinkError} on failure.
    */
   async listEventIds(): Promise<string[]> {
     const key = this.keys.events();
-    const saved = await this.run(`HKEYS ${key}`, () => this.redis.hkeys(key));
-    const ids = new Set(saved);
-    const nodes: Redis[] = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
-    const pattern = this.keys.idsPattern();
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, found] = await this.run(`SCAN MATCH ${pattern}`, () =>
-          node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount, 'TYPE', 'hash'),
-        );
-        cursor = next;
-        for (const k of found) {
-          const eventId = this.keys.eventIdOfIdsKey(k);
-          if (eventId !== undefined) ids.add(eventId);
-        }
-      } while (cursor !== '0');
-    }
-    return [...ids];
+    return this.run(`HKEYS ${key}`, () => this.redis.hkeys(key));
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * The Lua scripts of {@link RedisSink}, registered on the user's ioredis client with
- * `defineCommand`: ioredis sends `EVALSHA` and falls back to `EVAL`/`SCRIPT LOAD` by itself when the
- * server answers `NOSCRIPT` (also inside pipelines). Redis runs each script atomically: no other
- * command runs between its first and last call.
+ * `defineCommand`: ioredis sends the script body (`EVAL`) the first time on each connection and
+ * `EVALSHA` afterwards, and resends it by itself when the server answers `NOSCRIPT` (script cache
+ * flushed, failover), inside pipelines too. Redis runs each script atomically: no other command runs
+ * between its first and last call.
  *
  * Conventions shared by every script (so that they also run on ioredis-mock's Lua interpreter):
  * - every script declares a fixed number of keys;
@@ -252,8 +253,8 @@ export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { 
 
 /**
  * Registers the sink's scripts on a client with ioredis `defineCommand` (idempotent: defining the
- * same name again replaces it with the same script). The client then sends `EVALSHA` and falls back
- * to loading the script on `NOSCRIPT`, in pipelines too.
+ * same name again replaces it with the same script). The client then sends `EVALSHA` (the body
+ * once per connection) and resends the body on `NOSCRIPT`, in pipelines too.
  *
  * @param redis - an ioredis `Redis` or `Cluster` (or ioredis-mock).
  * @returns the same client, typed with the script commands.

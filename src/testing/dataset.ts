@@ -259,6 +259,7 @@ function makeId(suffix: number): string {
 function generateEvents(count: number, rng: () => number, now: number, time: ZohoTime): SimEvent[] {
   const events: SimEvent[] = [];
   for (let i = 0; i < count; i++) {
+    // Events exist before their registrations (which start 88 days back).
     const addedAt = Math.floor((now - SPREAD_MS + rng() * 2 * 86_400_000) / 1000) * 1000;
     const modifiedAt = rng() < 0.5 ? addedAt : Math.floor((addedAt + rng() * (now - addedAt)) / 1000) * 1000;
     const start = now + (rng() * 90 - 30) * 86_400_000;
@@ -324,7 +325,8 @@ export function generateDataset(options: DatasetOptions): Dataset {
   };
 
   const added = new Float64Array(registrationCount);
-  for (let i = 0; i < registrationCount; i++) added[i] = Math.floor((now - 60_000 - rng() * SPREAD_MS) / 1000) * 1000;
+  const registrationSpread = SPREAD_MS - 2 * 86_400_000;
+  for (let i = 0; i < registrationCount; i++) added[i] = Math.floor((now - 60_000 - rng() * registrationSpread) / 1000) * 1000;
   added.sort();
 
   const eventOf = new Int32Array(registrationCount);

@@ -82,6 +82,7 @@ interface CompiledFormat {
  * codec.parse('15-Mar-2024 17:03:09'); // 1710518589000
  * codec.format(1710518589000);         // '15-Mar-2024 17:03:09'
  * ```
+ * @see https://www.zoho.com/creator/help/api/v2/openapi-specification.html (`date_format`, `time_zone` in /meta/applications)
  */
 export class ZohoDateTimeCodec {
   /** The application's date format, e.g. `dd-MMM-yyyy`. */
@@ -97,7 +98,9 @@ export class ZohoDateTimeCodec {
   private readonly offsetByLocalDay = new Map<number, number>();
   /** Local wall-clock hour index → offset in minutes, or NaN when it changes inside that hour (only for transition days). */
   private readonly offsetByLocalHour = new Map<number, number>();
-  /** UTC hour index → offset in minutes (for `format`). */
+  /** UTC day index → offset in minutes, or NaN when it changes that day (for `format`). */
+  private readonly offsetByUtcDay = new Map<number, number>();
+  /** UTC hour index → offset in minutes, or NaN (transition days only). */
   private readonly offsetByUtcHour = new Map<number, number>();
 
   /**
@@ -254,19 +257,31 @@ export class ZohoDateTimeCodec {
     return first === last ? first : Number.NaN;
   }
 
-  /** The zone's offset (minutes) at an instant, cached per UTC hour when the hour has one offset. */
+  /** The zone's offset (minutes) at an instant, cached per UTC day when the day has one offset, else per UTC hour. */
   private offsetForInstant(instant: number): number {
-    const hourKey = Math.floor(instant / HOUR_MS);
-    const cached = this.offsetByUtcHour.get(hourKey);
-    if (cached !== undefined && !Number.isNaN(cached)) return cached;
-    if (cached === undefined) {
-      const first = this.zone.offset(hourKey * HOUR_MS);
-      const last = this.zone.offset(hourKey * HOUR_MS + HOUR_MS - 1000);
-      if (this.offsetByUtcHour.size >= MAX_CACHE_ENTRIES) this.offsetByUtcHour.clear();
-      this.offsetByUtcHour.set(hourKey, first === last ? first : Number.NaN);
-      if (first === last) return first;
+    const dayKey = Math.floor(instant / DAY_MS);
+    let offset = this.offsetByUtcDay.get(dayKey);
+    if (offset === undefined) {
+      offset = this.uniformInstantOffset(dayKey * DAY_MS, DAY_MS);
+      if (this.offsetByUtcDay.size >= MAX_CACHE_ENTRIES) this.offsetByUtcDay.clear();
+      this.offsetByUtcDay.set(dayKey, offset);
     }
+    if (!Number.isNaN(offset)) return offset;
+    const hourKey = Math.floor(instant / HOUR_MS);
+    offset = this.offsetByUtcHour.get(hourKey);
+    if (offset === undefined) {
+      offset = this.uniformInstantOffset(hourKey * HOUR_MS, HOUR_MS);
+      if (this.offsetByUtcHour.size >= MAX_CACHE_ENTRIES) this.offsetByUtcHour.clear();
+      this.offsetByUtcHour.set(hourKey, offset);
+    }
+    if (!Number.isNaN(offset)) return offset;
     return this.zone.offset(instant);
+  }
+
+  private uniformInstantOffset(start: number, length: number): number {
+    const first = this.zone.offset(start);
+    const last = this.zone.offset(start + length - 1000);
+    return first === last ? first : Number.NaN;
   }
 }
 

@@ -135,6 +135,9 @@ export interface ZohoQuotaState {
  * - HTTP 5xx, network errors (`ERR_SYNC_ZOHO_NETWORK`), timeouts (`ERR_SYNC_ZOHO_TIMEOUT`) and
  *   malformed bodies (`ERR_SYNC_ZOHO_MALFORMED_RESPONSE`) → retried with backoff;
  * - anything else → `ZohoApiError` (`ERR_SYNC_ZOHO_API`) at once, never an empty page.
+ *
+ * @see https://www.zoho.com/creator/help/api/v2.1/status-codes.html
+ * @see https://www.zoho.com/creator/help/api/v2.1/api-limits.html
  */
 export class ZohoHttpClient {
   private readonly tokens: ZohoTokenProvider;
@@ -236,12 +239,15 @@ export class ZohoHttpClient {
     const details = { httpStatus, zohoCode: code, zohoMessage: body.message, endpoint: request.endpoint };
 
     if (code === ZohoCode.TOKEN_INVALID) {
+      // Documented with HTTP 401 [doc]; keyed on the code alone.
       return {
         kind: 'token-invalid',
         error: new ZohoApiError(`Zoho refused the access token for ${request.endpoint} (code 1030)`, details),
       };
     }
     if (code === ZohoCode.QUOTA_EXHAUSTED) {
+      // HTTP 200 per the REST status tables, HTTP 403 in the custom-API table [doc, conflicting]:
+      // keyed on the code whatever the status.
       this.quotaExhausted = true;
       this.quotaExhaustedAt = this.now();
       throw new ZohoApiError(`Zoho's daily Developer API limit is reached (code 4000) calling ${request.endpoint}`, {

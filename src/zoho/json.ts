@@ -26,6 +26,8 @@ const LONG_BARE_INTEGER = /(?:^|[:[,])\s*-?\d{16}/;
  * @param text - the raw response body.
  * @returns the parsed value (`unknown`: narrow before use).
  * @throws SyntaxError when the text is not valid JSON (callers map it to a typed error).
+ * @see https://www.zoho.com/creator/help/api/v2.1/get-records.html (IDs as strings in v2.1; bare
+ *   numbers only in legacy payloads — [code], reference §9)
  */
 export function parseZohoJson(text: string): unknown {
   if (!LONG_BARE_INTEGER.test(text)) return JSON.parse(text);

@@ -70,10 +70,14 @@ type Checked =
  *
  * Accepted records keep the whole row as `data`, with every `ID` (top level, in lookups,
  * multi-lookups and subform rows) turned into a digit string.
+ *
+ * @see https://zoho.com/creator/help/api/v2.1/what-is-new-in-v2.1.html (lookup shape in v2.1)
  */
 export class ZohoRecordNormaliser {
-  private readonly codec: ZohoDateTimeCodec;
-  private readonly eventLookupField: string;
+  /** The codec that reads `Modified_Time`. */
+  readonly codec: ZohoDateTimeCodec;
+  /** The lookup field holding the event. */
+  readonly eventLookupField: string;
 
   /** @param options - see {@link RecordNormaliserOptions}. */
   constructor(options: RecordNormaliserOptions) {

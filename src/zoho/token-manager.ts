@@ -79,6 +79,7 @@ interface CachedToken {
  * const tokens = new ZohoTokenManager({ accountsBaseUrl, clientId, clientSecret, refreshToken });
  * const token = await tokens.getToken(signal);
  * ```
+ * @see https://zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html
  */
 export class ZohoTokenManager implements ZohoTokenProvider {
   private readonly tokenUrl: string;

@@ -1,0 +1,86 @@
+/**
+ * `@org/zoho-redis-sync/express`: the sync-worker HTTP API as an Express router (Express 4 and 5).
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { createSyncWorkerRouter } from '@org/zoho-redis-sync/express';
+ *
+ * const app = express();
+ * app.use('/api/sync-worker', createSyncWorkerRouter(worker, { token: process.env.SYNC_API_TOKEN! }));
+ * app.listen(3000);
+ * ```
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { INTERNAL_ERROR_MESSAGE, HttpErrorCode } from './http/error-map.js';
+import type { SyncHttpResponse, SyncRouterOptions } from './http/options.js';
+import { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
+
+/** Options of {@link createSyncWorkerRouter}; `authorize` receives the Express `Request` as `request.raw`. */
+export type SyncWorkerRouterOptions = SyncRouterOptions<Request>;
+
+/**
+ * Creates an Express `Router` serving the seven sync-worker endpoints (`GET /status`, `POST /start`,
+ * `POST /stop`, `POST /full-sync`, `POST /incremental-sync`, `POST /force-sync/:eventId`,
+ * `GET /discrepancy-check`). Mount it wherever you like: `app.use('/api/sync-worker', router)`.
+ *
+ * Every handler settles its promise itself and always answers (JSON, `cache-control: no-store`), so
+ * no rejection goes unhandled and no request hangs — also on Express 4, which ignores promises
+ * returned by handlers. Statuses and bodies: see `createSyncRoutes`.
+ *
+ * @param worker - the `SyncWorker` to expose.
+ * @param options - exactly one of `token` (bearer, constant-time comparison), `authorize(request)`
+ *   (`request.raw` is the Express request) or `allowUnauthenticated: true`; optional `triggerLimit`, `logger`.
+ * @throws {@link ConfigError} when no authentication is configured, or an option is unknown or invalid.
+ */
+export function createSyncWorkerRouter(worker: SyncWorkerLike, options: SyncWorkerRouterOptions): Router {
+  const routes = createSyncRoutes<Request>(worker, options);
+  const router = express.Router();
+  for (const route of routes) {
+    const handler = toExpressHandler(route);
+    if (route.method === 'GET') router.get(route.path, handler);
+    else router.post(route.path, handler);
+  }
+  return router;
+}
+
+function toExpressHandler(route: SyncRoute<Request>): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => {
+    let pending: Promise<SyncHttpResponse>;
+    try {
+      pending = route.handler({
+        method: req.method,
+        path: route.path,
+        params: req.params as Record<string, string | undefined>,
+        query: (req.query ?? {}) as Record<string, unknown>,
+        headers: req.headers,
+        raw: req,
+      });
+    } catch (error) {
+      // route.handler never throws; if it ever did, Express's error chain answers.
+      next(error);
+      return;
+    }
+    pending.then(
+      (response) => send(res, response),
+      (error: unknown) => {
+        if (res.headersSent) res.destroy();
+        else next(error);
+      },
+    );
+  };
+}
+
+function send(res: Response, response: SyncHttpResponse): void {
+  if (res.headersSent) return;
+  let json: string;
+  try {
+    json = JSON.stringify(response.body) ?? 'null';
+  } catch {
+    res.status(500).set('cache-control', 'no-store').json({ error: { code: HttpErrorCode.INTERNAL, message: INTERNAL_ERROR_MESSAGE } });
+    return;
+  }
+  res.status(response.status);
+  if (response.headers) res.set(response.headers);
+  res.type('application/json').send(json);
+}
