@@ -16,6 +16,23 @@ import { INTERNAL_ERROR_MESSAGE, HttpErrorCode } from './http/error-map.js';
 import type { SyncHttpResponse, SyncRouterOptions } from './http/options.js';
 import { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
 
+// Shared HTTP types and constants, so users of this subpath need no deep import.
+export {
+  ERROR_STATUS,
+  type HttpErrorBody,
+  HttpErrorCode,
+  type HttpErrorCodeValue,
+} from './http/error-map.js';
+export type {
+  SyncAuthorize,
+  SyncHttpRequest,
+  SyncRouterOptions,
+  TriggerLimitOptions,
+  TriggerLimitRule,
+} from './http/options.js';
+export type { RunAcceptedBody, SyncWorkerLike } from './http/routes.js';
+export { TriggerRateLimitedError } from './http/trigger-limit.js';
+
 /** Options of {@link createSyncWorkerRouter}; `authorize` receives the Express `Request` as `request.raw`. */
 export type SyncWorkerRouterOptions = SyncRouterOptions<Request>;
 

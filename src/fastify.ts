@@ -15,11 +15,28 @@
  * ```
  */
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import { InvalidInputError } from './errors.js';
+import { ConfigError, InvalidInputError } from './errors.js';
 import type { Logger } from './logger.js';
 import { HttpErrorCode, INTERNAL_ERROR_MESSAGE, toErrorResponse } from './http/error-map.js';
-import type { SyncHttpResponse, SyncRouterOptions } from './http/options.js';
+import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpResponse, type SyncRouterOptions } from './http/options.js';
 import { createSyncRoutes, invalidEventIdMessage, INVALID_WAIT_MESSAGE, type SyncRouteName, type SyncWorkerLike } from './http/routes.js';
+
+// Shared HTTP types and constants, so users of this subpath need no deep import.
+export {
+  ERROR_STATUS,
+  type HttpErrorBody,
+  HttpErrorCode,
+  type HttpErrorCodeValue,
+} from './http/error-map.js';
+export type {
+  SyncAuthorize,
+  SyncHttpRequest,
+  SyncRouterOptions,
+  TriggerLimitOptions,
+  TriggerLimitRule,
+} from './http/options.js';
+export type { RunAcceptedBody, SyncWorkerLike } from './http/routes.js';
+export { TriggerRateLimitedError } from './http/trigger-limit.js';
 
 /**
  * Options of {@link syncWorkerRoutes}: the worker plus exactly one of `token`, `authorize`
@@ -45,6 +62,9 @@ export type SyncWorkerPluginOptions = SyncRouterOptions<FastifyRequest> & {
  * @throws {@link ConfigError} at registration when no authentication is configured, or an option is invalid.
  */
 export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = async (app, options) => {
+  for (const key of Object.keys(options)) {
+    if (!PLUGIN_OPTION_KEYS.has(key)) throw new ConfigError(key, `Unknown option \`${key}\``);
+  }
   const { worker, token, authorize, allowUnauthenticated, triggerLimit, logger } = options;
   const routes = createSyncRoutes<FastifyRequest>(worker, {
     token,
@@ -93,6 +113,9 @@ export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = asy
     });
   }
 };
+
+/** Our option names, plus `worker` and the options Fastify's `register()` itself reads (it passes them on to the plugin). */
+const PLUGIN_OPTION_KEYS: ReadonlySet<string> = new Set([...SYNC_ROUTER_OPTION_KEYS, 'worker', 'prefix', 'logLevel', 'logSerializers']);
 
 /** The 400 message for a request that failed the route schema, worded as the neutral handler words it. */
 function validationMessage(request: FastifyRequest): string | undefined {

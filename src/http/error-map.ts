@@ -168,8 +168,9 @@ function numberField(error: SyncError, field: string): number | undefined {
 }
 
 const SECRET_PATTERNS: readonly [RegExp, string][] = [
-  [/\b(Bearer|Zoho-oauthtoken)\s+[^\s,;"']+/gi, '$1 [redacted]'],
-  [/\b(refresh_token|access_token|client_secret|client_id|code|token|password|api_key)=([^&\s"']+)/gi, '$1=[redacted]'],
+  // Credentials are long: 8+ token characters, so prose such as "bearer token" stays readable.
+  [/\b(Bearer|Zoho-oauthtoken)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [redacted]'],
+  [/\b(refresh_token|access_token|client_secret|client_id|token|password|api_key)=([^&\s"']+)/gi, '$1=[redacted]'],
   [/"(refresh_token|access_token|client_secret|client_id|token|password)"\s*:\s*"[^"]*"/gi, '"$1":"[redacted]"'],
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1[redacted]@'],
 ];

@@ -25,8 +25,9 @@ import { ConfigError, InvalidInputError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../logger.js';
 import type { SyncWorker } from '../worker/sync-worker.js';
 import type { RunHandle, RunKind, RunRequest } from '../worker/run.js';
+import type { SyncWorkerStatus } from '../worker/status.js';
 import { createAuthenticator } from './auth.js';
-import { toErrorResponse } from './error-map.js';
+import { redact, toErrorResponse } from './error-map.js';
 import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpRequest, type SyncHttpResponse, type SyncRouterOptions } from './options.js';
 import { type TriggerLimitKind, TriggerLimiter } from './trigger-limit.js';
 
@@ -156,15 +157,25 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     return { status: 202, body };
   };
 
+  /** The worker's status; the last run's error message is redacted like every error body. */
+  const currentStatus = (): SyncHttpResponse => {
+    const status: SyncWorkerStatus = worker.getStatus();
+    const lastRun = status.last_run;
+    if (lastRun?.error_message) {
+      return { status: 200, body: { ...status, last_run: { ...lastRun, error_message: redact(lastRun.error_message, secrets) } } };
+    }
+    return { status: 200, body: status };
+  };
+
   return [
-    route('status', 'GET', '/status', async () => ({ status: 200, body: worker.getStatus() })),
+    route('status', 'GET', '/status', async () => currentStatus()),
     route('start', 'POST', '/start', async () => {
       await worker.start();
-      return { status: 200, body: worker.getStatus() };
+      return currentStatus();
     }),
     route('stop', 'POST', '/stop', async () => {
       await worker.stop();
-      return { status: 200, body: worker.getStatus() };
+      return currentStatus();
     }),
     route('full-sync', 'POST', '/full-sync', (request) => runRoute('full-sync', 'full', request, { kind: 'full' }, './status')),
     route('incremental-sync', 'POST', '/incremental-sync', (request) =>

@@ -396,45 +396,35 @@ export class ZohoSimulator {
       }
     }
 
-    let maxId = 0n;
-    const seen = new Set<string>();
-    const checkId = (id: string): void => {
+    // Validate IDs (1–19 digits, unique across both reports) and find the largest one.
+    let maxId = '0';
+    const checkId = (id: unknown): string => {
       if (typeof id !== 'string' || !isValidId(id)) throw new ConfigError('dataset', `Invalid record ID: ${String(id)}`);
-      if (seen.has(id)) throw new ConfigError('dataset', `Duplicate record ID: ${id}`);
-      seen.add(id);
-      const big = BigInt(id);
-      if (big > maxId) maxId = big;
+      if (compareIds(id, maxId) > 0) maxId = id;
+      return id;
     };
     for (const event of dataset.events) {
-      checkId(event.id);
+      if (this.events.has(checkId(event.id))) throw new ConfigError('dataset', `Duplicate record ID: ${event.id}`);
       this.events.set(event.id, Object.freeze({ ...event, fields: Object.freeze({ ...event.fields }) }));
     }
     const regIds: string[] = [];
     const perEvent = new Map<string, string[]>();
     for (const registration of dataset.registrations) {
-      if (dataset.registrations.length < 100_000) checkId(registration.id);
-      else if (!isValidId(registration.id)) throw new ConfigError('dataset', `Invalid record ID: ${registration.id}`);
+      const id = checkId(registration.id);
+      if (this.regs.has(id) || this.events.has(id)) throw new ConfigError('dataset', `Duplicate record ID: ${id}`);
       const row = RegistrationRow.from(registration);
-      this.regs.set(row.id, row);
-      regIds.push(row.id);
+      this.regs.set(id, row);
+      regIds.push(id);
       if (row.eventId !== '') {
         let list = perEvent.get(row.eventId);
         if (!list) {
           list = [];
           perEvent.set(row.eventId, list);
         }
-        list.push(row.id);
+        list.push(id);
       }
     }
-    if (this.regs.size !== dataset.registrations.length) throw new ConfigError('dataset', 'Duplicate registration IDs');
-    if (dataset.registrations.length >= 100_000) {
-      for (const id of regIds) {
-        const big = BigInt(id);
-        if (big > maxId) maxId = big;
-      }
-      for (const id of this.events.keys()) if (this.regs.has(id)) throw new ConfigError('dataset', `Duplicate record ID: ${id}`);
-    }
-    this.maxId = maxId;
+    this.maxId = BigInt(maxId);
     const sorted = (ids: string[]): boolean => ids.every((id, i) => i === 0 || compareIds(ids[i - 1]!, id) < 0);
     this.eventIds = new SortedIds([...this.events.keys()]);
     this.regIds = new SortedIds(regIds, sorted(regIds));
@@ -1283,7 +1273,7 @@ export class ZohoSimulator {
     headers: Readonly<Record<string, string>> = {},
   ): Done {
     if (res.headersSent || res.destroyed) return DONE;
-    const text = this.jsonText(body);
+    const payload = Buffer.from(this.jsonText(body), 'utf8');
     entry.status = status;
     if (typeof body === 'object' && body !== null && typeof (body as { code?: unknown }).code === 'number') {
       entry.zohoCode = (body as { code: number }).code;
@@ -1291,9 +1281,9 @@ export class ZohoSimulator {
     res.writeHead(status, {
       ...headers,
       'content-type': 'application/json;charset=UTF-8',
-      'content-length': Buffer.byteLength(text),
+      'content-length': payload.length,
     });
-    res.end(text);
+    res.end(payload);
     return DONE;
   }
 
@@ -1308,11 +1298,11 @@ export class ZohoSimulator {
     const columns = Object.keys(rows[0] ?? {});
     const lines = [columns.map(csvCell).join(',')];
     for (const row of rows) lines.push(columns.map((c) => csvCell(row[c])).join(','));
-    const text = `${lines.join('\r\n')}\r\n`;
+    const payload = Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8');
     entry.status = 200;
     entry.zohoCode = 3000;
-    res.writeHead(200, { ...headers, 'content-type': 'text/csv;charset=UTF-8', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    res.writeHead(200, { ...headers, 'content-type': 'text/csv;charset=UTF-8', 'content-length': payload.length });
+    res.end(payload);
     return DONE;
   }
 }

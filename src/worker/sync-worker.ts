@@ -452,7 +452,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     s.records_updated += p.updated;
     s.records_removed += p.removed;
     s.dead_lettered += p.deadLettered;
-    s.last_sync_duration = finishedAt - ctx.startedAt;
+    if (ctx.kind !== 'discrepancy-check') s.last_sync_duration = finishedAt - ctx.startedAt;
     if (outcome === 'succeeded' && ctx.kind !== 'discrepancy-check') this.#lastSyncTime = new Date(finishedAt).toISOString();
     this.#lastRunCalls = apiCalls;
     this.#lastRun = {

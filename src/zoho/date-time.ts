@@ -59,8 +59,14 @@ type FormatPart =
 interface CompiledFormat {
   readonly parts: readonly FormatPart[];
   readonly regex: RegExp;
-  /** For each capture group (1-based index − 1), the part it fills. */
-  readonly groups: readonly FormatPart[];
+  /** Capture-group numbers of each field (the last occurrence when a field repeats). */
+  readonly year: { readonly group: number; readonly twoDigit: boolean };
+  readonly month: { readonly group: number; readonly name: boolean };
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  /** The optional seconds group. */
+  readonly second: number;
 }
 
 /**
@@ -134,50 +140,19 @@ export class ZohoDateTimeCodec {
   parse(text: unknown): number | undefined {
     if (typeof text !== 'string') return undefined;
     try {
-      const match = this.compiled.regex.exec(text);
+      const c = this.compiled;
+      const match = c.regex.exec(text);
       if (match === null) return undefined;
-      let year = Number.NaN;
-      let month = Number.NaN;
-      let day = Number.NaN;
-      let hour = 0;
-      let minute = 0;
-      let second = 0;
-      const { groups } = this.compiled;
-      for (let i = 0; i < groups.length; i++) {
-        const raw = match[i + 1];
-        if (raw === undefined) continue; // optional seconds
-        const part = groups[i]!;
-        if (part.kind === 'monthName') {
-          const m = MONTH_BY_NAME.get(raw.toLowerCase());
-          if (m === undefined) return undefined;
-          month = m;
-        } else if (part.kind === 'year2') {
-          year = 2000 + Number(raw);
-        } else if (part.kind === 'number') {
-          const n = Number(raw);
-          switch (part.field) {
-            case 'year':
-              year = n;
-              break;
-            case 'month':
-              month = n;
-              break;
-            case 'day':
-              day = n;
-              break;
-            case 'hour':
-              hour = n;
-              break;
-            case 'minute':
-              minute = n;
-              break;
-            case 'second':
-              second = n;
-              break;
-          }
-        }
-      }
-      if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1)) return undefined;
+      const yearText = match[c.year.group]!;
+      const year = c.year.twoDigit ? 2000 + Number(yearText) : Number(yearText);
+      const monthText = match[c.month.group]!;
+      const month = c.month.name ? MONTH_BY_NAME.get(monthText.toLowerCase()) : Number(monthText);
+      const day = Number(match[c.day]);
+      const hour = Number(match[c.hour]);
+      const minute = Number(match[c.minute]);
+      const secondText = match[c.second];
+      const second = secondText === undefined ? 0 : Number(secondText);
+      if (month === undefined || !(year >= 100 && month >= 1 && month <= 12 && day >= 1)) return undefined;
       if (day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return undefined;
       const wall = Date.UTC(year, month - 1, day, hour, minute, second);
       return wall - this.offsetForWall(wall) * MINUTE_MS;
@@ -252,6 +227,10 @@ export class ZohoDateTimeCodec {
    * tz transitions are months apart, so a span whose ends agree has one offset throughout.
    */
   private uniformWallOffset(start: number, length: number): number {
+    // Fast path (2 offset look-ups): the same offset a day before and a day after the span means
+    // no transition near it (the day margin covers reading wall time as UTC, at most ±14 h off).
+    const around = this.zone.offset(start - DAY_MS);
+    if (around === this.zone.offset(start + length + DAY_MS)) return around;
     const first = resolveWallOffset(this.zone, start);
     const last = resolveWallOffset(this.zone, start + length - 1000);
     return first === last ? first : Number.NaN;
@@ -309,8 +288,11 @@ function resolveWallOffset(zone: IANAZone, wall: number): number {
   return before;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1]!;
 }
 
 /**
@@ -355,7 +337,10 @@ function compileFormat(pattern: string): CompiledFormat {
     if (!has(field)) throw new ConfigError('dateFormat', `Date format ${JSON.stringify(pattern)} has no ${field}`);
   }
 
-  const groups: FormatPart[] = [];
+  let group = 0;
+  let year = { group: 0, twoDigit: false };
+  let month = { group: 0, name: false };
+  const numbers: Partial<Record<Field, number>> = {};
   let source = '^\\s*';
   for (const part of parts) {
     if (part.kind === 'literal') {
@@ -365,18 +350,38 @@ function compileFormat(pattern: string): CompiledFormat {
         .join('');
       continue;
     }
-    groups.push(part);
-    if (part.kind === 'monthName') source += '([A-Za-z]{3,9})';
-    else if (part.kind === 'year2') source += '(\\d{2})';
-    else if (part.field === 'year') source += '(\\d{4})';
-    else if (part.field === 'second') {
+    group++;
+    if (part.kind === 'monthName') {
+      month = { group, name: true };
+      source += '([A-Za-z]{3,9})';
+    } else if (part.kind === 'year2') {
+      year = { group, twoDigit: true };
+      source += '(\\d{2})';
+    } else if (part.field === 'year') {
+      year = { group, twoDigit: false };
+      source += '(\\d{4})';
+    } else if (part.field === 'second') {
       // Seconds are optional when parsing: drop the ':' literal before them into the optional group.
       source = source.endsWith(':') ? source.slice(0, -1) : source;
       source += '(?::(\\d{1,2}))?';
-    } else source += '(\\d{1,2})';
+      numbers.second = group;
+    } else {
+      if (part.field === 'month') month = { group, name: false };
+      else numbers[part.field] = group;
+      source += '(\\d{1,2})';
+    }
   }
   source += '\\s*$';
-  return { parts, regex: new RegExp(source), groups };
+  return {
+    parts,
+    regex: new RegExp(source),
+    year,
+    month,
+    day: numbers.day!,
+    hour: numbers.hour!,
+    minute: numbers.minute!,
+    second: numbers.second!,
+  };
 }
 
 function letterPart(ch: string, run: number, pattern: string): FormatPart {

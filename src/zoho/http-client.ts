@@ -413,7 +413,7 @@ export async function fetchWithTimeout(
   const caller = options.signal;
   if (caller?.aborted) throw abortedFrom(caller.reason);
   const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = caller === undefined ? timeout : AbortSignal.any([caller, timeout]);
+  const signal = caller === undefined ? timeout : anySignal(caller, timeout);
   try {
     const response = await fetchFn(url, { ...init, signal });
     const text = await response.text();
@@ -434,6 +434,20 @@ export async function fetchWithTimeout(
       cause: error,
     });
   }
+}
+
+/** `AbortSignal.any([a, b])`, with a small fallback for Node 20.0–20.2, which lack it. */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  const forward = (source: AbortSignal) => (): void => controller.abort(source.reason);
+  if (a.aborted) controller.abort(a.reason);
+  else if (b.aborted) controller.abort(b.reason);
+  else {
+    a.addEventListener('abort', forward(a), { once: true, signal: controller.signal });
+    b.addEventListener('abort', forward(b), { once: true, signal: controller.signal });
+  }
+  return controller.signal;
 }
 
 function describeNetworkError(error: Error): string {

@@ -250,8 +250,13 @@ export class ZohoCreatorSource implements SourceAdapter {
 
   /**
    * Streams full records of the registrations report (`field_config=all`), page by page.
-   * See {@link ListOptions}; with more than 50 `eventIds` the listing runs as one cursor chain
-   * per chunk of 50 (see {@link MAX_EVENT_IDS_PER_CRITERIA}).
+   * An empty listing (code 3100, or `eventIds: []`) yields one empty page.
+   *
+   * Event filter: `criteria=(<lookup> == id1 || <lookup> == id2 ...)`. With more than 50
+   * `eventIds` (see {@link MAX_EVENT_IDS_PER_CRITERIA}) the listing runs one cursor chain per chunk
+   * of 50, one chunk after another; `pageNumber` keeps counting across chunks, but `nextCursor` is
+   * only meaningful within its chunk (it is `undefined` on the last page of every chunk), so such
+   * a listing cannot be resumed with `cursor` (that combination throws `InvalidInputError`).
    *
    * @throws InvalidInputError (bad `eventIds`, `cursor` with more than 50 `eventIds`),
    *   ZohoApiError, ZohoAuthError, ConfigError (app not found by the meta call), AbortedError —

@@ -120,15 +120,20 @@ describe('ZohoDateTimeCodec DST', () => {
   });
 
   it('parses 200,000 Modified_Time values well under a second', () => {
-    const codec = new ZohoDateTimeCodec('dd-MMM-yyyy', 'America/New_York');
     const fmt = new ZohoDateTimeCodec('dd-MMM-yyyy', 'America/New_York');
     const texts = Array.from({ length: 200_000 }, (_, i) => fmt.format(Date.UTC(2021, 0, 1) + i * 631_000)); // ~4 years
-    const started = performance.now();
-    let sum = 0;
-    for (const text of texts) sum += codec.parse(text) ?? Number.NaN;
-    const elapsed = performance.now() - started;
-    expect(Number.isNaN(sum)).toBe(false);
-    expect(elapsed).toBeLessThan(600);
+    // Best of three runs, each with a fresh codec (cold offset cache), so that a busy machine
+    // (other test files, other processes) does not make the measurement flaky.
+    let best = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 3; run++) {
+      const codec = new ZohoDateTimeCodec('dd-MMM-yyyy', 'America/New_York');
+      const started = performance.now();
+      let sum = 0;
+      for (const text of texts) sum += codec.parse(text) ?? Number.NaN;
+      best = Math.min(best, performance.now() - started);
+      expect(Number.isNaN(sum)).toBe(false);
+    }
+    expect(best).toBeLessThan(500);
   });
 });
 

@@ -182,6 +182,23 @@ describe('ZohoHttpClient', () => {
     expect(Date.now() - started).toBeLessThan(50);
   });
 
+  it('abort during a backoff wait rejects promptly with AbortedError', async () => {
+    const s = stub([{ status: 503, body: { code: 2930 } }]);
+    const controller = new AbortController();
+    const pending = client(s.fetch, { minRetryDelayMs: 60_000 }).get({
+      url: URL_,
+      kind: 'records',
+      endpoint: 'R',
+      signal: controller.signal,
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    const started = Date.now();
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(AbortedError);
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(s.seen).toHaveLength(1);
+  });
+
   it('abort during a request and before one both reject with AbortedError', async () => {
     const controller = new AbortController();
     const pending = client(stub(['hang']).fetch).get({ url: URL_, kind: 'records', endpoint: 'R', signal: controller.signal });

@@ -112,8 +112,38 @@ describe('ZohoCreatorSource against the simulator: paging', () => {
     expect(chunkCriteria.size).toBe(2);
     expect(pages.map((p) => p.pageNumber)).toEqual(pages.map((_, i) => i + 1));
 
+    const calls = source.getCallCounts().total;
     await expect(collect(source.readRecords({ eventIds: many, cursor: 'abc' }))).rejects.toBeInstanceOf(InvalidInputError);
     await expect(collect(source.readRecords({ eventIds: ['12x'] }))).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(collect(source.readRecords({ retries: -1 }))).rejects.toBeInstanceOf(InvalidInputError);
+    // An empty event list selects nothing: one empty page, no call.
+    expect(await collect(source.readStamps({ eventIds: [] }))).toEqual([
+      { items: [], rejected: [], pageNumber: 1, nextCursor: undefined },
+    ]);
+    expect(source.getCallCounts().total).toBe(calls);
+  });
+
+  it('resumes from a cursor with the page count continued', async () => {
+    const sim = await simulator();
+    const source = sourceFor(sim);
+    const iterator = source.readRecords()[Symbol.asyncIterator]();
+    const first = (await iterator.next()).value as SourcePage<SourceRecord>;
+    await iterator.return?.();
+    const rest = await collect(source.readRecords({ cursor: first.nextCursor, startPage: 2 }));
+    expect(rest.map((p) => [p.pageNumber, p.items.length])).toEqual([
+      [2, 1000],
+      [3, 419],
+    ]);
+    const ids = new Set([...first.items, ...rest.flatMap((p) => p.items)].map((r) => r.id));
+    expect(ids.size).toBe(2419);
+  });
+
+  it('after close(), calls reject with AbortedError', async () => {
+    const sim = await simulator();
+    const source = sourceFor(sim);
+    await source.listEvents();
+    await source.close();
+    await expect(source.getRecord('1')).rejects.toBeInstanceOf(AbortedError);
   });
 
   it('readChangedSince sends an inclusive Modified_Time criterion in the app format', async () => {
