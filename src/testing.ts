@@ -33,4 +33,3 @@ export {
   ZohoSimulator,
   type ZohoSimulatorOptions,
 } from './testing/simulator.js';
-export { ZohoTime } from './testing/zoho-time.js';
