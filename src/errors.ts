@@ -78,10 +78,15 @@ export class SyncError extends Error {
     this.code = code;
   }
 
-  /** Recognises instances from either build (ESM or CJS) of this package. */
+  /**
+   * Recognises instances from either build (ESM or CJS) of this package: `SyncError` by the brand,
+   * a subclass by the brand plus its class name (both builds name their classes alike).
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === SyncError) return isSyncError(value);
-    return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (!isSyncError(value)) return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass too).
+    const target = this;
+    return target === SyncError || Function.prototype[Symbol.hasInstance].call(target, value) || value.name === target.name;
   }
 }
 

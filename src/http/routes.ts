@@ -98,6 +98,9 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
   }
   const authenticate = createAuthenticator(options);
   const limiter = new TriggerLimiter(options.triggerLimit);
+  if (options.logger !== undefined && typeof (options.logger as Partial<Logger> | null)?.error !== 'function') {
+    throw new ConfigError('logger', 'Expected `logger` to have debug, info, warn and error methods');
+  }
   const logger: Logger = options.logger ?? createConsoleLogger('error', 'zoho-redis-sync:http');
   const secrets = typeof options.token === 'string' ? [options.token] : [];
 
@@ -125,7 +128,13 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
 
   const fail = (error: unknown, name: SyncRouteName, runId: string | undefined): SyncHttpResponse => {
     const response = toErrorResponse(error, { runId, secrets });
-    if (response.status === 500) logger.error(`Sync-worker route ${name} failed`, { error });
+    if (response.status === 500) {
+      try {
+        logger.error(`Sync-worker route ${name} failed`, { error });
+      } catch {
+        // A failing logger must not turn an answer into a hung request.
+      }
+    }
     return response;
   };
 

@@ -42,6 +42,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
 
   const listing = async (from: Checkpoint | undefined): Promise<void> => {
     ctx.resumed = from !== undefined;
+    ctx.currentPage = from?.nextPage ?? 1;
     if (from) ctx.logger.info('Resuming listing from checkpoint', { runId: ctx.runId, page: from.nextPage, interruptedRun: from.runId });
     for await (const page of source.readRecords(
       ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds }),

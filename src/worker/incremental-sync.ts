@@ -44,6 +44,7 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
   const listingStartedAt = checkpoint?.startedAt ?? Date.now();
   let maxSeen = checkpoint?.maxModifiedAt;
   let pages = 0;
+  ctx.currentPage = checkpoint?.nextPage ?? 1;
   for await (const page of source.readChangedSince(
     since,
     ctx.listOptions({ cursor: checkpoint?.cursor, startPage: checkpoint?.nextPage }),

@@ -39,6 +39,8 @@ export async function commitPage(
   if (rejected.length > 0) await deadLetter(ctx, rejected);
   ctx.progress.pages += 1;
   ctx.progress.recordsFetched += page.items.length + page.rejected.length;
+  // From here on, a failure belongs to the page being fetched next.
+  if (page.nextCursor !== undefined) ctx.currentPage = page.pageNumber + 1;
 }
 
 /** Adds an upsert's counts to the run and emits `recordsAdded` / `recordsUpdated` per event. */

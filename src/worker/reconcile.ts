@@ -48,6 +48,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
   };
 
   try {
+    ctx.currentPage = 1;
     for await (const page of source.readStamps(ctx.listOptions({ eventIds: plan.eventIds }))) {
       ctx.throwIfAborted();
       ctx.currentPage = page.pageNumber;
@@ -58,6 +59,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
       if (page.rejected.length > 0) await deadLetter(ctx, page.rejected);
       ctx.progress.pages += 1;
       ctx.progress.recordsFetched += page.items.length;
+      if (page.nextCursor !== undefined) ctx.currentPage = page.pageNumber + 1;
     }
 
     const eventIds = [...tallies.keys()];

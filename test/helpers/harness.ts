@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { RedisSink } from '../../src/redis/redis-sink.js';
 import { createZohoSimulator, type ZohoSimulator, type ZohoSimulatorOptions } from '../../src/testing.js';
 import { silentLogger } from '../../src/logger.js';
-import { type SyncWorkerOptions } from '../../src/worker/options.js';
+import type { SyncWorkerOptions } from '../../src/worker/options.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
 import { ZohoCreatorSource, type ZohoCreatorSourceOptions } from '../../src/zoho/zoho-creator-source.js';
 

@@ -1,0 +1,89 @@
+/**
+ * `@org/zoho-redis-sync`: keeps a Redis copy of Zoho Creator data correct. Explicit named
+ * exports only; framework bindings live in `./express` and `./fastify`, the simulator in `./testing`.
+ */
+export type {
+  ApiCallCounts,
+  ListOptions,
+  RecordStamp,
+  RejectedRecord,
+  RejectionReason,
+  SourceAdapter,
+  SourceCallOptions,
+  SourceEvent,
+  SourcePage,
+  SourceRecord,
+} from './adapters/source.js';
+export type {
+  Checkpoint,
+  EventMeta,
+  EventMetaPatch,
+  EventUpsertResult,
+  FenceOptions,
+  Lease,
+  SinkAdapter,
+  StampComparison,
+  SyncMeta,
+  SyncMetaPatch,
+  UpsertOptions,
+  UpsertResult,
+} from './adapters/sink.js';
+export {
+  AbortedError,
+  BusyError,
+  ConfigError,
+  InvalidInputError,
+  isSyncError,
+  isZohoApiError,
+  LeaseError,
+  MassRemovalError,
+  SinkError,
+  SyncError,
+  SyncErrorCode,
+  type SyncErrorCodeValue,
+  type SyncErrorOptions,
+  toSyncError,
+  UnknownEventError,
+  VerificationError,
+  ZohoApiError,
+  type ZohoApiErrorDetails,
+  ZohoAuthError,
+  type ZohoErrorCode,
+} from './errors.js';
+export { createConsoleLogger, type Logger, type LogLevel, parseLogLevel, silentLogger } from './logger.js';
+export {
+  createKeySchema,
+  DEFAULT_KEY_PREFIX,
+  type KeySchema,
+} from './redis/key-schema.js';
+export { RedisSink, type RedisSinkOptions } from './redis/redis-sink.js';
+export { type ZohoDataCentre, ZOHO_DATA_CENTRES } from './zoho/data-centres.js';
+export { type ZohoPageSize, ZohoCreatorSource, type ZohoCreatorSourceOptions } from './zoho/zoho-creator-source.js';
+export type { DiscrepancyReport, DiscrepancyTotals, EventDiscrepancy, HealSummary } from './worker/discrepancy.js';
+export type {
+  EventSyncedPayload,
+  LeaseLostPayload,
+  MassRemovalBlockedPayload,
+  RecordDeadLetteredPayload,
+  RecordsChangedPayload,
+  RecordSyncedPayload,
+  SyncFailedPayload,
+  SyncStartedPayload,
+  SyncWorkerEvents,
+  TickSkippedPayload,
+} from './worker/events.js';
+export {
+  configFromEnv,
+  DEFAULT_SYNC_WORKER_OPTIONS,
+  ENV_VARIABLES,
+  type EnvConfig,
+  type ResolvedSyncWorkerOptions,
+  resolveOptions,
+  type SyncWorkerOptions,
+} from './worker/options.js';
+export type { RecordSyncResult } from './worker/record-sync.js';
+export type { RunHandle, RunInfo, RunKind, RunProgress, RunRequest, RunResult } from './worker/run.js';
+export type { StatusConfig, StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from './worker/status.js';
+export { type DiscrepancyCheckOptions, RUN_KINDS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
+export { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
+export { ERROR_STATUS, toErrorResponse } from './http/error-map.js';

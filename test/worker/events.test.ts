@@ -1,0 +1,107 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SyncErrorCode, type SyncError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { createHarness, type Harness } from '../helpers/harness.js';
+
+function memoryLogger(): Logger & { errors: string[] } {
+  const errors: string[] = [];
+  return { errors, debug: () => {}, info: () => {}, warn: () => {}, error: (m) => errors.push(m) };
+}
+
+describe('events, status and the error policy', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 4 } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('a listener that throws never breaks a run; its error is re-emitted as `error`', async () => {
+    const worker = h.worker();
+    const errors: SyncError[] = [];
+    worker.on('eventSynced', () => {
+      throw new Error('listener bug');
+    });
+    worker.on('error', (e) => errors.push(e));
+    const result = await worker.performFullSync();
+    expect(result.added).toBe(300);
+    expect(errors).toHaveLength(5);
+    expect(errors[0]).toMatchObject({ code: SyncErrorCode.LISTENER });
+    expect(errors[0]?.message).toContain('eventSynced listener threw: listener bug');
+  });
+
+  it('an `error` with no listener is logged, not lost', async () => {
+    const logger = memoryLogger();
+    const worker = h.worker({ logger });
+    h.sim.inject({ kind: 'records', times: 10, respond: { type: 'zoho', status: 404, code: 2894, message: 'No report named All_Registrations found.' } });
+    await expect(worker.performFullSync()).rejects.toMatchObject({ code: SyncErrorCode.ZOHO_API, zohoCode: 2894 });
+    expect(logger.errors.some((m) => m.includes('2894') || m.includes('No report named'))).toBe(true);
+  });
+
+  it('emits the typed lifecycle events in order with documented payloads', async () => {
+    const worker = h.worker();
+    const order: string[] = [];
+    worker.on('syncStarted', (p) => order.push(`started:${p.kind}`));
+    worker.on('eventSynced', () => order.push('eventSynced'));
+    worker.on('syncCompleted', (r) => order.push(`completed:${r.added}:${r.apiCalls.records}`));
+    await worker.performFullSync();
+    expect(order[0]).toBe('started:full');
+    expect(order.filter((o) => o === 'eventSynced')).toHaveLength(5);
+    expect(order.at(-1)).toBe('completed:300:1');
+  });
+
+  it('getStatus has the original shape and never contains credentials or tokens', async () => {
+    const worker = h.worker();
+    await worker.performFullSync();
+    const status = worker.getStatus();
+    expect(Object.keys(status).slice(0, 4)).toEqual(['is_running', 'config', 'stats', 'last_sync_time']);
+    expect(Object.keys(status.stats)).toEqual(
+      expect.arrayContaining(['total_syncs', 'successful_syncs', 'failed_syncs', 'records_added', 'records_updated', 'records_removed', 'last_sync_duration']),
+    );
+    const text = JSON.stringify(status);
+    for (const secret of [h.sim.credentials.clientSecret, h.sim.credentials.refreshToken, h.sim.credentials.clientId]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).not.toMatch(/1000\.[0-9a-f]{32}/); // no access token
+    expect(status.is_running).toBe(false);
+    expect(new Date(status.last_sync_time!).toISOString()).toBe(status.last_sync_time);
+  });
+
+  it('refuses a second trigger while a run is in flight, with the running run ID', async () => {
+    const worker = h.worker();
+    const first = worker.trigger({ kind: 'full' });
+    expect(() => worker.trigger({ kind: 'incremental' })).toThrowError(expect.objectContaining({ code: SyncErrorCode.BUSY, runId: first.id }));
+    await first.result;
+    expect(worker.currentRun).toBeUndefined();
+  });
+
+  it('start() fails fast with a typed error when Redis is unreachable, and spends no Zoho call', async () => {
+    const { Redis } = await import('ioredis');
+    const { RedisSink } = await import('../../src/redis/redis-sink.js');
+    const { SyncWorker } = await import('../../src/worker/sync-worker.js');
+    const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const worker = new SyncWorker({ source: h.source(), sink: new RedisSink({ redis: dead }), logger: memoryLogger() });
+    h.sim.clearRequests();
+    const started = Date.now();
+    await expect(worker.start()).rejects.toMatchObject({ code: SyncErrorCode.SINK });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(h.sim.requests).toHaveLength(0);
+    expect(worker.isRunning).toBe(false);
+    dead.disconnect();
+  });
+
+  it('start() runs a full sync and schedules incremental ticks; a tick during a run is skipped and counted', async () => {
+    const worker = h.worker({ enableAutoSync: true, syncIntervalMs: 1000 });
+    h.sim.inject({ kind: 'records', report: h.sim.config.registrationsReport, respond: { type: 'timeout' } });
+    const skipped = new Promise((resolve) => worker.once('tickSkipped', resolve));
+    await worker.start();
+    expect(worker.getStatus().is_running).toBe(true);
+    expect(worker.currentRun?.kind).toBe('full');
+    await skipped;
+    expect(worker.getStatus().stats.skipped_ticks).toBeGreaterThanOrEqual(1);
+    await worker.stop();
+    expect(worker.getStatus().is_running).toBe(false);
+    expect(worker.getStatus().last_run).toMatchObject({ kind: 'full', outcome: 'failed', error_code: SyncErrorCode.ABORTED });
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, SyncErrorCode } from '../../src/errors.js';
+import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS, resolveOptions, type SyncWorkerOptions } from '../../src/worker/options.js';
+import type { SinkAdapter } from '../../src/adapters/sink.js';
+import type { SourceAdapter } from '../../src/adapters/source.js';
+
+const fn = (): never => {
+  throw new Error('not called in these tests');
+};
+const source = { name: 's', listEvents: fn, readRecords: fn, readStamps: fn, readChangedSince: fn, getRecord: fn } as unknown as SourceAdapter;
+const sink = { name: 'k', ping: fn, upsertRecords: fn, removeRecords: fn, compareStamps: fn, getSyncMeta: fn } as unknown as SinkAdapter;
+
+describe('resolveOptions', () => {
+  it('applies the original design defaults', () => {
+    const o = resolveOptions({ source, sink });
+    expect(o).toMatchObject({ syncIntervalMs: 300_000, batchSize: 100, maxRetries: 3, enableAutoSync: true, enableDiscrepancyDetection: true, staleAfterMs: 600_000 });
+    expect(o).toEqual(DEFAULT_SYNC_WORKER_OPTIONS);
+  });
+
+  it.each<[Partial<SyncWorkerOptions>, string]>([
+    [{ batchSize: 0 }, 'batchSize'],
+    [{ batchSize: 1.5 }, 'batchSize'],
+    [{ syncIntervalMs: 10 }, 'syncIntervalMs'],
+    [{ maxRetries: -1 }, 'maxRetries'],
+    [{ enableAutoSync: 'yes' as unknown as boolean }, 'enableAutoSync'],
+    [{ maxRemovalShare: 2 }, 'maxRemovalShare'],
+    [{ logLevel: 'loud' as unknown as 'info' }, 'logLevel'],
+    [{ lease: { ttlMs: 5 } }, 'lease.ttlMs'],
+  ])('rejects %o naming %s', (bad, option) => {
+    let error: unknown;
+    try {
+      resolveOptions({ source, sink, ...bad });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ option, code: SyncErrorCode.INVALID_OPTION });
+    expect((error as Error).message).toContain(`\`${option}\``);
+  });
+
+  it('rejects unknown options, a missing source and a sink that is not a SinkAdapter', () => {
+    expect(() => resolveOptions({ source, sink, batchsize: 5 } as unknown as SyncWorkerOptions)).toThrow(/Unknown option `batchsize`/);
+    expect(() => resolveOptions({ sink } as unknown as SyncWorkerOptions)).toThrow(/`source`/);
+    expect(() => resolveOptions({ source, sink: {} } as unknown as SyncWorkerOptions)).toThrow(/`sink`/);
+  });
+});
+
+describe('configFromEnv', () => {
+  it('reads the original design variables', () => {
+    expect(
+      configFromEnv({
+        SYNC_INTERVAL_MS: '300000',
+        SYNC_BATCH_SIZE: '250',
+        SYNC_MAX_RETRIES: '5',
+        ENABLE_AUTO_SYNC: 'false',
+        ENABLE_DISCREPANCY_DETECTION: 'TRUE',
+        LOG_LEVEL: 'INFO',
+        REDIS_LOG_LEVEL: 'WARN',
+        UNRELATED: 'x',
+      }),
+    ).toEqual({
+      syncIntervalMs: 300_000,
+      batchSize: 250,
+      maxRetries: 5,
+      enableAutoSync: false,
+      enableDiscrepancyDetection: true,
+      logLevel: 'info',
+      redisLogLevel: 'warn',
+    });
+    expect(configFromEnv({})).toEqual({});
+    expect(configFromEnv({ SYNC_BATCH_SIZE: '' })).toEqual({});
+  });
+
+  it.each([
+    ['SYNC_BATCH_SIZE', 'ten'],
+    ['SYNC_BATCH_SIZE', '0'],
+    ['SYNC_INTERVAL_MS', '5m'],
+    ['SYNC_MAX_RETRIES', '-1'],
+    ['ENABLE_AUTO_SYNC', 'maybe'],
+    ['LOG_LEVEL', 'chatty'],
+  ])('rejects %s=%s naming the variable and the value', (name, value) => {
+    let error: unknown;
+    try {
+      configFromEnv({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).option).toBe(name);
+    expect((error as Error).message).toContain(`${name}="${value}"`);
+  });
+});
