@@ -7,7 +7,7 @@
  * | `<p>:{e:<eventId>}:rec:<recordId>` | STRING | the record's JSON, exactly as the source sent it (UTF-8, byte for byte) |
  * | `<p>:{e:<eventId>}:ids` | HASH | the per-event index: recordId → modification instant (epoch ms, decimal string) |
  * | `<p>:{e:<eventId>}:meta` | HASH | `source_count`, `last_sync_at`, `last_full_sync_at` (epoch ms, decimal strings) |
- * | `<p>:{e:<eventId>}:seen:<scope>` | SET | record IDs seen by a reconciliation scope (TTL 1 h as a safety net) |
+ * | `<p>:{e:<eventId>}:seen:<scope>` | SET | record IDs seen by a reconciliation scope (TTL 24 h as a safety net) |
  * | `<p>:{e:<eventId>}:dlq` | STREAM | dead letters of the event, capped (`XADD … MAXLEN ~ n`); fields `reason`, `detail`, `raw` (JSON), `at` (ISO time) |
  * | `<p>:{g}:events` | HASH | the known-events set: eventId → event row JSON |
  * | `<p>:{g}:meta` | HASH | `watermark`, `last_sync_at`, `last_full_sync_at`, `last_stale_check_at` (epoch ms, decimal strings) |

@@ -51,8 +51,13 @@ export const DEFAULT_DEAD_LETTER_MAX_LEN = 1000;
 export const DEFAULT_SCAN_COUNT = 1000;
 /** Default of {@link RedisSinkOptions.pingTimeoutMs}. Unit: milliseconds. */
 export const DEFAULT_PING_TIMEOUT_MS = 3000;
-/** Time-to-live of a seen set, refreshed at each write to it (a safety net if a scope is never released). Unit: seconds. */
-export const SEEN_TTL_SECONDS = 3600;
+/**
+ * Time-to-live of a seen set, refreshed at each write to it: a safety net if a scope is never
+ * released. It must outlive the longest listing (a 1M-record full sync at Zoho's 50 calls a minute
+ * takes 20+ minutes), because an expired set would make every record of its event look unseen.
+ * Unit: seconds.
+ */
+export const SEEN_TTL_SECONDS = 24 * 3600;
 
 /** One group of pipelined commands that touch a single Redis Cluster slot. */
 interface CommandGroup {

@@ -1,0 +1,200 @@
+/**
+ * Shared pieces of the benchmark: the simulator child process, the library's source/sink/worker
+ * factories, Redis clean-up, timing and statistics helpers.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { silentLogger } from '../src/logger.js';
+import { RedisSink } from '../src/redis/redis-sink.js';
+import type { SimulatorConfig, SimulatorCredentials } from '../src/testing.js';
+import type { SyncWorkerOptions } from '../src/worker/options.js';
+import { SyncWorker } from '../src/worker/sync-worker.js';
+import { ZohoCreatorSource } from '../src/zoho/zoho-creator-source.js';
+
+/** Redis the benchmark writes to (own key prefix per run; keys are deleted afterwards). */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** `BENCH_QUICK=1`: smaller data sets (about a tenth), for a quick look. */
+export const QUICK = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
+
+/** Size and behaviour of a simulator child. */
+export interface SimSpec {
+  readonly events: number;
+  readonly registrations: number;
+  readonly seed: number;
+  /** Added to every API (non-token) call. Unit: ms. */
+  readonly latencyMs: number;
+}
+
+/** What the simulator child reports once listening. */
+export interface SimInfo {
+  readonly apiBaseUrl: string;
+  readonly accountsBaseUrl: string;
+  readonly credentials: SimulatorCredentials;
+  readonly config: SimulatorConfig;
+  /** Unit: records. */
+  readonly registrations: number;
+  /** Unit: events. */
+  readonly events: number;
+}
+
+/** Commands the simulator child understands. */
+export type SimCommand =
+  | { readonly id: number; readonly type: 'edit'; readonly count: number }
+  | { readonly id: number; readonly type: 'requests' }
+  | { readonly id: number; readonly type: 'clear-requests' };
+
+/** Messages the simulator child sends. */
+export type SimMessage =
+  | { readonly type: 'ready'; readonly info: SimInfo }
+  | { readonly type: 'reply'; readonly id: number; readonly value: unknown };
+
+/** Requests the simulator received, by kind. Unit: calls. */
+export interface SimRequestCounts {
+  readonly token: number;
+  readonly records: number;
+  readonly meta: number;
+}
+
+/** A running simulator child. */
+export interface SimHandle {
+  readonly info: SimInfo;
+  /** Edits `count` registrations (spread over the ID range); resolves the number edited. */
+  edit(count: number): Promise<number>;
+  requests(): Promise<SimRequestCounts>;
+  clearRequests(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/** Forks a TypeScript file of bench/ with tsx. */
+export function forkTs(file: string, args: readonly string[], options: { execArgv?: readonly string[] } = {}): ChildProcess {
+  return fork(`${HERE}${file}`, [...args], {
+    execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** Starts a simulator in its own process and waits until it listens. */
+export async function startSim(spec: SimSpec): Promise<SimHandle> {
+  const child = forkTs('sim-process.ts', [JSON.stringify(spec)], { execArgv: ['--max-old-space-size=4096'] });
+  const pending = new Map<number, (value: unknown) => void>();
+  let nextId = 1;
+  const info = await new Promise<SimInfo>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`The simulator process exited early (code ${String(code)})`)));
+    child.on('message', (raw) => {
+      const message = raw as SimMessage;
+      if (message.type === 'ready') resolve(message.info);
+      else pending.get(message.id)?.(message.value);
+    });
+  });
+  child.removeAllListeners('exit');
+  const call = <T>(command: Omit<SimCommand, 'id'>): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const id = nextId++;
+      pending.set(id, (value) => {
+        pending.delete(id);
+        resolve(value as T);
+      });
+      child.send({ ...command, id });
+    });
+  return {
+    info,
+    edit: (count) => call<number>({ type: 'edit', count }),
+    requests: () => call<SimRequestCounts>({ type: 'requests' }),
+    clearRequests: async () => {
+      await call<boolean>({ type: 'clear-requests' });
+    },
+    close: () => stopChild(child),
+  };
+}
+
+/** Sends SIGTERM and waits for the exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A fresh key prefix for one contender of one scenario. */
+export function newPrefix(label: string): string {
+  return `zrs-bench-${label}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A Redis client for the benchmark. */
+export function connectRedis(): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+}
+
+/** Deletes every key under `prefix` (SCAN + UNLINK; never FLUSHALL). Resolves the number deleted. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** A `ZohoCreatorSource` on the simulator, as an application would configure it. */
+export function makeSource(info: SimInfo): ZohoCreatorSource {
+  return new ZohoCreatorSource({
+    ...info.config,
+    ...info.credentials,
+    // Let the source read the date format and zone from the meta API, as in production.
+    dateFormat: undefined,
+    timeZone: undefined,
+    apiBaseUrl: info.apiBaseUrl,
+    accountsBaseUrl: info.accountsBaseUrl,
+    timeoutMs: 120_000,
+    logger: silentLogger,
+  });
+}
+
+/** The library under test: a worker on a `ZohoCreatorSource` and a `RedisSink`, default options. */
+export function makeWorker(
+  info: SimInfo,
+  redis: Redis,
+  prefix: string,
+  options: Partial<SyncWorkerOptions> = {},
+): { worker: SyncWorker; sink: RedisSink; source: ZohoCreatorSource } {
+  const source = makeSource(info);
+  const sink = new RedisSink({ redis, keyPrefix: prefix });
+  const worker = new SyncWorker({ source, sink, enableAutoSync: false, logger: silentLogger, ...options });
+  return { worker, sink, source };
+}
+
+/** Milliseconds since `start` (a `performance.now()` value). */
+export function since(start: number): number {
+  return performance.now() - start;
+}
+
+/** The q-quantile (0–1) of a list of numbers (nearest rank); 0 for an empty list. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Rounds to `digits` decimals. */
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Bytes → MiB, one decimal. */
+export function mib(bytes: number): number {
+  return round(bytes / 1024 / 1024, 1);
+}
+
+/** Waits `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

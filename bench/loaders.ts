@@ -1,0 +1,136 @@
+/**
+ * The two baselines of the write-throughput figure. Both read the same pages as the library (Get
+ * Records v2.1, `field_config=all`, `max_records=1000`, chained by the `record_cursor` header)
+ * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: `SET` of the record
+ * JSON at `<p>:{e:<eventId>}:rec:<id>` and `HSET <p>:{e:<eventId>}:ids <id> <modifiedAt ms>`.
+ *
+ * - {@link ceilingLoad}: hand-tuned — fetches page n+1 while writing page n, one pipeline per page
+ *   (2,000 commands), no change detection, no validation: the ceiling for Node + HTTP + ioredis +
+ *   this Redis on this machine.
+ * - {@link naiveLoad}: awaits one Redis command at a time (2 round trips per record).
+ */
+import type { Redis } from 'ioredis';
+import { ZohoDateTimeCodec } from '../src/zoho/date-time.js';
+import type { SimInfo } from './common.js';
+
+/** What a loader did. */
+export interface LoadResult {
+  /** Unit: records. */
+  readonly records: number;
+  /** Unit: pages (HTTP calls for records). */
+  readonly pages: number;
+  /** Wall time, token mint included. Unit: ms. */
+  readonly ms: number;
+}
+
+interface Page {
+  readonly rows: readonly Record<string, unknown>[];
+  readonly cursor: string | undefined;
+}
+
+interface Row {
+  readonly key: string;
+  readonly idsKey: string;
+  readonly id: string;
+  readonly at: string;
+  readonly json: string;
+}
+
+async function mintToken(info: SimInfo): Promise<string> {
+  const { clientId, clientSecret, refreshToken } = info.credentials;
+  const query = new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
+  const response = await fetch(`${info.accountsBaseUrl}/oauth/v2/token?${query.toString()}`, { method: 'POST' });
+  const body = (await response.json()) as { access_token?: string };
+  if (typeof body.access_token !== 'string') throw new Error('The simulator minted no token');
+  return body.access_token;
+}
+
+function listUrl(info: SimInfo): string {
+  const { accountOwner, appLinkName, registrationsReport } = info.config;
+  return `${info.apiBaseUrl}/creator/v2.1/data/${accountOwner}/${appLinkName}/report/${registrationsReport}?max_records=1000&field_config=all`;
+}
+
+async function fetchPage(url: string, token: string, cursor: string | undefined): Promise<Page> {
+  const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
+  if (cursor !== undefined) headers.record_cursor = cursor;
+  const response = await fetch(url, { headers });
+  const text = await response.text();
+  const body = JSON.parse(text) as { code?: number; data?: Record<string, unknown>[] };
+  if (body.code === 3100) return { rows: [], cursor: undefined };
+  if (body.code !== 3000 || !Array.isArray(body.data)) throw new Error(`Unexpected page: HTTP ${response.status} code ${String(body.code)}`);
+  return { rows: body.data, cursor: response.headers.get('record_cursor') ?? undefined };
+}
+
+/** Turns a row into the keys and values `RedisSink` writes for it. */
+function rowWriter(info: SimInfo, prefix: string): (row: Record<string, unknown>) => Row {
+  const codec = new ZohoDateTimeCodec(info.config.dateFormat, info.config.timeZone);
+  const lookup = info.config.eventLookupField;
+  return (row) => {
+    const id = row.ID as string;
+    const eventId = (row[lookup] as { ID: string }).ID;
+    const at = codec.parse(row.Modified_Time);
+    if (at === undefined) throw new Error(`Record ${id} has an unreadable Modified_Time`);
+    return {
+      key: `${prefix}:{e:${eventId}}:rec:${id}`,
+      idsKey: `${prefix}:{e:${eventId}}:ids`,
+      id,
+      at: String(at),
+      json: JSON.stringify(row),
+    };
+  };
+}
+
+/**
+ * The hand-tuned ceiling: one-page read-ahead, one pipeline of `SET` + `HSET` per page.
+ * @param maxPages - stop after this many pages (warm-up runs).
+ */
+export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<LoadResult> {
+  const started = performance.now();
+  const toRow = rowWriter(info, prefix);
+  const url = listUrl(info);
+  const token = await mintToken(info);
+  let next: Promise<Page> | undefined = fetchPage(url, token, undefined);
+  let pages = 0;
+  let records = 0;
+  while (next !== undefined) {
+    const page: Page = await next;
+    if (page.rows.length === 0) break;
+    pages += 1;
+    next = page.cursor !== undefined && pages < maxPages ? fetchPage(url, token, page.cursor) : undefined;
+    const pipeline = redis.pipeline();
+    for (const raw of page.rows) {
+      const row = toRow(raw);
+      pipeline.set(row.key, row.json);
+      pipeline.hset(row.idsKey, row.id, row.at);
+    }
+    const replies = await pipeline.exec();
+    for (const [error] of replies ?? []) if (error) throw error;
+    records += page.rows.length;
+  }
+  return { records, pages, ms: performance.now() - started };
+}
+
+/** The naive loader: same pages, no read-ahead, one awaited Redis command at a time. */
+export async function naiveLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<LoadResult> {
+  const started = performance.now();
+  const toRow = rowWriter(info, prefix);
+  const url = listUrl(info);
+  const token = await mintToken(info);
+  let cursor: string | undefined;
+  let pages = 0;
+  let records = 0;
+  for (;;) {
+    const page = await fetchPage(url, token, cursor);
+    if (page.rows.length === 0) break;
+    pages += 1;
+    for (const raw of page.rows) {
+      const row = toRow(raw);
+      await redis.set(row.key, row.json);
+      await redis.hset(row.idsKey, row.id, row.at);
+    }
+    records += page.rows.length;
+    if (page.cursor === undefined || pages >= maxPages) break;
+    cursor = page.cursor;
+  }
+  return { records, pages, ms: performance.now() - started };
+}
