@@ -43,6 +43,21 @@ export function createConsoleLogger(level: LogLevel = 'info', name = 'zoho-redis
   };
 }
 
+/**
+ * Wraps a logger so that messages below `level` are dropped (used for Redis-side log lines, which
+ * `REDIS_LOG_LEVEL` / `redisLogLevel` tune separately from `LOG_LEVEL`).
+ */
+export function withMinimumLevel(logger: Logger, level: LogLevel): Logger {
+  const threshold = SEVERITY[level];
+  const pass = (lvl: Exclude<LogLevel, 'silent'>): boolean => SEVERITY[lvl] >= threshold;
+  return {
+    debug: (m, f) => (pass('debug') ? logger.debug(m, f) : undefined),
+    info: (m, f) => (pass('info') ? logger.info(m, f) : undefined),
+    warn: (m, f) => (pass('warn') ? logger.warn(m, f) : undefined),
+    error: (m, f) => (pass('error') ? logger.error(m, f) : undefined),
+  };
+}
+
 /** A logger that discards everything. */
 export const silentLogger: Logger = {
   debug: () => {},

@@ -34,7 +34,11 @@ export async function commitPage(
     if (outcome.status === 'fulfilled') recordUpsert(ctx, outcome.value);
     else failure ??= outcome.reason;
   }
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) {
+    ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
+    throw failure;
+  }
+  ctx.redisLogger.debug('Redis batches committed', { runId: ctx.runId, page: page.pageNumber, batches: batches.length, records: accepted.length });
 
   if (rejected.length > 0) await deadLetter(ctx, rejected);
   ctx.progress.pages += 1;

@@ -50,6 +50,8 @@ export class RunContext {
     readonly sink: SinkAdapter,
     readonly options: ResolvedSyncWorkerOptions,
     readonly logger: Logger,
+    /** Logger for Redis-side lines (batches, pipelines), filtered by `redisLogLevel`. */
+    readonly redisLogger: Logger,
     readonly emit: SafeEmit,
     readonly limit: ReturnType<typeof pLimit>,
   ) {}

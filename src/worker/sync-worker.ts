@@ -16,7 +16,7 @@ import {
   SyncErrorCode,
   toSyncError,
 } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { type Logger, withMinimumLevel } from '../logger.js';
 import type { DiscrepancyReport } from './discrepancy.js';
 import type { SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
@@ -70,6 +70,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   readonly #source: SourceAdapter;
   readonly #sink: SinkAdapter;
   readonly #logger: Logger;
+  readonly #redisLogger: Logger;
   readonly #limit: ReturnType<typeof pLimit>;
   readonly #owner = randomUUID();
   readonly #callsAtCreation: ApiCallCounts;
@@ -105,6 +106,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     this.#source = options.source;
     this.#sink = options.sink;
     this.#logger = resolveLogger(options, this.options);
+    this.#redisLogger = withMinimumLevel(this.#logger, this.options.redisLogLevel);
     this.#limit = pLimit(this.options.concurrency);
     this.#callsAtCreation = this.#callCounts();
   }
@@ -180,6 +182,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#sink,
       this.options,
       this.#logger,
+      this.#redisLogger,
       this.#safeEmit,
       this.#limit,
     );
