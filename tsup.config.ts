@@ -1,24 +1,52 @@
 import { defineConfig } from 'tsup';
 
 /**
- * One entry per subpath in package.json#exports (test/package/exports.test.ts keeps the two lists in step).
- * p-retry and p-limit are ESM-only: they are bundled (`noExternal`) so that the CJS build works on every
- * Node 20 release, not only on those where require(esm) is enabled by default (20.19+).
+ * Two builds:
+ * 1. The library: one entry per subpath in package.json#exports (test/package/exports.test.ts keeps
+ *    the two lists in step), ESM + CJS + .d.ts/.d.cts. p-retry and p-limit are ESM-only: they are
+ *    bundled (`noExternal`) so that the CJS build works on every Node 20 release, not only on those
+ *    where require(esm) is enabled by default (20.19+). prom-client (an optional peer, used only by
+ *    `./metrics`) stays external.
+ * 2. The `zoho-redis-sync` bin (package.json#bin): ESM only, no types; the shebang of
+ *    src/cli/main.ts is kept.
+ *
+ * The library build cleans dist/ except the bin's files, which the second build writes concurrently.
  */
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    express: 'src/express.ts',
-    fastify: 'src/fastify.ts',
-    testing: 'src/testing.ts',
+const external = ['ioredis', 'express', 'fastify', 'fastify-plugin', 'prom-client'];
+const noExternal = ['p-retry', 'p-limit', 'yocto-queue', 'is-network-error'];
+
+export default defineConfig([
+  {
+    entry: {
+      index: 'src/index.ts',
+      express: 'src/express.ts',
+      fastify: 'src/fastify.ts',
+      testing: 'src/testing.ts',
+      metrics: 'src/metrics.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: ['!cli.js', '!cli.js.map'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: true,
+    // Class names must survive bundling: `instanceof` across the ESM and CJS builds compares them (src/errors.ts).
+    keepNames: true,
+    noExternal,
+    external,
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-  splitting: true,
-  noExternal: ['p-retry', 'p-limit', 'yocto-queue', 'is-network-error'],
-  external: ['ioredis', 'express', 'fastify', 'fastify-plugin'],
-});
+  {
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    keepNames: true,
+    noExternal,
+    external,
+  },
+]);

@@ -45,6 +45,9 @@ export type SimCommand =
   | { readonly id: number; readonly type: 'requests' }
   | { readonly id: number; readonly type: 'clear-requests' };
 
+/** A command without its correlation ID. */
+type SimCommandBody = SimCommand extends infer C ? (C extends SimCommand ? Omit<C, 'id'> : never) : never;
+
 /** Messages the simulator child sends. */
 export type SimMessage =
   | { readonly type: 'ready'; readonly info: SimInfo }
@@ -92,7 +95,7 @@ export async function startSim(spec: SimSpec): Promise<SimHandle> {
     });
   });
   child.removeAllListeners('exit');
-  const call = <T>(command: Omit<SimCommand, 'id'>): Promise<T> =>
+  const call = <T>(command: SimCommandBody): Promise<T> =>
     new Promise<T>((resolve) => {
       const id = nextId++;
       pending.set(id, (value) => {

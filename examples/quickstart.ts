@@ -4,7 +4,8 @@
  * Zoho Creator (a local simulator speaking the real v2.1 wire format) holds 40 events and 2,419
  * registrations; Redis holds only 2,355 of them. A discrepancy check names the 64 missing IDs,
  * a full sync writes them, and the check after it is clean. Redis is the one at REDIS_URL
- * (default redis://127.0.0.1:6379); when none answers, an in-memory ioredis-mock stands in.
+ * (default redis://127.0.0.1:6379); when none answers, an in-memory ioredis-mock stands in. Keys go
+ * under `zrs-demo` (`DEMO_KEY_PREFIX` overrides), which the demo empties first.
  */
 import { Redis } from 'ioredis';
 import { RedisSink } from '../src/redis/redis-sink.js';
@@ -13,7 +14,8 @@ import { silentLogger } from '../src/logger.js';
 import { SyncWorker } from '../src/worker/sync-worker.js';
 import { ZohoCreatorSource } from '../src/zoho/zoho-creator-source.js';
 
-const KEY_PREFIX = 'zrs-demo';
+// Its own variable, not SYNC_KEY_PREFIX: the demo deletes every key under its prefix before it starts.
+const KEY_PREFIX = process.env.DEMO_KEY_PREFIX || 'zrs-demo';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function connectRedis(): Promise<{ redis: Redis; label: string }> {

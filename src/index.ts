@@ -67,6 +67,8 @@ export type {
   RecordDeadLetteredPayload,
   RecordsChangedPayload,
   RecordSyncedPayload,
+  RunSkippedPayload,
+  RunSkipReason,
   SyncFailedPayload,
   SyncStartedPayload,
   SyncWorkerEvents,

@@ -18,6 +18,7 @@ import type {
 } from '../adapters/sink.js';
 import type { RecordStamp, RejectedRecord, SourceEvent, SourceRecord } from '../adapters/source.js';
 import { ConfigError, InvalidInputError, isSyncError, LeaseError, SinkError, type SyncError } from '../errors.js';
+import { takeRecordJson } from '../record-json.js';
 import { createKeySchema, DEAD_LETTER_FIELDS, EVENT_META_FIELDS, type KeySchema, SYNC_META_FIELDS } from './key-schema.js';
 import { registerScripts, type ScriptArg, type ScriptedClient, type ScriptedPipeline } from './scripts.js';
 
@@ -823,7 +824,8 @@ export class RedisSink implements SinkAdapter {
       id: record.id,
       eventId: record.eventId,
       modifiedAt: String(record.modifiedAt),
-      json: this.encodeJson(`record ${record.id}`, record.data),
+      // The worker's size check already computed the JSON: take it rather than stringify again.
+      json: takeRecordJson(record) ?? this.encodeJson(`record ${record.id}`, record.data),
     };
   }
 

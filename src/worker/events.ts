@@ -76,6 +76,30 @@ export interface TickSkippedPayload {
   readonly at: string;
 }
 
+/** Why an automatic run was skipped. */
+export type RunSkipReason = 'lease-held' | 'quota-exhausted';
+
+/**
+ * `runSkipped` payload: an automatic run (the start-up run or a timer tick) did not run.
+ * - `lease-held`: another replica holds the sync lease (it is syncing); the run was started in this
+ *   process, found the lease taken and ended without a Zoho call. Counted in `stats.lease_skipped_runs`.
+ * - `quota-exhausted`: Zoho answered code 4000 (daily limit) less than `quotaPauseMs` ago; no run
+ *   was started. Counted in `stats.quota_skipped_runs`.
+ */
+export interface RunSkippedPayload {
+  /** The run that was started and skipped (`lease-held`); `undefined` when none was started (`quota-exhausted`). */
+  readonly runId: string | undefined;
+  /** The kind the automatic run would have been. */
+  readonly kind: RunKind;
+  /** What started it: `start` (the start-up run) or `tick` (the timer). */
+  readonly trigger: 'start' | 'tick';
+  readonly reason: RunSkipReason;
+  /** ISO 8601. */
+  readonly at: string;
+  /** For `quota-exhausted`: until when automatic runs are paused (ISO 8601); otherwise `undefined`. */
+  readonly pausedUntil: string | undefined;
+}
+
 /** `leaseLost` payload. */
 export interface LeaseLostPayload {
   readonly runId: string;
@@ -118,6 +142,8 @@ export interface SyncWorkerEvents {
   massRemovalBlocked: [payload: MassRemovalBlockedPayload];
   /** A timer tick was skipped because a run was in flight. */
   tickSkipped: [payload: TickSkippedPayload];
+  /** An automatic run was skipped: another replica holds the lease, or the Zoho daily quota is exhausted. */
+  runSkipped: [payload: RunSkippedPayload];
   /** This replica lost its lease mid-run and stopped writing. */
   leaseLost: [payload: LeaseLostPayload];
   /** `syncRecord()` handled one record. */

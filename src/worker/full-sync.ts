@@ -8,6 +8,7 @@ import type { Checkpoint } from '../adapters/sink.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
 import { commitPage } from './page-writer.js';
+import { readAhead } from './read-ahead.js';
 import { countUnseen, enforceRemovalGuard, type RemovalPlan, removeUnseen } from './removal.js';
 import type { RunContext } from './run-context.js';
 import { watermarkCandidate } from './watermark.js';
@@ -34,7 +35,10 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   ctx.accept();
 
   let checkpoint = await sink.getCheckpoint(plan.checkpointName);
-  if (checkpoint && checkpoint.kind !== ctx.kind) checkpoint = undefined;
+  // A full listing's checkpoint is resumed whichever run wrote it: a full run, or an incremental
+  // run that fell back to a full listing (a replica restarted after a crash may skip its start-up
+  // run while its old lease lives, then resume through a tick). Only incremental listings carry `since`.
+  if (checkpoint && checkpoint.since !== undefined) checkpoint = undefined;
   const scope = `${ctx.runId}:full`;
   const listingStartedAt = checkpoint?.startedAt ?? ctx.startedAt;
   let maxSeen = checkpoint?.maxModifiedAt;
@@ -44,9 +48,11 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
     ctx.resumed = from !== undefined;
     ctx.currentPage = from?.nextPage ?? 1;
     if (from) ctx.logger.info('Resuming listing from checkpoint', { runId: ctx.runId, page: from.nextPage, interruptedRun: from.runId });
-    for await (const page of source.readRecords(
-      ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds }),
-    )) {
+    // Page n+1 is fetched while page n is written; the checkpoint still only names committed pages.
+    const listed = readAhead(ctx.signal, (signal) =>
+      source.readRecords({ ...ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds }), signal }),
+    );
+    for await (const page of listed) {
       await commitPage(ctx, page, scope);
       pages += 1;
       for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
@@ -183,8 +189,11 @@ function union(a: ReadonlySet<string>, b: readonly string[]): string[] {
   return [...out];
 }
 
-/** A 4xx refusal of a resumed cursor (not a throttle, auth or quota failure). */
-function isCursorRefusal(error: unknown): boolean {
+/**
+ * A 4xx refusal of a resumed cursor (not a throttle, auth or quota failure): HTTP 400 or 404 with a
+ * Zoho code other than 3100. Zoho documents no cursor lifetime or refusal code ([inferred]).
+ */
+export function isCursorRefusal(error: unknown): boolean {
   if (!isSyncError(error) || error.name !== 'ZohoApiError') return false;
   const status = (error as { httpStatus?: number }).httpStatus;
   return status === 400 || status === 404;

@@ -4,9 +4,11 @@
  * a staleness check of the events not synced for `staleAfterMs`: one ID-only listing for all of
  * them together, healing the events whose records differ.
  */
+import type { Checkpoint } from '../adapters/sink.js';
 import type { RunContext } from './run-context.js';
-import { runFullSync } from './full-sync.js';
+import { isCursorRefusal, runFullSync } from './full-sync.js';
 import { commitPage } from './page-writer.js';
+import { readAhead } from './read-ahead.js';
 import { reconcile } from './reconcile.js';
 import type { DiscrepancyReport } from './discrepancy.js';
 import { watermarkCandidate } from './watermark.js';
@@ -44,33 +46,50 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
   const listingStartedAt = checkpoint?.startedAt ?? Date.now();
   let maxSeen = checkpoint?.maxModifiedAt;
   let pages = 0;
-  ctx.currentPage = checkpoint?.nextPage ?? 1;
-  for await (const page of source.readChangedSince(
-    since,
-    ctx.listOptions({ cursor: checkpoint?.cursor, startPage: checkpoint?.nextPage }),
-  )) {
-    // Re-read records (the inclusive bound and the overlap repeat some) are detected as unchanged
-    // by the sink in the same round trip as the write: de-duplication by ID and content.
-    await commitPage(ctx, page);
-    pages += 1;
-    for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
-    if (page.nextCursor !== undefined) {
-      await sink.setCheckpoint(
-        CHECKPOINT,
-        {
-          runId: ctx.runId,
-          kind: ctx.kind,
-          cursor: page.nextCursor,
-          nextPage: page.pageNumber + 1,
-          maxModifiedAt: maxSeen,
-          since,
-          startedAt: listingStartedAt,
-        },
-        ctx.fenced(),
-      );
+  let restarted = false;
+  const listing = async (from: Checkpoint | undefined): Promise<void> => {
+    ctx.currentPage = from?.nextPage ?? 1;
+    // Page n+1 is fetched while page n is written; the checkpoint still only names committed pages.
+    const listed = readAhead(ctx.signal, (signal) =>
+      source.readChangedSince(since, { ...ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage }), signal }),
+    );
+    for await (const page of listed) {
+      // Re-read records (the inclusive bound and the overlap repeat some) are detected as unchanged
+      // by the sink in the same round trip as the write: de-duplication by ID and content.
+      await commitPage(ctx, page);
+      pages += 1;
+      for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
+      if (page.nextCursor !== undefined) {
+        await sink.setCheckpoint(
+          CHECKPOINT,
+          {
+            runId: ctx.runId,
+            kind: ctx.kind,
+            cursor: page.nextCursor,
+            nextPage: page.pageNumber + 1,
+            maxModifiedAt: maxSeen,
+            since,
+            startedAt: listingStartedAt,
+          },
+          ctx.fenced(),
+        );
+      }
     }
+  };
+  try {
+    await listing(checkpoint);
+  } catch (error) {
+    // A stored cursor can expire (Zoho documents no lifetime). If the very first resumed request is
+    // refused, list again from the same lower bound instead of failing every run from now on.
+    if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
+    ctx.logger.warn('Checkpoint cursor refused; listing the changes again from the same lower bound', { runId: ctx.runId });
+    await sink.clearCheckpoint(CHECKPOINT, ctx.fenced());
+    ctx.resumed = false;
+    restarted = true;
+    await listing(undefined);
   }
-  const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed ? 2 : pages, Date.now());
+  // A resumed or restarted listing started before this run: correct the watermark as for several pages.
+  const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed || restarted ? 2 : pages, Date.now());
   // The watermark moves only now, after every page of the listing was committed: the listing is
   // not sorted by modification time, so committing a page's maximum early could skip records.
   if (candidate !== undefined) await sink.advanceWatermark(candidate, ctx.fenced());

@@ -19,7 +19,10 @@ export interface SyncWorkerOptions {
   syncIntervalMs?: number | undefined;
   /** Records per Redis pipeline. Unit: records. @defaultValue 100 */
   batchSize?: number | undefined;
-  /** Retries of a failed Zoho call or Redis batch before the run fails. Unit: attempts. @defaultValue 3 */
+  /**
+   * Retries of a failed Zoho call (network, timeout, 5xx, 429, malformed body), or of a Redis call
+   * that failed transiently (connection lost, `LOADING`, `BUSY`), before the run fails. Unit: retries. @defaultValue 3
+   */
   maxRetries?: number | undefined;
   /** Run a full sync on `start()` and an incremental sync every `syncIntervalMs`. @defaultValue true */
   enableAutoSync?: boolean | undefined;
@@ -43,6 +46,15 @@ export interface SyncWorkerOptions {
   maxRecordBytes?: number | undefined;
   /** Redis batches in flight at once, and events processed at once. Unit: operations. @defaultValue 4 */
   concurrency?: number | undefined;
+  /**
+   * After a run fails with Zoho's daily-limit answer (code 4000), automatic runs (start-up and timer
+   * ticks) are skipped for this long — each skip counted in `stats.quota_skipped_runs` and emitted as
+   * `runSkipped` — while manual triggers still run. Zoho resets the daily Developer API limit at
+   * midnight in the super admin's time zone, which the API does not tell us, so the worker waits a
+   * fixed time and then tries again (a new code 4000 starts a new pause). `0` never pauses.
+   * Unit: ms. @defaultValue 3600000 (1 hour)
+   */
+  quotaPauseMs?: number | undefined;
   /** Cross-replica lease (needs a sink with `acquireLease`). @defaultValue `{ enabled: true, ttlMs: 30000 }` */
   lease?: { enabled?: boolean | undefined; ttlMs?: number | undefined } | undefined;
   /** Level of the default logger. @defaultValue 'info' */
@@ -64,6 +76,7 @@ export interface ResolvedSyncWorkerOptions {
   readonly maxRemovalShare: number;
   readonly maxRecordBytes: number;
   readonly concurrency: number;
+  readonly quotaPauseMs: number;
   readonly lease: { readonly enabled: boolean; readonly ttlMs: number };
   readonly logLevel: LogLevel;
   readonly redisLogLevel: LogLevel;
@@ -82,6 +95,7 @@ export const DEFAULT_SYNC_WORKER_OPTIONS: ResolvedSyncWorkerOptions = Object.fre
   maxRemovalShare: 0.5,
   maxRecordBytes: 256 * 1024,
   concurrency: 4,
+  quotaPauseMs: 60 * 60 * 1000,
   lease: Object.freeze({ enabled: true, ttlMs: 30_000 }),
   logLevel: 'info',
   redisLogLevel: 'warn',
@@ -149,6 +163,7 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
     maxRemovalShare: share,
     maxRecordBytes: integer('maxRecordBytes', input.maxRecordBytes ?? d.maxRecordBytes, 1),
     concurrency: integer('concurrency', input.concurrency ?? d.concurrency, 1, 64),
+    quotaPauseMs: integer('quotaPauseMs', input.quotaPauseMs ?? d.quotaPauseMs, 0),
     lease: Object.freeze({
       enabled: boolean('lease.enabled', lease.enabled ?? d.lease.enabled),
       ttlMs: integer('lease.ttlMs', lease.ttlMs ?? d.lease.ttlMs, 1000),
@@ -178,6 +193,7 @@ export const ENV_VARIABLES = Object.freeze({
   ENABLE_DISCREPANCY_DETECTION: 'enableDiscrepancyDetection',
   SYNC_STALE_AFTER_MS: 'staleAfterMs',
   SYNC_STALE_CHECK_INTERVAL_MS: 'staleCheckIntervalMs',
+  SYNC_QUOTA_PAUSE_MS: 'quotaPauseMs',
   LOG_LEVEL: 'logLevel',
   REDIS_LOG_LEVEL: 'redisLogLevel',
 } as const);
@@ -193,6 +209,7 @@ export type EnvConfig = Partial<
     | 'enableDiscrepancyDetection'
     | 'staleAfterMs'
     | 'staleCheckIntervalMs'
+    | 'quotaPauseMs'
     | 'logLevel'
     | 'redisLogLevel'
   >

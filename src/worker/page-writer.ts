@@ -3,8 +3,10 @@
  * `batchSize`, truthful counts and per-event events. A page is committed only when every batch is;
  * nothing is left in flight when this rejects.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RejectedRecord, SourcePage, SourceRecord } from '../adapters/source.js';
 import type { UpsertResult } from '../adapters/sink.js';
+import { offerRecordJson } from '../record-json.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -18,6 +20,9 @@ export async function commitPage(
 ): Promise<void> {
   ctx.throwIfAborted();
   ctx.currentPage = page.pageNumber;
+  // Reading a page (decode, parse, normalise) and writing it are each several milliseconds of
+  // synchronous work: give the host's event loop a turn in between (and before each batch below).
+  await nextTurn();
   const { accepted, rejected } = splitOversized(page.items, ctx.options.maxRecordBytes);
   rejected.push(...page.rejected);
 
@@ -26,7 +31,12 @@ export async function commitPage(
     batches.push(accepted.slice(i, i + ctx.options.batchSize));
   }
   const settled = await Promise.allSettled(
-    batches.map((batch) => ctx.limit(() => ctx.sink.upsertRecords(batch, { seenScope }))),
+    batches.map((batch) =>
+      ctx.limit(async () => {
+        await nextTurn();
+        return ctx.sink.upsertRecords(batch, { seenScope });
+      }),
+    ),
   );
   // Count what did commit before surfacing a failure, so stats never under- or over-report.
   let failure: unknown;
@@ -70,11 +80,17 @@ export async function deadLetter(ctx: RunContext, rejected: readonly RejectedRec
   }
 }
 
+/**
+ * Splits off records over `maxBytes` and groups the rest by event (events in order of first
+ * appearance, records in listing order within each event): the sink sends one script call per
+ * event per batch, so a batch cut from grouped records needs a few calls instead of one per event
+ * of the page. The JSON computed for the size check is handed to the sink (`offerRecordJson`).
+ */
 function splitOversized(
   records: readonly SourceRecord[],
   maxBytes: number,
 ): { accepted: SourceRecord[]; rejected: RejectedRecord[] } {
-  const accepted: SourceRecord[] = [];
+  const byEvent = new Map<string, SourceRecord[]>();
   const rejected: RejectedRecord[] = [];
   for (const record of records) {
     // JSON length in UTF-16 units is a lower bound of its UTF-8 size and at most a third of it,
@@ -83,9 +99,13 @@ function splitOversized(
     const bytes = json.length * 3 <= maxBytes ? json.length : Buffer.byteLength(json, 'utf8');
     if (bytes > maxBytes) {
       rejected.push({ reason: 'too-large', detail: `${bytes} bytes > ${maxBytes}`, eventId: record.eventId, raw: record.data });
-    } else {
-      accepted.push(record);
+      continue;
     }
+    offerRecordJson(record, json);
+    const group = byEvent.get(record.eventId);
+    if (group === undefined) byEvent.set(record.eventId, [record]);
+    else group.push(record);
   }
+  const accepted = byEvent.size === 1 ? [...byEvent.values()][0]! : [...byEvent.values()].flat();
   return { accepted, rejected };
 }

@@ -6,6 +6,7 @@
  */
 import type { DiscrepancyReport, EventDiscrepancy } from './discrepancy.js';
 import { commitPage, deadLetter } from './page-writer.js';
+import { readAhead } from './read-ahead.js';
 import { enforceRemovalGuard, removeRecords } from './removal.js';
 import type { RunContext } from './run-context.js';
 
@@ -49,7 +50,9 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
 
   try {
     ctx.currentPage = 1;
-    for await (const page of source.readStamps(ctx.listOptions({ eventIds: plan.eventIds }))) {
+    // Stamp page n+1 is fetched while page n is compared in Redis.
+    const listed = readAhead(ctx.signal, (signal) => source.readStamps({ ...ctx.listOptions({ eventIds: plan.eventIds }), signal }));
+    for await (const page of listed) {
       ctx.throwIfAborted();
       ctx.currentPage = page.pageNumber;
       const comparison = await sink.compareStamps(page.items, scope);
@@ -100,7 +103,8 @@ async function heal(ctx: RunContext, entries: readonly EventDiscrepancy[], allow
   );
   const resync = entries.filter((e) => e.missingInRedis.length > 0 || e.stale.length > 0).map((e) => e.eventId);
   if (resync.length > 0) {
-    for await (const page of ctx.source.readRecords(ctx.listOptions({ eventIds: resync }))) {
+    const listed = readAhead(ctx.signal, (signal) => ctx.source.readRecords({ ...ctx.listOptions({ eventIds: resync }), signal }));
+    for await (const page of listed) {
       await commitPage(ctx, page);
     }
   }

@@ -14,8 +14,20 @@ export interface SyncStats {
   last_sync_duration: number;
   /** Records sent to the dead-letter streams. */
   dead_lettered: number;
-  /** Timer ticks skipped because a run was in flight. */
+  /** Timer ticks skipped because a run was in flight in this process. */
   skipped_ticks: number;
+  /**
+   * Automatic runs (start-up or tick) skipped because another replica held the sync lease. A manual
+   * trigger that finds the lease held fails with `LeaseError` instead (counted in `failed_syncs`).
+   */
+  lease_skipped_runs: number;
+  /** Automatic runs (start-up or tick) skipped because Zoho's daily limit was hit less than `quotaPauseMs` ago. */
+  quota_skipped_runs: number;
+  /**
+   * Redis calls of runs retried after a transient connection failure (connection lost or reset,
+   * ioredis giving up on a reconnect, `LOADING`/`BUSY`/`TRYAGAIN`). Unit: retries.
+   */
+  sink_retries: number;
   /** Discrepancy checks run. */
   discrepancy_checks: number;
 }
@@ -31,6 +43,7 @@ export interface StatusConfig {
   staleCheckIntervalMs: number;
   incrementalOverlapMs: number;
   maxRemovalShare: number;
+  quotaPauseMs: number;
 }
 
 /** A run in flight, snake_case like the rest of the status. */
@@ -73,8 +86,12 @@ export interface SyncWorkerStatus {
   last_run: StatusLastRun | null;
   /** Zoho calls by kind: for the last finished run and since the worker was created. Unit: calls. */
   api_calls: { last_run: ApiCallCounts; total: ApiCallCounts };
-  /** Zoho daily quota state (code 4000). */
-  quota: { exhausted: boolean; exhausted_at: string | null };
+  /**
+   * Zoho daily quota state (code 4000): `exhausted` from the last code 4000 until a run or
+   * `syncRecord()` succeeds; `exhausted_at` when it was hit (ISO 8601); `paused_until` until when
+   * automatic runs are skipped (ISO 8601; `null` when not paused).
+   */
+  quota: { exhausted: boolean; exhausted_at: string | null; paused_until: string | null };
   /** The cross-replica lease. */
   lease: { enabled: boolean; held: boolean; lost_count: number };
   /** Current watermark (ISO 8601) as last read or written by this worker, or null. */

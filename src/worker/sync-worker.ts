@@ -11,6 +11,7 @@ import {
   AbortedError,
   BusyError,
   InvalidInputError,
+  isSyncError,
   LeaseError,
   SyncError,
   SyncErrorCode,
@@ -18,7 +19,7 @@ import {
 } from '../errors.js';
 import { type Logger, withMinimumLevel } from '../logger.js';
 import type { DiscrepancyReport } from './discrepancy.js';
-import type { SyncWorkerEvents } from './events.js';
+import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
 import { runIncrementalSync } from './incremental-sync.js';
 import { type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
@@ -26,6 +27,7 @@ import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
 import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
+import { RetryingSink } from './sink-retry.js';
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
 const RECORD_ID = /^\d{1,19}$/;
@@ -46,6 +48,20 @@ interface ActiveRun {
   readonly handle: RunHandle;
   readonly controller: AbortController;
 }
+
+/** A lease held for a run: stop renewing and release it, or declare it lost. */
+interface HeldLease {
+  /** Stops renewing and releases the lease (bounded wait). */
+  readonly release: () => Promise<void>;
+  /** Marks the lease lost (e.g. a fenced write was refused): emits `leaseLost`, aborts the run. */
+  readonly lose: (cause?: unknown) => void;
+}
+
+/** Who started a run: a caller (`trigger()` and the `perform*` methods), `start()`, or the timer. */
+type RunOrigin = 'manual' | 'start' | 'tick';
+
+/** Longest wait for the lease release when a run ends (Redis may be down). Unit: ms. */
+const LEASE_RELEASE_TIMEOUT_MS = 2000;
 
 const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
 
@@ -94,6 +110,9 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     last_sync_duration: 0,
     dead_lettered: 0,
     skipped_ticks: 0,
+    lease_skipped_runs: 0,
+    quota_skipped_runs: 0,
+    sink_retries: 0,
     discrepancy_checks: 0,
   };
 
@@ -127,6 +146,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * `syncIntervalMs`. Resolves once started, without waiting for the first run (see `currentRun`).
    * Idempotent.
    *
+   * The start-up run and the ticks are automatic runs: when another replica holds the sync lease,
+   * or Zoho's daily limit was hit less than `quotaPauseMs` ago, they are skipped (`runSkipped`
+   * event, `stats.lease_skipped_runs` / `stats.quota_skipped_runs`) instead of failing. After a
+   * start-up run skipped for the lease, the first tick comes after `min(syncIntervalMs, lease.ttlMs)`
+   * (the time a crashed owner's lease takes to expire).
+   *
    * @throws {@link SinkError} when the sink does not answer (no Zoho call is made).
    */
   async start(): Promise<void> {
@@ -135,14 +160,16 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     this.#started = true;
     this.#logger.info('Sync worker started', { syncIntervalMs: this.options.syncIntervalMs, enableAutoSync: this.options.enableAutoSync });
     if (!this.options.enableAutoSync) return;
-    if (!this.#current) this.trigger({ kind: 'full' });
     this.#schedule();
+    if (!this.#current) this.#autoTrigger({ kind: 'full' }, 'start');
   }
 
   /**
    * Stops the worker: clears the timer, aborts the run in flight through its `AbortSignal` and waits
-   * for it to settle (its checkpoint stays, so the next start resumes it). Leaves no timer or socket
-   * of the worker open. Idempotent; never rejects.
+   * for it to settle (its checkpoint stays, so the next start resumes it) and for the lease to be
+   * released (at most 2 s when Redis does not answer). Leaves no timer or socket of the worker open:
+   * once the caller also closes its Redis client and the source, the process can exit. Idempotent;
+   * never rejects.
    */
   async stop(): Promise<void> {
     const wasStarted = this.#started;
@@ -165,6 +192,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * @throws {@link InvalidInputError} for a `force` request whose event ID is not 1–19 digits.
    */
   trigger(request: RunRequest): RunHandle {
+    return this.#begin(request, 'manual');
+  }
+
+  #begin(request: RunRequest, origin: RunOrigin): RunHandle {
     if (request.kind === 'force' && !RECORD_ID.test(request.eventId)) {
       throw new InvalidInputError(`Event ID must be 1–19 digits, got ${JSON.stringify(request.eventId)}`);
     }
@@ -179,7 +210,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       startedAt,
       controller.signal,
       this.#source,
-      this.#sink,
+      this.#retryingSink(controller.signal),
       this.options,
       this.#logger,
       this.#redisLogger,
@@ -189,7 +220,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const accepted = new Promise<void>((resolve) => {
       ctx.accept = resolve;
     });
-    const result = this.#execute(ctx, request, controller);
+    const result = this.#execute(ctx, request, controller, origin);
     result.catch(() => undefined);
     // Settles with the run: resolves at admission, or rejects with the run's error if it never got there
     // (a later settle of `result` cannot change an already resolved promise).
@@ -272,10 +303,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   async syncRecord(recordId: string, options: { signal?: AbortSignal } = {}): Promise<RecordSyncResult> {
     if (!RECORD_ID.test(recordId)) throw new InvalidInputError(`Record ID must be 1–19 digits, got ${JSON.stringify(recordId)}`);
     try {
-      const result = await syncOneRecord(this.#source, this.#sink, this.#logger, recordId, {
+      const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#logger, recordId, {
         signal: options.signal,
         retries: this.options.maxRetries,
       });
+      this.#quotaExhaustedAt = undefined;
       if (result.outcome === 'added') this.#stats.records_added += 1;
       if (result.outcome === 'updated') this.#stats.records_updated += 1;
       if (result.outcome === 'removed') this.#stats.records_removed += 1;
@@ -283,6 +315,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       return result;
     } catch (error) {
       const err = toSyncError(error);
+      if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = Date.now();
       this.#emitError(err);
       throw err;
     }
@@ -296,6 +329,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   getStatus(): SyncWorkerStatus {
     const o = this.options;
     const run = this.#current?.handle;
+    const pausedUntil = this.#quotaPausedUntil();
     return {
       is_running: this.#started,
       config: {
@@ -308,6 +342,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         staleCheckIntervalMs: o.staleCheckIntervalMs,
         incrementalOverlapMs: o.incrementalOverlapMs,
         maxRemovalShare: o.maxRemovalShare,
+        quotaPauseMs: o.quotaPauseMs,
       },
       stats: { ...this.#stats },
       last_sync_time: this.#lastSyncTime,
@@ -329,25 +364,43 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       quota: {
         exhausted: this.#quotaExhaustedAt !== undefined,
         exhausted_at: this.#quotaExhaustedAt === undefined ? null : new Date(this.#quotaExhaustedAt).toISOString(),
+        paused_until: pausedUntil === undefined ? null : new Date(pausedUntil).toISOString(),
       },
       lease: { enabled: this.#leaseEnabled(), held: this.#leaseHeld, lost_count: this.#leaseLost },
       watermark: this.#watermark === undefined ? null : new Date(this.#watermark).toISOString(),
     };
   }
 
-  async #execute(ctx: RunContext, request: RunRequest, controller: AbortController): Promise<RunResult> {
+  async #execute(ctx: RunContext, request: RunRequest, controller: AbortController, origin: RunOrigin): Promise<RunResult> {
     const callsBefore = this.#callCounts();
-    let stopRenewal: (() => void) | undefined;
+    let held: HeldLease | undefined;
+    let announced = false;
+    let skipped = false;
+    const announce = (): void => {
+      if (announced) return;
+      announced = true;
+      this.#safeEmit('syncStarted', {
+        runId: ctx.runId,
+        kind: ctx.kind,
+        eventId: ctx.eventId,
+        startedAt: new Date(ctx.startedAt).toISOString(),
+      });
+    };
     // Let trigger() register the run before anything is emitted, so listeners see it in getStatus().
     await Promise.resolve();
-    this.#safeEmit('syncStarted', {
-      runId: ctx.runId,
-      kind: ctx.kind,
-      eventId: ctx.eventId,
-      startedAt: new Date(ctx.startedAt).toISOString(),
-    });
     try {
-      stopRenewal = await this.#acquireLease(ctx, controller);
+      const lease = await this.#acquireLease(ctx, controller);
+      if (lease === 'held-elsewhere') {
+        const refusal = new LeaseError('Another replica holds the sync lease; this run did not start');
+        if (origin !== 'manual') {
+          // An automatic run that finds another replica syncing is not a failure: that replica does the work.
+          skipped = true;
+          this.#skipRun(ctx.runId, ctx.kind, origin, 'lease-held');
+        }
+        throw refusal;
+      }
+      held = lease;
+      announce();
       const allowMassRemoval = request.allowMassRemoval ?? false;
       let discrepancies: DiscrepancyReport | undefined;
       switch (request.kind) {
@@ -415,6 +468,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#safeEmit('syncCompleted', result);
       return result;
     } catch (error) {
+      if (skipped) throw error;
+      announce();
+      // A fenced write refused (another owner's newer fence) means the lease was lost, even if no
+      // renewal has noticed yet: report it the same way.
+      if (held && !controller.signal.aborted && isSyncError(error) && error.code === SyncErrorCode.LEASE) held.lose(error);
       // When the run was aborted (stop(), lease lost), report why rather than the symptom.
       const err = controller.signal.aborted ? abortReason(controller.signal) : toSyncError(error);
       const finishedAt = Date.now();
@@ -437,9 +495,65 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#emitError(err);
       throw err;
     } finally {
-      stopRenewal?.();
+      await held?.release();
       if (this.#current?.handle.id === ctx.runId) this.#current = undefined;
     }
+  }
+
+  /** Counts and announces an automatic run that did not run (the `runSkipped` event). */
+  #skipRun(runId: string | undefined, kind: RunKind, origin: 'start' | 'tick', reason: RunSkipReason): void {
+    const pausedUntil = reason === 'quota-exhausted' ? this.#quotaPausedUntil() : undefined;
+    if (reason === 'lease-held') {
+      this.#stats.lease_skipped_runs += 1;
+      // A replica restarted after a crash finds its own old lease until it expires: try again then
+      // rather than a whole interval later.
+      if (origin === 'start' && this.#started && this.#timer) {
+        clearTimeout(this.#timer);
+        this.#schedule(Math.min(this.options.syncIntervalMs, this.options.lease.ttlMs));
+      }
+    } else {
+      this.#stats.quota_skipped_runs += 1;
+    }
+    this.#logger.info(`Automatic ${kind} run skipped: ${reason === 'lease-held' ? 'another replica holds the sync lease' : "Zoho's daily API limit is exhausted"}`, {
+      trigger: origin,
+      pausedUntil: pausedUntil === undefined ? undefined : new Date(pausedUntil).toISOString(),
+    });
+    this.#safeEmit('runSkipped', {
+      runId,
+      kind,
+      trigger: origin,
+      reason,
+      at: new Date().toISOString(),
+      pausedUntil: pausedUntil === undefined ? undefined : new Date(pausedUntil).toISOString(),
+    });
+  }
+
+  /** Starts an automatic run (start-up or tick), unless the Zoho daily quota pause is on. */
+  #autoTrigger(request: RunRequest, origin: 'start' | 'tick'): void {
+    if (this.#quotaPausedUntil() !== undefined) {
+      this.#skipRun(undefined, request.kind, origin, 'quota-exhausted');
+      return;
+    }
+    this.#begin(request, origin);
+  }
+
+  /** Until when automatic runs are paused after a code 4000 (epoch ms), or `undefined` when they are not. */
+  #quotaPausedUntil(): number | undefined {
+    if (this.#quotaExhaustedAt === undefined || this.options.quotaPauseMs === 0) return undefined;
+    const until = this.#quotaExhaustedAt + this.options.quotaPauseMs;
+    return Date.now() < until ? until : undefined;
+  }
+
+  /** The sink as a run sees it: transient Redis failures retried up to `maxRetries` times, each counted. */
+  #retryingSink(signal: AbortSignal | undefined): SinkAdapter {
+    return new RetryingSink(this.#sink, {
+      retries: this.options.maxRetries,
+      signal,
+      onRetry: (operation, error, retriesLeft) => {
+        this.#stats.sink_retries += 1;
+        this.#logger.warn(`Redis ${operation} failed transiently; retrying`, { error: describe(error), retriesLeft });
+      },
+    });
   }
 
   #finish(ctx: RunContext, outcome: 'succeeded' | 'failed', finishedAt: number, apiCalls: ApiCallCounts, error: SyncError | undefined): void {
@@ -471,15 +585,26 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     };
   }
 
-  /** Takes the cross-replica lease for the run and keeps it renewed; resolves a function that stops renewing and releases it. */
-  async #acquireLease(ctx: RunContext, controller: AbortController): Promise<(() => void) | undefined> {
+  /**
+   * Takes the cross-replica lease for the run and keeps it renewed every `ttlMs / 3`. Resolves the
+   * {@link HeldLease}, `undefined` when the lease is disabled, or `'held-elsewhere'` when another
+   * owner holds it.
+   *
+   * A renewal that fails (Redis unreachable) is tried again at the next interval; the lease counts
+   * as lost when Redis answers that it is not ours any more, when a renewal failed after a whole
+   * `ttlMs` without success, or when one has hung for that long (it may have expired and been
+   * taken: the fence then refuses our late writes).
+   */
+  async #acquireLease(ctx: RunContext, controller: AbortController): Promise<HeldLease | 'held-elsewhere' | undefined> {
     const sink = this.#sink;
     if (!this.#leaseEnabled() || !sink.acquireLease || !sink.renewLease || !sink.releaseLease) return undefined;
     const ttlMs = this.options.lease.ttlMs;
     const lease = await sink.acquireLease(this.#owner, ttlMs);
-    if (!lease) throw new LeaseError('Another replica holds the sync lease; this run did not start');
+    if (!lease) return 'held-elsewhere';
     ctx.fence = lease.fence;
     this.#leaseHeld = true;
+    let renewedAt = Date.now();
+    let renewing = false;
     const lose = (cause?: unknown): void => {
       if (controller.signal.aborted) return;
       this.#leaseLost += 1;
@@ -488,28 +613,42 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       controller.abort(new LeaseError('This replica lost the sync lease mid-run and stopped writing', { cause }));
     };
     const renew = setInterval(() => {
+      if (renewing) {
+        if (Date.now() - renewedAt >= ttlMs) lose(new Error(`A lease renewal has not answered for ${ttlMs} ms`));
+        return;
+      }
+      renewing = true;
       sink.renewLease!(this.#owner, ttlMs).then(
-        (held) => {
-          if (!held) lose();
+        (stillOurs) => {
+          renewing = false;
+          if (stillOurs) renewedAt = Date.now();
+          else lose();
         },
-        (error: unknown) => lose(error),
+        (error: unknown) => {
+          renewing = false;
+          if (Date.now() - renewedAt >= ttlMs) lose(error);
+          else this.#logger.warn('Could not renew the sync lease; trying again at the next interval', { error: describe(error) });
+        },
       );
     }, Math.max(250, Math.floor(ttlMs / 3)));
-    return () => {
+    const release = async (): Promise<void> => {
       clearInterval(renew);
       if (!this.#leaseHeld) return;
       this.#leaseHeld = false;
-      sink.releaseLease!(this.#owner).catch((e: unknown) => this.#logger.warn('Could not release the sync lease', { error: e }));
+      await withTimeout(sink.releaseLease!(this.#owner), LEASE_RELEASE_TIMEOUT_MS).catch((e: unknown) =>
+        this.#logger.warn('Could not release the sync lease; it expires by itself', { error: describe(e), ttlMs }),
+      );
     };
+    return { release, lose };
   }
 
   #leaseEnabled(): boolean {
     return this.options.lease.enabled && typeof this.#sink.acquireLease === 'function';
   }
 
-  #schedule(): void {
+  #schedule(delayMs: number = this.options.syncIntervalMs): void {
     if (!this.#started || !this.options.enableAutoSync) return;
-    this.#timer = setTimeout(() => this.#tick(), this.options.syncIntervalMs);
+    this.#timer = setTimeout(() => this.#tick(), delayMs);
   }
 
   #tick(): void {
@@ -520,7 +659,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#stats.skipped_ticks += 1;
       this.#safeEmit('tickSkipped', { runningRunId: running.id, at: new Date().toISOString() });
     } else {
-      this.trigger({ kind: 'incremental' });
+      this.#autoTrigger({ kind: 'incremental' }, 'tick');
     }
     this.#schedule();
   }
@@ -566,6 +705,15 @@ function diffCalls(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `promise`, or a rejection after `ms`; the timer never outlives the promise. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`No answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The run kinds, for validation and docs. */

@@ -9,10 +9,14 @@
 import { isInteger, isSafeNumber, parse as losslessParse } from 'lossless-json';
 
 /**
- * A bare (unquoted) integer of 16 or more digits: after `:`, `[`, `,` or at the start of the text.
- * Digits inside strings can match too; that only sends the text down the (correct) slow path.
+ * A bare (unquoted) integer of 16 or more digits after `:`, `[` or `,` (the start of the text is
+ * checked by {@link LEADING_LONG_INTEGER}). Digits inside strings can match too; that only sends
+ * the text down the (correct) slow path. Without a `^|` alternation the engine can scan for the
+ * leading character class, which halves the cost of this test on a 400 KB page.
  */
-const LONG_BARE_INTEGER = /(?:^|[:[,])\s*-?\d{16}/;
+const LONG_BARE_INTEGER = /[:[,]\s*-?\d{16}/;
+/** A text that is itself a bare integer of 16 or more digits. */
+const LEADING_LONG_INTEGER = /^\s*-?\d{16}/;
 
 /**
  * Parses JSON text, keeping every integer beyond `Number.MAX_SAFE_INTEGER` (2^53 − 1) as its
@@ -20,7 +24,7 @@ const LONG_BARE_INTEGER = /(?:^|[:[,])\s*-?\d{16}/;
  * other numbers come back as `number`s, as with `JSON.parse`.
  *
  * Fast path: plain `JSON.parse` when the text holds no bare integer of 16+ digits (one regex
- * test over the raw text); otherwise `lossless-json` `parse` with a number parser. On duplicate
+ * scan over the raw text); otherwise `lossless-json` `parse` with a number parser. On duplicate
  * keys the last value wins, as with `JSON.parse`.
  *
  * @param text - the raw response body.
@@ -30,7 +34,7 @@ const LONG_BARE_INTEGER = /(?:^|[:[,])\s*-?\d{16}/;
  *   numbers only in legacy payloads — [code], reference §9)
  */
 export function parseZohoJson(text: string): unknown {
-  if (!LONG_BARE_INTEGER.test(text)) return JSON.parse(text);
+  if (!LONG_BARE_INTEGER.test(text) && !LEADING_LONG_INTEGER.test(text)) return JSON.parse(text);
   return losslessParse(text, null, {
     parseNumber: parseNumberKeepingBigIntegers,
     onDuplicateKey: ({ newValue }) => newValue,

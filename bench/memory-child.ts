@@ -1,0 +1,127 @@
+/**
+ * Runs ONE library operation in its own process, so that its resident memory is its own: a full
+ * sync (`sync`) or `checkDiscrepancies()` (`check`) against a simulator running in another process.
+ * Samples `process.memoryUsage()` every 10 ms, reads the heap after every full GC, and the kernel's
+ * peak RSS at the end. bench/run.ts bundles this file (tsup) and runs it with plain `node`, so the
+ * RSS is that of compiled JavaScript, as in production (tsx's loader alone adds about 35 MiB).
+ *
+ * argv[2]: JSON {@link ChildTask}. Sends one {@link ChildReport} to the parent and exits.
+ */
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import type { SimInfo } from './common.js';
+import { makeWorker } from './common.js';
+
+/** What the child is asked to do. */
+export interface ChildTask {
+  readonly mode: 'sync' | 'check';
+  readonly sim: SimInfo;
+  readonly redisUrl: string;
+  readonly prefix: string;
+}
+
+/** What the child reports. Memory in bytes, time in ms. */
+export interface ChildReport {
+  readonly ms: number;
+  /** Peak resident set size of the whole process (kernel `maxrss`). */
+  readonly peakRss: number;
+  /** RSS right before the operation started (runtime, tsx and modules loaded, connected). */
+  readonly baselineRss: number;
+  /** Highest sampled V8 `heapUsed` (live objects plus garbage not yet collected: depends on GC timing). */
+  readonly peakHeapUsed: number;
+  /** Highest `heapUsed` seen right after a full (mark-compact) GC: the live heap. */
+  readonly peakLiveHeap: number;
+  /** Full GCs during the operation. */
+  readonly majorGcs: number;
+  /** `heapUsed` right before the operation (after a forced GC). */
+  readonly baselineHeapUsed: number;
+  /** Highest sampled `external + arrayBuffers` (Buffers outside the V8 heap). */
+  readonly peakExternal: number;
+  readonly records: number;
+  readonly pages: number;
+  /** `check` only: every drifted ID the report names. */
+  readonly missing: readonly string[];
+  readonly extra: readonly string[];
+  readonly stale: readonly string[];
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+}
+
+async function main(): Promise<void> {
+  const task = JSON.parse(process.argv[2] ?? '{}') as ChildTask;
+  const redis = new Redis(task.redisUrl, { maxRetriesPerRequest: 3 });
+  const { worker, sink } = makeWorker(task.sim, redis, task.prefix);
+  await sink.ping();
+  collectGarbage();
+  const base = process.memoryUsage();
+  let peakHeapUsed = base.heapUsed;
+  let peakExternal = base.external + base.arrayBuffers;
+  let peakRss = base.rss;
+  let peakLiveHeap = base.heapUsed;
+  let majorGcs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      majorGcs += 1;
+      const live = process.memoryUsage().heapUsed;
+      if (live > peakLiveHeap) peakLiveHeap = live;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.heapUsed > peakHeapUsed) peakHeapUsed = m.heapUsed;
+    if (m.external + m.arrayBuffers > peakExternal) peakExternal = m.external + m.arrayBuffers;
+    if (m.rss > peakRss) peakRss = m.rss;
+  }, 10);
+
+  const started = performance.now();
+  let records = 0;
+  let pages = 0;
+  const drift = { missing: [] as string[], extra: [] as string[], stale: [] as string[] };
+  if (task.mode === 'sync') {
+    const result = await worker.performFullSync();
+    records = result.added + result.updated + result.unchanged;
+    pages = result.pages;
+  } else {
+    // checkDiscrepancies() is this run kind; trigger() also gives the page count.
+    const run = await worker.trigger({ kind: 'discrepancy-check' }).result;
+    const report = run.discrepancies;
+    if (report === undefined) throw new Error('The check produced no report');
+    records = report.totals.zohoCount;
+    for (const event of report.events) {
+      drift.missing.push(...event.missingInRedis);
+      drift.extra.push(...event.extraInRedis);
+      drift.stale.push(...event.stale);
+    }
+    pages = run.pages;
+  }
+  const ms = performance.now() - started;
+  clearInterval(sampler);
+  gcObserver.disconnect();
+  const kernelPeak = process.resourceUsage().maxRSS * 1024;
+  const report: ChildReport = {
+    ms,
+    peakRss: Math.max(peakRss, kernelPeak),
+    baselineRss: base.rss,
+    peakHeapUsed,
+    peakLiveHeap,
+    majorGcs,
+    baselineHeapUsed: base.heapUsed,
+    peakExternal,
+    records,
+    pages,
+    ...drift,
+  };
+  redis.disconnect();
+  process.send?.(report, () => process.exit(0));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`memory-child: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,278 @@
+/**
+ * The `zoho-redis-sync` command line: parses arguments, wires Redis and Zoho from the environment,
+ * runs one strategy once and reports it. Returns the exit code instead of exiting, so tests can
+ * call it in-process.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isSyncError, SyncErrorCode, toSyncError } from '../errors.js';
+import type { RedisSink } from '../redis/redis-sink.js';
+import type { RunRequest } from '../worker/run.js';
+import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS } from '../worker/options.js';
+import { type ParsedArgs, parseCliArgs, USAGE, UsageError } from './args.js';
+import { type CliReporter, type CliStream, createJsonReporter, createProgressReporter, failureReason } from './output.js';
+import { type CliEnv, type CliRedis, type CliSource, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
+
+/** Exit codes of the CLI. */
+export const EXIT = Object.freeze({
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+  DISCREPANCIES: 3,
+  INTERRUPTED: 130,
+});
+
+/** What the CLI reads and writes. */
+export interface CliIo {
+  /** Progress, JSON lines and results. Its `isTTY` picks the output mode. */
+  readonly stdout: CliStream;
+  /** The one-line reason of a failure. */
+  readonly stderr: CliStream;
+  /** The environment (`process.env`). */
+  readonly env: CliEnv;
+  /** Aborted on Ctrl-C: the run in flight is stopped (its checkpoint stays, so the next run resumes it). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Runs the CLI once.
+ *
+ * @param argv - arguments without the node and script paths, e.g. `['full-sync', '--simulator']`.
+ * @returns the exit code (see {@link EXIT}).
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseCliArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`zoho-redis-sync: ${error.message}. Run zoho-redis-sync --help for usage.\n`);
+    return EXIT.USAGE;
+  }
+  if (args.command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT.OK;
+  }
+  if (args.command === 'version') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.OK;
+  }
+
+  const mode = args.output ?? (io.stdout.isTTY ? 'progress' : 'json');
+  const reporter: CliReporter = mode === 'json' ? createJsonReporter(io.stdout) : createProgressReporter(io.stdout);
+  const fail = (error: unknown): number => {
+    const code = isSyncError(error) && error.code === SyncErrorCode.INVALID_OPTION ? EXIT.USAGE : EXIT.FAILED;
+    io.stderr.write(`zoho-redis-sync: ${args.command} failed: ${failureReason(error)}\n`);
+    return code;
+  };
+
+  const logger = cliLogger(io.env);
+  let redis: CliRedis | undefined;
+  let source: CliSource | undefined;
+  try {
+    // Validate the worker variables before connecting anywhere: a typo fails fast, naming the variable.
+    configFromEnv(io.env);
+    redis = await connectRedis(io.env, { simulator: args.simulator });
+    if (args.command === 'status') {
+      const status = await readStatus(redis, io.env);
+      reporter.document('status', mode === 'json' ? status : formatStatus(status));
+      return EXIT.OK;
+    }
+
+    source = await createSource(io.env, { simulator: args.simulator, logger });
+    const worker = createCliWorker(io.env, source.source, redis.sink, logger);
+    reporter.attach(worker);
+    if (mode === 'progress') io.stdout.write(`${source.description} → Redis ${redis.redisUrl} (key prefix ${redis.keyPrefix})\n`);
+
+    const request = toRunRequest(args);
+    const expectedRecords = await expectedRecordCount(redis.sink, args);
+    const handle = worker.trigger(request);
+    reporter.watch({ kind: handle.kind, progress: handle.progress, expectedRecords });
+    let interrupted = false;
+    const onAbort = (): void => {
+      interrupted = true;
+      void worker.stop();
+    };
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const result = await handle.result;
+      reporter.finish({ result });
+      if (args.failOnDiscrepancy && result.discrepancies?.hasDiscrepancies) {
+        const t = result.discrepancies.totals;
+        io.stderr.write(
+          `zoho-redis-sync: discrepancies found: ${t.missingInRedis} missing in Redis, ${t.extraInRedis} extra, ${t.stale} stale in ${t.eventsWithDiscrepancies} events\n`,
+        );
+        return EXIT.DISCREPANCIES;
+      }
+      return EXIT.OK;
+    } catch (error) {
+      reporter.finish({ error: toSyncError(error) });
+      if (interrupted) {
+        io.stderr.write(`zoho-redis-sync: ${args.command} interrupted; its checkpoint stays and the next run resumes from it\n`);
+        return EXIT.INTERRUPTED;
+      }
+      return fail(error);
+    } finally {
+      io.signal?.removeEventListener('abort', onAbort);
+      await worker.stop();
+    }
+  } catch (error) {
+    return fail(error);
+  } finally {
+    reporter.dispose();
+    await source?.close();
+    await redis?.close();
+  }
+}
+
+function toRunRequest(args: ParsedArgs): RunRequest {
+  const allowMassRemoval = args.allowMassRemoval;
+  switch (args.command) {
+    case 'full-sync':
+      return { kind: 'full', allowMassRemoval };
+    case 'incremental-sync':
+      return { kind: 'incremental', allowMassRemoval };
+    case 'force-sync':
+      return { kind: 'force', eventId: args.eventId!, allowMassRemoval };
+    default:
+      return { kind: 'discrepancy-check', heal: args.heal, allowMassRemoval };
+  }
+}
+
+/** What Redis held before the run (the best guess of what Zoho lists), for the bar's percentage. */
+async function expectedRecordCount(sink: RedisSink, args: ParsedArgs): Promise<number | undefined> {
+  if (args.command === 'incremental-sync') return undefined;
+  if (args.command === 'force-sync') {
+    const count = await sink.countRecords(args.eventId!);
+    return count > 0 ? count : undefined;
+  }
+  const ids = await sink.listEventIds();
+  if (ids.length === 0) return undefined;
+  const metas = await sink.getEventMetas(ids);
+  const total = metas.reduce((sum, m) => sum + m.recordCount, 0);
+  return total > 0 ? total : undefined;
+}
+
+/** The `status` command's answer: what Redis holds, read without any Zoho call. Times are ISO 8601 or null. */
+export interface CliStatus {
+  /** `REDIS_URL`, password blanked. */
+  readonly redis_url: string;
+  readonly key_prefix: string;
+  /** Highest committed Zoho modification time. */
+  readonly watermark: string | null;
+  /** End of the last successful run of any kind. */
+  readonly last_sync_time: string | null;
+  /** End of the last successful full sync. */
+  readonly last_full_sync_time: string | null;
+  /** When the last staleness check ran. */
+  readonly last_stale_check_time: string | null;
+  /** Unit: events. */
+  readonly events: number;
+  /** Unit: records. */
+  readonly records: number;
+  /** Events whose last complete sync or check is older than `staleAfterMs` (or never happened). */
+  readonly stale_events: number;
+  /** `staleAfterMs` in force (`SYNC_STALE_AFTER_MS`). Unit: ms. */
+  readonly stale_after_ms: number;
+  /** Interrupted runs that the next run of that kind resumes. */
+  readonly checkpoints: readonly { name: string; run_id: string; next_page: number; started_at: string }[];
+  /** The cross-replica lease: held by a running worker, and for how long still (ms). */
+  readonly lease: { held: boolean; ttl_ms: number | null };
+  /** Entries in the dead-letter streams. Unit: entries. */
+  readonly dead_letters: number;
+  /** Per event, stalest first. */
+  readonly event_details: readonly {
+    event_id: string;
+    records: number;
+    source_count: number | null;
+    last_sync_time: string | null;
+    last_full_sync_time: string | null;
+  }[];
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
+  const { sink, redis } = r;
+  const staleAfterMs = configFromEnv(env).staleAfterMs ?? DEFAULT_SYNC_WORKER_OPTIONS.staleAfterMs;
+  const meta = await sink.getSyncMeta();
+  const ids = await sink.listEventIds();
+  const metas = ids.length > 0 ? await sink.getEventMetas(ids) : [];
+  const now = Date.now();
+  const details = ids
+    .map((id, i) => ({ id, m: metas[i]! }))
+    .sort((a, b) => (a.m.lastSyncAt ?? 0) - (b.m.lastSyncAt ?? 0))
+    .map(({ id, m }) => ({
+      event_id: id,
+      records: m.recordCount,
+      source_count: m.sourceCount ?? null,
+      last_sync_time: iso(m.lastSyncAt),
+      last_full_sync_time: iso(m.lastFullSyncAt),
+    }));
+  const checkpoints: { name: string; run_id: string; next_page: number; started_at: string }[] = [];
+  for (const name of ['full', 'incremental']) {
+    const c = await sink.getCheckpoint(name);
+    if (c) checkpoints.push({ name, run_id: c.runId, next_page: c.nextPage, started_at: new Date(c.startedAt).toISOString() });
+  }
+  const pttl = await redis.pttl(sink.keys.lease());
+  const pipeline = redis.pipeline();
+  pipeline.xlen(sink.keys.globalDeadLetters());
+  for (const id of ids) pipeline.xlen(sink.keys.deadLetters(id));
+  const lengths = (await pipeline.exec()) ?? [];
+  const deadLetters = lengths.reduce((sum, [err, n]) => sum + (err === null && typeof n === 'number' ? n : 0), 0);
+  return {
+    redis_url: r.redisUrl,
+    key_prefix: r.keyPrefix,
+    watermark: iso(meta.watermark),
+    last_sync_time: iso(meta.lastSyncAt),
+    last_full_sync_time: iso(meta.lastFullSyncAt),
+    last_stale_check_time: iso(meta.lastStaleCheckAt),
+    events: ids.length,
+    records: metas.reduce((sum, m) => sum + m.recordCount, 0),
+    stale_events: metas.filter((m) => m.lastSyncAt === undefined || now - m.lastSyncAt > staleAfterMs).length,
+    stale_after_ms: staleAfterMs,
+    checkpoints,
+    lease: { held: pttl > 0 || pttl === -1, ttl_ms: pttl > 0 ? pttl : null },
+    dead_letters: deadLetters,
+    event_details: details,
+  };
+}
+
+function formatStatus(s: CliStatus): string {
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  const when = (t: string | null): string => t ?? 'never';
+  const lines = [
+    `Redis ${s.redis_url}, key prefix ${s.key_prefix}`,
+    `  Watermark:            ${when(s.watermark)}`,
+    `  Last sync:            ${when(s.last_sync_time)}`,
+    `  Last full sync:       ${when(s.last_full_sync_time)}`,
+    `  Last staleness check: ${when(s.last_stale_check_time)}`,
+    `  Events: ${fmt(s.events)}, records: ${fmt(s.records)}, stale events: ${fmt(s.stale_events)} (not synced for ${Math.round(s.stale_after_ms / 60_000)} min)`,
+    `  Checkpoints: ${s.checkpoints.length === 0 ? 'none' : s.checkpoints.map((c) => `${c.name} at page ${c.next_page} (run ${c.run_id})`).join(', ')}`,
+    `  Lease: ${s.lease.held ? `held${s.lease.ttl_ms !== null ? `, expires in ${(s.lease.ttl_ms / 1000).toFixed(1)} s` : ''}` : 'free'}`,
+    `  Dead letters: ${fmt(s.dead_letters)}`,
+  ];
+  if (s.event_details.length > 0) {
+    lines.push('  Stalest events:');
+    for (const e of s.event_details.slice(0, 5)) {
+      lines.push(`    ${e.event_id}: ${fmt(e.records)} records, last synced ${when(e.last_sync_time)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** This package's version, read from its package.json (found by walking up from this file). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i += 1) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === '@org/zoho-redis-sync' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; go up
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}

@@ -1,0 +1,374 @@
+/**
+ * The `zoho-redis-sync` CLI: argument parsing, output rendering, and every command run in-process
+ * against the simulator and the real Redis (random key prefix per test, keys deleted afterwards);
+ * then the bin itself as a child process, with a pipe (JSON lines) and a pseudo-terminal (progress bar).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseCliArgs, UsageError } from '../../src/cli/args.js';
+import { renderProgressLine, toJsonLine } from '../../src/cli/output.js';
+import { type CliIo, EXIT, runCli } from '../../src/cli/run.js';
+import { ZohoApiError } from '../../src/errors.js';
+import { createZohoSimulator, type ZohoSimulator } from '../../src/testing.js';
+import { deletePrefix, REDIS_URL, randomPrefix } from '../redis/helpers.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Captured {
+  readonly io: CliIo;
+  stdout(): string;
+  stderr(): string;
+  /** Parsed JSON lines of stdout. */
+  lines(): { event: string; at: string; data: Record<string, unknown> }[];
+}
+
+function capture(env: Record<string, string | undefined>, options: { tty?: boolean; signal?: AbortSignal } = {}): Captured {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    stdout: { write: (s: string) => (out += s), isTTY: options.tty ?? false, columns: 120 },
+    stderr: { write: (s: string) => (err += s) },
+    env,
+    signal: options.signal,
+  };
+  return {
+    io,
+    stdout: () => out,
+    stderr: () => err,
+    lines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { event: string; at: string; data: Record<string, unknown> }),
+  };
+}
+
+/** The environment of a CLI run: only what we set (no ZOHO_* or SYNC_* from the outer shell). */
+function cliEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { REDIS_URL, SYNC_KEY_PREFIX: prefix, SIM_KEY_PREFIX: prefix, SIM_EVENTS: '12', SIM_REGISTRATIONS: '1500', ...extra };
+}
+
+/** ZOHO_* variables pointing at a simulator, as a user would set them for real Zoho. */
+function zohoEnv(sim: ZohoSimulator): Record<string, string> {
+  return {
+    ZOHO_CLIENT_ID: sim.credentials.clientId,
+    ZOHO_CLIENT_SECRET: sim.credentials.clientSecret,
+    ZOHO_REFRESH_TOKEN: sim.credentials.refreshToken,
+    ZOHO_ACCOUNT_OWNER: sim.config.accountOwner,
+    ZOHO_APP_LINK_NAME: sim.config.appLinkName,
+    ZOHO_EVENTS_REPORT: sim.config.eventsReport,
+    ZOHO_REGISTRATIONS_REPORT: sim.config.registrationsReport,
+    ZOHO_EVENT_LOOKUP_FIELD: sim.config.eventLookupField,
+    ZOHO_TIME_ZONE: sim.config.timeZone,
+    ZOHO_DATE_FORMAT: sim.config.dateFormat,
+    ZOHO_API_BASE_URL: sim.apiBaseUrl,
+    ZOHO_ACCOUNTS_BASE_URL: sim.accountsBaseUrl,
+  };
+}
+
+describe('argument parsing', () => {
+  it('reads each command, its argument and flags', () => {
+    expect(parseCliArgs(['full-sync', '--simulator'])).toMatchObject({ command: 'full-sync', simulator: true, output: undefined });
+    expect(parseCliArgs(['force-sync', '4433256000013547003', '--json'])).toMatchObject({
+      command: 'force-sync',
+      eventId: '4433256000013547003',
+      output: 'json',
+    });
+    expect(parseCliArgs(['discrepancy-check', '--heal', '--fail-on-discrepancy', '--progress'])).toMatchObject({
+      command: 'discrepancy-check',
+      heal: true,
+      failOnDiscrepancy: true,
+      output: 'progress',
+    });
+    expect(parseCliArgs(['--help']).command).toBe('help');
+    expect(parseCliArgs(['-v']).command).toBe('version');
+  });
+
+  it.each([
+    [[], /Missing command/],
+    [['sync-everything'], /Unknown command "sync-everything"/],
+    [['force-sync'], /needs an event ID/],
+    [['force-sync', 'abc'], /1–19 digits/],
+    [['full-sync', 'extra'], /Unexpected argument "extra"/],
+    [['full-sync', '--frobnicate'], /frobnicate/],
+    [['full-sync', '--heal'], /--heal applies to discrepancy-check only/],
+    [['status', '--json', '--progress'], /either --json or --progress/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(UsageError);
+    expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+});
+
+describe('output rendering', () => {
+  const progress = { pages: 2, recordsFetched: 1260, added: 12, updated: 3, unchanged: 1245, removed: 1, deadLettered: 0 };
+
+  it('draws a determinate bar with records, pages and changes, within the terminal width', () => {
+    const line = renderProgressLine({ label: 'full', progress, expectedRecords: 2419, elapsedMs: 1234, width: 120, frame: 0 });
+    expect(line).toBe('full [██████████░░░░░░░░░░]  52% 1,260/2,419 records · 2 pages · +12 ~3 -1 · 1.2s');
+    expect(renderProgressLine({ label: 'full', progress, expectedRecords: 2419, elapsedMs: 0, width: 40, frame: 0 }).length).toBeLessThan(40);
+  });
+
+  it('draws an indeterminate bar when the total is unknown', () => {
+    const a = renderProgressLine({ label: 'incremental', progress, expectedRecords: undefined, elapsedMs: 0, width: 120, frame: 0 });
+    const b = renderProgressLine({ label: 'incremental', progress, expectedRecords: undefined, elapsedMs: 0, width: 120, frame: 5 });
+    expect(a).toContain('1,260 records · 2 pages');
+    expect(a).not.toBe(b);
+  });
+
+  it('writes one JSON line per event, errors with name, code, message and details', () => {
+    const error = new ZohoApiError('No report found', { httpStatus: 404, zohoCode: 2894, endpoint: 'All_Registrations' });
+    const line = toJsonLine('syncFailed', { runId: 'r1', error }, new Date('2024-01-01T00:00:00Z'));
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.trim().includes('\n')).toBe(false);
+    expect(JSON.parse(line)).toEqual({
+      event: 'syncFailed',
+      at: '2024-01-01T00:00:00.000Z',
+      data: {
+        runId: 'r1',
+        error: {
+          name: 'ZohoApiError',
+          message: 'No report found',
+          code: 'ERR_SYNC_ZOHO_API',
+          httpStatus: 404,
+          zohoCode: 2894,
+          zohoMessage: undefined,
+          endpoint: 'All_Registrations',
+        },
+      },
+    });
+  });
+});
+
+describe('commands against the simulator and the real Redis', () => {
+  let redis: Redis;
+  const prefixes: string[] = [];
+  const sims: ZohoSimulator[] = [];
+  const newPrefix = (): string => {
+    const p = randomPrefix('cli');
+    prefixes.push(p);
+    return p;
+  };
+  const newSim = async (options: Parameters<typeof createZohoSimulator>[0] = {}): Promise<ZohoSimulator> => {
+    const sim = await createZohoSimulator({ dataset: { events: 6, registrations: 800, seed: 3 }, ...options });
+    sims.push(sim);
+    return sim;
+  };
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  });
+  afterEach(async () => {
+    for (const p of prefixes.splice(0)) await deletePrefix(redis, `${p}:`);
+    for (const s of sims.splice(0)) await s.close();
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('full-sync --simulator --json: one JSON line per event, ending with syncCompleted; Redis holds every record', async () => {
+    const prefix = newPrefix();
+    const c = capture(cliEnv(prefix));
+    expect(await runCli(['full-sync', '--simulator', '--json'], c.io)).toBe(EXIT.OK);
+    expect(c.stderr()).toBe('');
+    const lines = c.lines();
+    expect(lines[0]!.event).toBe('syncStarted');
+    const completed = lines.find((l) => l.event === 'syncCompleted')!;
+    expect(completed.data).toMatchObject({ kind: 'full', added: 1500, updated: 0, removed: 0, recordsFetched: 1500, pages: 2 });
+    expect(lines.filter((l) => l.event === 'eventSynced')).toHaveLength(12);
+    const added = lines.filter((l) => l.event === 'recordsAdded').reduce((n, l) => n + (l.data.ids as string[]).length, 0);
+    expect(added).toBe(1500);
+    let held = 0;
+    for (const l of lines.filter((x) => x.event === 'eventSynced')) held += await redis.hlen(`${prefix}:{e:${l.data.eventId as string}}:ids`);
+    expect(held).toBe(1500);
+
+    // The same day's simulator data set again: nothing changes.
+    const again = capture(cliEnv(prefix));
+    expect(await runCli(['full-sync', '--simulator'], again.io)).toBe(EXIT.OK);
+    expect(again.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ added: 0, updated: 0, removed: 0, unchanged: 1500 });
+  });
+
+  it('--simulator writes under SIM_KEY_PREFIX, never under SYNC_KEY_PREFIX (the real data\'s prefix)', async () => {
+    const real = newPrefix();
+    const simulated = newPrefix();
+    const c = capture({ ...cliEnv(real), SIM_KEY_PREFIX: simulated, SIM_EVENTS: '2', SIM_REGISTRATIONS: '20' });
+    expect(await runCli(['full-sync', '--simulator'], c.io)).toBe(EXIT.OK);
+    expect(await redis.keys(`${real}:*`)).toEqual([]);
+    expect((await redis.keys(`${simulated}:*`)).length).toBeGreaterThan(20);
+  });
+
+  it('a terminal gets a progress bar with records and pages, then a summary', async () => {
+    const prefix = newPrefix();
+    const c = capture(cliEnv(prefix), { tty: true });
+    expect(await runCli(['full-sync', '--simulator'], c.io)).toBe(EXIT.OK);
+    const out = c.stdout();
+    expect(out).toContain('Zoho Creator simulator at http://127.0.0.1:');
+    expect(out).toContain(`key prefix ${prefix}`);
+    expect(out).toContain('\r\u001b[2Kfull ['); // redrawn in place: carriage return, erase line
+    expect(out).toMatch(/full \[ *█+ *\] 1,500 records · 2 pages · \+1,500 ~0 -0/);
+    expect(out).toContain('✔ full succeeded in');
+    expect(out).toContain('1,500 records fetched over 2 pages, 12 events synced or checked');
+    expect(out).toContain('Redis: 1,500 added, 0 updated, 0 removed, 0 unchanged');
+    expect(out).toMatch(/Zoho calls: 4 \(token 1, records 2, ids 0, meta 1\)/);
+    // A second run knows what to expect from Redis: a determinate bar reaching 100 %.
+    const again = capture(cliEnv(prefix), { tty: true });
+    expect(await runCli(['full-sync', '--simulator'], again.io)).toBe(EXIT.OK);
+    expect(again.stdout()).toContain('100% 1,500/1,500 records · 2 pages');
+  });
+
+  it('incremental-sync, force-sync, discrepancy-check (--fail-on-discrepancy, --heal) and status', async () => {
+    const prefix = newPrefix();
+    const sim = await newSim();
+    const env = cliEnv(prefix, zohoEnv(sim));
+    expect(await runCli(['full-sync'], capture(env).io)).toBe(EXIT.OK);
+
+    const inc = capture(env);
+    expect(await runCli(['incremental-sync'], inc.io)).toBe(EXIT.OK);
+    const incResult = inc.lines().find((l) => l.event === 'syncCompleted')!.data;
+    expect(incResult).toMatchObject({ kind: 'incremental', added: 0, updated: 0, removed: 0, fellBackToFull: false });
+    expect((incResult.apiCalls as { records: number }).records).toBe(1);
+
+    const eventId = sim.listEvents()[0]!.id;
+    const victims = sim.listRegistrations(eventId).slice(0, 2);
+    for (const v of victims) await redis.del(`${prefix}:{e:${eventId}}:rec:${v.id}`);
+    await redis.hdel(`${prefix}:{e:${eventId}}:ids`, ...victims.map((v) => v.id));
+
+    const check = capture(env);
+    expect(await runCli(['discrepancy-check', '--fail-on-discrepancy'], check.io)).toBe(EXIT.DISCREPANCIES);
+    expect(check.stderr()).toBe('zoho-redis-sync: discrepancies found: 2 missing in Redis, 0 extra, 0 stale in 1 events\n');
+    const report = check.lines().find((l) => l.event === 'discrepancyFound')!.data as { events: { eventId: string; missingInRedis: string[] }[] };
+    expect(report.events.find((e) => e.eventId === eventId)!.missingInRedis.sort()).toEqual(victims.map((v) => v.id).sort());
+
+    const force = capture(env);
+    expect(await runCli(['force-sync', eventId], force.io)).toBe(EXIT.OK);
+    expect(force.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ kind: 'force', eventId, added: 2 });
+
+    sim.deleteRegistration(sim.listRegistrations()[5]!.id);
+    const heal = capture(env);
+    expect(await runCli(['discrepancy-check', '--heal', '--fail-on-discrepancy'], heal.io)).toBe(EXIT.DISCREPANCIES);
+    expect(heal.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ removed: 1 });
+    const clean = capture(env);
+    expect(await runCli(['discrepancy-check', '--fail-on-discrepancy'], clean.io)).toBe(EXIT.OK);
+
+    const requestsBefore = sim.requests.length;
+    const status = capture(env);
+    expect(await runCli(['status'], status.io)).toBe(EXIT.OK);
+    expect(sim.requests.length).toBe(requestsBefore); // status never calls Zoho
+    const [line] = status.lines();
+    expect(line!.event).toBe('status');
+    expect(line!.data).toMatchObject({ key_prefix: prefix, events: 6, records: 799, stale_events: 0, checkpoints: [], lease: { held: false } });
+    expect(line!.data.watermark).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    const human = capture(env, { tty: true });
+    expect(await runCli(['status'], human.io)).toBe(EXIT.OK);
+    expect(human.stdout()).toContain('Events: 6, records: 799, stale events: 0');
+    expect(human.stdout()).toContain('Lease: free');
+  });
+
+  it('fails with exit 1 and a one-line reason: Zoho error, unknown event, Redis down', async () => {
+    const sim = await newSim();
+    sim.inject({ kind: 'records', report: sim.config.registrationsReport, respond: { type: 'zoho', status: 404, code: 2894 }, times: 10 });
+    const zoho = capture(cliEnv(newPrefix(), zohoEnv(sim)));
+    expect(await runCli(['full-sync'], zoho.io)).toBe(EXIT.FAILED);
+    expect(zoho.stderr()).toMatch(/^zoho-redis-sync: full-sync failed: .+ \[ERR_SYNC_ZOHO_API, Zoho code 2894\]\n$/);
+    expect(zoho.lines().map((l) => l.event)).toEqual(expect.arrayContaining(['syncStarted', 'syncFailed']));
+
+    const unknown = capture(cliEnv(newPrefix()));
+    expect(await runCli(['force-sync', '123', '--simulator'], unknown.io)).toBe(EXIT.FAILED);
+    expect(unknown.stderr()).toBe(
+      'zoho-redis-sync: force-sync failed: Unknown event 123: it is not in the Zoho events report [ERR_SYNC_UNKNOWN_EVENT]\n',
+    );
+
+    const down = capture({ ...cliEnv(newPrefix()), REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(await runCli(['full-sync', '--simulator'], down.io)).toBe(EXIT.FAILED);
+    expect(down.stderr()).toMatch(/^zoho-redis-sync: full-sync failed: Cannot connect to Redis at redis:\/\/127\.0\.0\.1:1: .*\(set REDIS_URL\) \[ERR_SYNC_SINK\]\n$/);
+  });
+
+  it('exits 2 naming the variable for missing Zoho credentials or a bad worker variable, 2 for bad usage', async () => {
+    const missing = capture(cliEnv(newPrefix()));
+    expect(await runCli(['full-sync'], missing.io)).toBe(EXIT.USAGE);
+    expect(missing.stderr()).toBe(
+      'zoho-redis-sync: full-sync failed: Set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN, ZOHO_ACCOUNT_OWNER, ZOHO_APP_LINK_NAME (Zoho credentials), or pass --simulator to try without Zoho [ERR_SYNC_INVALID_OPTION]\n',
+    );
+    const bad = capture(cliEnv(newPrefix(), { SYNC_BATCH_SIZE: 'ten' }));
+    expect(await runCli(['full-sync', '--simulator'], bad.io)).toBe(EXIT.USAGE);
+    expect(bad.stderr()).toContain('SYNC_BATCH_SIZE="ten" is not a non-negative integer');
+    const usage = capture({});
+    expect(await runCli(['force-sync', 'abc'], usage.io)).toBe(EXIT.USAGE);
+    expect(usage.stderr()).toBe('zoho-redis-sync: Event ID must be 1–19 digits, got "abc". Run zoho-redis-sync --help for usage.\n');
+    const help = capture({});
+    expect(await runCli(['--help'], help.io)).toBe(EXIT.OK);
+    expect(help.stdout()).toContain('Usage: zoho-redis-sync <command> [options]');
+    const version = capture({});
+    expect(await runCli(['--version'], version.io)).toBe(EXIT.OK);
+    expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('Ctrl-C stops the run: exit 130, the checkpoint stays, the lease is released, the next run resumes', async () => {
+    const prefix = newPrefix();
+    const sim = await newSim({ dataset: { events: 5, registrations: 4000, seed: 4 }, latencyMs: 150 });
+    const controller = new AbortController();
+    const c = capture(cliEnv(prefix, zohoEnv(sim)), { signal: controller.signal });
+    const run = runCli(['full-sync'], c.io);
+    while (!c.stdout().includes('"recordsAdded"')) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    expect(await run).toBe(EXIT.INTERRUPTED);
+    expect(c.stderr()).toBe('zoho-redis-sync: full-sync interrupted; its checkpoint stays and the next run resumes from it\n');
+    expect(c.lines().find((l) => l.event === 'syncFailed')!.data).toMatchObject({ error: { code: 'ERR_SYNC_ABORTED' } });
+
+    const status = capture(cliEnv(prefix));
+    await runCli(['status'], status.io);
+    const s = status.lines()[0]!.data as { checkpoints: { name: string; next_page: number }[]; lease: { held: boolean } };
+    expect(s.lease.held).toBe(false);
+    expect(s.checkpoints).toEqual([expect.objectContaining({ name: 'full', next_page: expect.any(Number) })]);
+
+    const resume = capture(cliEnv(prefix, zohoEnv(sim)));
+    expect(await runCli(['full-sync'], resume.io)).toBe(EXIT.OK);
+    expect(resume.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ resumed: true, removed: 0 });
+  });
+});
+
+describe('the bin as a child process', () => {
+  let redis: Redis;
+  const prefix = randomPrefix('cli-bin');
+  const env = (): NodeJS.ProcessEnv => {
+    const out: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ZOHO_') && !k.startsWith('SYNC_') && !k.startsWith('SIM_')) out[k] = v;
+    return { ...out, ...cliEnv(prefix), LOG_LEVEL: '' };
+  };
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, `${prefix}:`);
+    redis.disconnect();
+  });
+
+  it('with a pipe: JSON lines on stdout, nothing on stderr, exit 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'full-sync', '--simulator'], { cwd: ROOT, env: env() });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const events = out.trim().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
+    expect(events[0]).toBe('syncStarted');
+    expect(events.at(-1)).toBe('syncCompleted');
+  });
+
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!hasScript)('on a terminal (a pseudo-terminal through `script`): the progress bar', () => {
+    const result = spawnSync('script', ['-qec', `"${process.execPath}" --import tsx src/cli/main.ts full-sync --simulator`, '/dev/null'], {
+      cwd: ROOT,
+      env: env(),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/full \[[█░ ]+\].*records · \d pages? ·/);
+    expect(result.stdout).toContain('✔ full succeeded in');
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Bad records do not sink a page: rows without an ID, with an ID that is not 1–19 digits, with an
+ * unparseable modification time, without an event, or larger than `maxRecordBytes` go to the capped
+ * dead-letter streams (reason, raw record, time); the rest of the page is stored byte for byte.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_FIELDS } from '../../src/redis/key-schema.js';
+import { createHarness, type Harness } from '../helpers/harness.js';
+import { CONVERGED, checkIntegrity, faultRow, recordEvents } from './helpers.js';
+
+describe('bad records (real Redis + Zoho simulator)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('dead-letters each bad row with its reason, stores the rest of the page, counts them in getStatus()', async ({ task }) => {
+    h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 31 } });
+    const [first, second] = h.sim.listEvents();
+    const nfd = 'Nguye\u0302\u0303n'; // decomposed diacritics: must not be normalised
+    const viet = h.sim.addRegistration(first!.id, { Full_Name: 'Nguyễn Thị Ánh Tuyết', Notes: `${nfd} — “Hội nghị Đà Nẵng” 🎉` });
+    const huge = h.sim.addRegistration(second!.id, { Notes: 'ư'.repeat(140_000) }); // 280 000 bytes of UTF-8
+    const template = h.sim.toApiRecord(h.sim.listRegistrations(first!.id)[0]!);
+    const { ID: _id, ...withoutId } = template;
+    const broken = [
+      withoutId,
+      { ...template, ID: '12ab34' },
+      { ...template, ID: '12345678901234567890' },
+      { ...template, ID: '9000000000000000001', Modified_Time: '31-Feb-2024 25:61:00' },
+      { ...template, ID: '9000000000000000002', Event: '' },
+    ];
+    // Zoho serves the (single) page with the bad rows among the good ones.
+    const rows = h.sim.listRegistrations().map((r) => h.sim.toApiRecord(r));
+    rows.splice(100, 0, ...broken.slice(0, 3));
+    rows.push(...broken.slice(3));
+    h.sim.inject({ kind: 'records', report: h.sim.config.registrationsReport, page: 1, respond: { status: 200, body: { code: 3000, data: rows } } });
+
+    const worker = h.worker();
+    const log = recordEvents(worker);
+    const startedAt = Date.now();
+    const result = await worker.performFullSync();
+    expect(result).toMatchObject({ added: 301, deadLettered: 6, recordsFetched: 307 });
+    expect(worker.getStatus().stats.dead_lettered).toBe(6);
+    expect(log.recordDeadLettered.map((d) => d.reason).sort()).toEqual([
+      'invalid-id',
+      'invalid-id',
+      'invalid-modified-time',
+      'missing-event',
+      'missing-id',
+      'too-large',
+    ]);
+
+    // The streams: reason, detail, the raw row as JSON, the time.
+    const streams = [...h.sim.listEvents().map((e) => h.sink.keys.deadLetters(e.id)), h.sink.keys.globalDeadLetters()];
+    const entries: Record<string, string>[] = [];
+    for (const key of streams) {
+      for (const [, fields] of await h.redis.xrange(key, '-', '+')) {
+        const entry: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+        entries.push(entry);
+      }
+    }
+    expect(entries).toHaveLength(6);
+    for (const entry of entries) {
+      expect(Object.keys(entry).sort()).toEqual(Object.values(DEAD_LETTER_FIELDS).sort());
+      expect(Date.parse(entry[DEAD_LETTER_FIELDS.at]!)).toBeGreaterThanOrEqual(startedAt - 1000);
+    }
+    const raws = entries.map((e) => JSON.parse(e[DEAD_LETTER_FIELDS.raw]!) as unknown);
+    for (const row of broken) expect(raws).toContainEqual(row);
+    expect(raws).toContainEqual(h.sim.toApiRecord(huge));
+    expect(await h.sink.countDeadLetters(second!.id)).toBe(1); // the oversized record, in its event's stream
+    expect(await h.sink.countDeadLetters()).toBe(1); // the row without an event
+
+    // The rest of the page is stored, Vietnamese text byte for byte (no Unicode normalisation).
+    const stored = await h.redis.getBuffer(h.sink.keys.record(first!.id, viet.id));
+    expect(stored?.equals(Buffer.from(JSON.stringify(h.sim.toApiRecord(viet)), 'utf8'))).toBe(true);
+    expect(stored?.includes(Buffer.from(nfd, 'utf8'))).toBe(true);
+    expect(stored?.includes(Buffer.from('Nguyễn Thị Ánh Tuyết'.normalize('NFC'), 'utf8'))).toBe(true);
+
+    const integrity = await checkIntegrity(h);
+    task.meta.fault = faultRow('bad records (dead-lettered, rest of the page stored)', {
+      ...integrity,
+      missing: integrity.missing.filter((id) => id !== huge.id),
+    });
+    expect(integrity).toEqual({ ...CONVERGED, missing: [huge.id] }); // only the oversized one, by design
+    expect(log.syncCompleted).toHaveLength(1);
+    expect(log.recordsAdded.flatMap((p) => p.ids)).toHaveLength(301);
+  });
+});
