@@ -27,8 +27,9 @@ export interface SyncWorkerOptions {
   /** Run a full sync on `start()` and an incremental sync every `syncIntervalMs`. @defaultValue true */
   enableAutoSync?: boolean | undefined;
   /**
-   * Compare IDs and modification times (not only counts) during staleness checks, report them
-   * through `discrepancyFound`, and heal them. @defaultValue true
+   * Publish what staleness checks find: a `discrepancyFound` event and the report in the run's
+   * result. The staleness check itself always compares IDs and modification times and heals what
+   * differs; this option only decides whether its findings are reported. @defaultValue true
    */
   enableDiscrepancyDetection?: boolean | undefined;
   /** An event whose last complete sync or check is older than this is stale. Unit: ms. @defaultValue 600000 (10 minutes) */

@@ -376,6 +376,9 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     let held: HeldLease | undefined;
     let announced = false;
     let skipped = false;
+    // syncCompleted / syncFailed go out only after the run is cleared and its lease released, so a
+    // listener can start the next run at once (instead of getting BusyError).
+    let emitOutcome: (() => void) | undefined;
     const announce = (): void => {
       if (announced) return;
       announced = true;
@@ -465,7 +468,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         durationMs: result.durationMs,
         zohoCalls: apiCalls.total,
       });
-      this.#safeEmit('syncCompleted', result);
+      emitOutcome = () => this.#safeEmit('syncCompleted', result);
       return result;
     } catch (error) {
       if (skipped) throw error;
@@ -483,20 +486,23 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         code: err.code,
         page: ctx.currentPage,
       });
-      this.#safeEmit('syncFailed', {
-        runId: ctx.runId,
-        kind: ctx.kind,
-        eventId: ctx.eventId,
-        error: err,
-        durationMs: finishedAt - ctx.startedAt,
-        failedAtPage: ctx.currentPage,
-        apiCalls,
-      });
-      this.#emitError(err);
+      emitOutcome = () => {
+        this.#safeEmit('syncFailed', {
+          runId: ctx.runId,
+          kind: ctx.kind,
+          eventId: ctx.eventId,
+          error: err,
+          durationMs: finishedAt - ctx.startedAt,
+          failedAtPage: ctx.currentPage,
+          apiCalls,
+        });
+        this.#emitError(err);
+      };
       throw err;
     } finally {
       await held?.release();
       if (this.#current?.handle.id === ctx.runId) this.#current = undefined;
+      emitOutcome?.();
     }
   }
 

@@ -50,6 +50,18 @@ describe('README.md', () => {
     }
   });
 
+  it('shows the key schema exactly as src/redis/key-schema.ts documents it', () => {
+    const source = readFileSync(new URL('../../src/redis/key-schema.ts', import.meta.url), 'utf8');
+    const rows = source
+      .split('\n')
+      .filter((l) => l.startsWith(' * | `<p>'))
+      .map((l) => l.slice(3));
+    expect(rows.length).toBeGreaterThan(5);
+    const table = section('## Redis key schema');
+    for (const row of rows) expect(table, row).toContain(`\n${row}\n`);
+    expect(table.split('\n').filter((l) => l.startsWith('| `<p>'))).toHaveLength(rows.length);
+  });
+
   it('documents every event in the events table', () => {
     const table = section('## Events');
     for (const event of REPORTED_EVENTS) expect(table, event).toContain(`| \`${event}\` |`);

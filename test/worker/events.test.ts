@@ -31,6 +31,24 @@ describe('events, status and the error policy', () => {
     expect(errors[0]?.message).toContain('eventSynced listener threw: listener bug');
   });
 
+  it('a syncCompleted listener can start the next run at once (the finished run is already cleared)', async () => {
+    const worker = h.worker();
+    const next = new Promise<string>((resolve, reject) => {
+      worker.once('syncCompleted', () => {
+        try {
+          expect(worker.currentRun).toBeUndefined();
+          resolve(worker.trigger({ kind: 'incremental' }).kind);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    await worker.performFullSync();
+    expect(await next).toBe('incremental');
+    while (worker.currentRun) await new Promise((r) => setTimeout(r, 10));
+    expect(worker.getStatus().stats.successful_syncs).toBe(2);
+  });
+
   it('an `error` with no listener is logged, not lost', async () => {
     const logger = memoryLogger();
     const worker = h.worker({ logger });
