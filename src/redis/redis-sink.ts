@@ -59,6 +59,8 @@ export const DEFAULT_PING_TIMEOUT_MS = 3000;
  * Unit: seconds.
  */
 export const SEEN_TTL_SECONDS = 24 * 3600;
+/** The option names {@link RedisSink} accepts; any other key is a typo and throws `ConfigError`. */
+export const REDIS_SINK_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'batchSize', 'deadLetterMaxLen', 'scanCount', 'pingTimeoutMs'];
 
 /** One group of pipelined commands that touch a single Redis Cluster slot. */
 interface CommandGroup {
@@ -177,6 +179,11 @@ export class RedisSink implements SinkAdapter {
    * @throws {@link ConfigError} for an invalid option (option name in `error.option`).
    */
   constructor(options: RedisSinkOptions) {
+    for (const key of Object.keys(options ?? {})) {
+      if (!REDIS_SINK_OPTION_KEYS.includes(key)) {
+        throw new ConfigError(key, `Unknown RedisSink option \`${key}\` (expected ${REDIS_SINK_OPTION_KEYS.join(', ')})`);
+      }
+    }
     const redis = options?.redis;
     if (redis === undefined || redis === null || typeof redis.pipeline !== 'function' || typeof redis.defineCommand !== 'function') {
       throw new ConfigError('redis', 'redis must be an ioredis Redis or Cluster instance');

@@ -111,13 +111,18 @@ const KNOWN_OPTIONS = new Set<string>([
 
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new ConfigError(name, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${show(value)}`);
   }
   return value;
 }
 
+/** A value as it appears in an error message: strings quoted, so `'100'` and `100` differ. */
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
 function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${String(value)}`);
+  if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${show(value)}`);
   return value;
 }
 
@@ -152,9 +157,14 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
     throw new ConfigError('maxRemovalShare', `Expected \`maxRemovalShare\` to be a number from 0 to 1, got ${String(share)}`);
   }
   const lease = input.lease ?? {};
+  if (typeof lease !== 'object' || lease === null) throw new ConfigError('lease', 'Expected `lease` to be an object such as { enabled: true, ttlMs: 30000 }');
+  for (const key of Object.keys(lease)) {
+    if (key !== 'enabled' && key !== 'ttlMs') throw new ConfigError(`lease.${key}`, `Unknown option \`lease.${key}\` (expected enabled, ttlMs)`);
+  }
   return Object.freeze({
     syncIntervalMs: integer('syncIntervalMs', input.syncIntervalMs ?? d.syncIntervalMs, 1000),
-    batchSize: integer('batchSize', input.batchSize ?? d.batchSize, 1, 10_000),
+    // 5000: the largest batch RedisSink accepts (one Lua call's arguments must fit Lua 5.1's unpack).
+    batchSize: integer('batchSize', input.batchSize ?? d.batchSize, 1, 5000),
     maxRetries: integer('maxRetries', input.maxRetries ?? d.maxRetries, 0, 100),
     enableAutoSync: boolean('enableAutoSync', input.enableAutoSync ?? d.enableAutoSync),
     enableDiscrepancyDetection: boolean('enableDiscrepancyDetection', input.enableDiscrepancyDetection ?? d.enableDiscrepancyDetection),
@@ -198,6 +208,12 @@ export const ENV_VARIABLES = Object.freeze({
   LOG_LEVEL: 'logLevel',
   REDIS_LOG_LEVEL: 'redisLogLevel',
 } as const);
+
+const ENV_BOUNDS: Readonly<Record<string, readonly [number, number]>> = {
+  syncIntervalMs: [1000, Number.MAX_SAFE_INTEGER],
+  batchSize: [1, 5000],
+  maxRetries: [0, 100],
+};
 
 /** Options read from the environment (only the variables that are set). */
 export type EnvConfig = Partial<
@@ -245,8 +261,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>> 
     } else {
       if (!/^\d+$/.test(value)) throw bad('a non-negative integer');
       const n = Number(value);
-      const min = option === 'syncIntervalMs' ? 1000 : option === 'batchSize' ? 1 : 0;
-      if (!Number.isSafeInteger(n) || n < min) throw bad(`an integer of at least ${min}`);
+      // The same bounds as resolveOptions(), so the error names the variable rather than the option.
+      const [min, max] = ENV_BOUNDS[option] ?? [0, Number.MAX_SAFE_INTEGER];
+      if (!Number.isSafeInteger(n) || n < min || n > max) throw bad(`an integer from ${min} to ${max}`);
       out[option] = n;
     }
   }

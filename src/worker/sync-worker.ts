@@ -91,6 +91,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   readonly #owner = randomUUID();
   readonly #callsAtCreation: ApiCallCounts;
   #started = false;
+  #starting: Promise<void> | undefined;
+  #stopGeneration = 0;
   #timer: NodeJS.Timeout | undefined;
   #current: ActiveRun | undefined;
   #lastSyncTime: string | null = null;
@@ -156,7 +158,18 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    */
   async start(): Promise<void> {
     if (this.#started) return;
+    // Concurrent start() calls share one start-up (two would set up two timer chains).
+    this.#starting ??= this.#startOnce().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #startOnce(): Promise<void> {
+    const generation = this.#stopGeneration;
     await this.#sink.ping();
+    // stop() was called while the sink was being checked: stay stopped.
+    if (generation !== this.#stopGeneration) return;
     this.#started = true;
     this.#logger.info('Sync worker started', { syncIntervalMs: this.options.syncIntervalMs, enableAutoSync: this.options.enableAutoSync });
     if (!this.options.enableAutoSync) return;
@@ -172,6 +185,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * never rejects.
    */
   async stop(): Promise<void> {
+    this.#stopGeneration += 1;
     const wasStarted = this.#started;
     this.#started = false;
     if (this.#timer) clearTimeout(this.#timer);
@@ -196,8 +210,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   #begin(request: RunRequest, origin: RunOrigin): RunHandle {
-    if (request.kind === 'force' && !RECORD_ID.test(request.eventId)) {
-      throw new InvalidInputError(`Event ID must be 1–19 digits, got ${JSON.stringify(request.eventId)}`);
+    if (request.kind === 'force' && (typeof request.eventId !== 'string' || !RECORD_ID.test(request.eventId))) {
+      throw new InvalidInputError(
+        `Event ID must be a string of 1–19 digits (Zoho IDs exceed 2^53, so numbers lose digits), got ${typeof request.eventId === 'string' ? JSON.stringify(request.eventId) : `a ${typeof request.eventId}`}`,
+      );
     }
     if (this.#current) throw new BusyError(this.#current.handle.id, this.#current.handle.kind);
     const controller = new AbortController();
@@ -301,7 +317,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * @throws {@link InvalidInputError} when `recordId` is not 1–19 digits; {@link ZohoApiError}; {@link SinkError}.
    */
   async syncRecord(recordId: string, options: { signal?: AbortSignal } = {}): Promise<RecordSyncResult> {
-    if (!RECORD_ID.test(recordId)) throw new InvalidInputError(`Record ID must be 1–19 digits, got ${JSON.stringify(recordId)}`);
+    if (typeof recordId !== 'string' || !RECORD_ID.test(recordId)) {
+      throw new InvalidInputError(
+        `Record ID must be a string of 1–19 digits (Zoho IDs exceed 2^53, so numbers lose digits), got ${typeof recordId === 'string' ? JSON.stringify(recordId) : `a ${typeof recordId}`}`,
+      );
+    }
     try {
       const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#logger, recordId, {
         signal: options.signal,
@@ -496,7 +516,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
           failedAtPage: ctx.currentPage,
           apiCalls,
         });
-        this.#emitError(err);
+        this.#emitError(err, true); // logged above with its run ID and page
       };
       throw err;
     } finally {
@@ -676,27 +696,55 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
 
   /** Emits without letting a listener's exception escape: it is re-emitted as `error`, or logged. */
   readonly #safeEmit: SafeEmit = (event, ...args) => {
-    try {
-      (this.emit as (name: string, ...payload: unknown[]) => boolean)(event, ...args);
-    } catch (listenerError) {
-      if (event === 'error') {
-        this.#logger.error('An error listener threw', { error: listenerError });
-        return;
+    // Each listener is called on its own, so one that throws (or returns a rejected promise) neither
+    // hides the event from the listeners after it (metrics, alerting) nor escapes into the run.
+    for (const { fn, context, once } of registeredListeners(this, event)) {
+      // Same order and `once` semantics as eventemitter3's own emit().
+      if (once) this.removeListener(event, fn as never, undefined, true);
+      try {
+        const returned: unknown = fn.apply(context, args);
+        if (returned instanceof Promise) returned.catch((rejection: unknown) => this.#listenerFailed(event, rejection));
+      } catch (listenerError) {
+        this.#listenerFailed(event, listenerError);
       }
-      this.#emitError(
-        new SyncError(`A ${String(event)} listener threw: ${describe(listenerError)}`, SyncErrorCode.LISTENER, { cause: listenerError }),
-      );
     }
   };
 
+  #listenerFailed(event: keyof SyncWorkerEvents, failure: unknown): void {
+    if (event === 'error') {
+      this.#logger.error('An error listener threw', { error: failure });
+      return;
+    }
+    this.#emitError(new SyncError(`A ${String(event)} listener threw: ${describe(failure)}`, SyncErrorCode.LISTENER, { cause: failure }));
+  }
+
   /** Emits `error`, or logs it when nothing listens (eventemitter3 would drop it silently). */
-  #emitError(error: SyncError): void {
+  #emitError(error: SyncError, alreadyLogged = false): void {
     if (this.listenerCount('error') === 0) {
-      this.#logger.error(error.message, { code: error.code });
+      if (!alreadyLogged) this.#logger.error(error.message, { code: error.code });
       return;
     }
     this.#safeEmit('error', error);
   }
+}
+
+/** One registered listener as eventemitter3 keeps it. */
+interface RegisteredListener {
+  readonly fn: (...payload: unknown[]) => unknown;
+  readonly context: unknown;
+  readonly once: boolean;
+}
+
+/**
+ * A snapshot of an event's listeners with their `once` flag and context. eventemitter3's
+ * `listeners()` drops both, so this reads its `_events` table (a listener object, or an array of
+ * them, per event: stable since eventemitter3 1.x and unchanged in 5.x).
+ */
+function registeredListeners(emitter: object, event: string): RegisteredListener[] {
+  const table = (emitter as { _events?: Record<string, RegisteredListener | RegisteredListener[] | undefined> })._events;
+  const entry = table?.[event];
+  if (entry === undefined) return [];
+  return Array.isArray(entry) ? [...entry] : [entry];
 }
 
 function diffCalls(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {

@@ -54,6 +54,30 @@ export type ZohoPageSize = 200 | 500 | 1000;
  */
 export const MAX_EVENT_IDS_PER_CRITERIA = 50;
 
+/** The option names {@link ZohoCreatorSource} accepts; any other key is a typo and throws `ConfigError`. */
+export const ZOHO_SOURCE_OPTION_KEYS: readonly string[] = [
+  'accountOwner',
+  'appLinkName',
+  'eventsReport',
+  'registrationsReport',
+  'eventLookupField',
+  'clientId',
+  'clientSecret',
+  'refreshToken',
+  'dataCentre',
+  'apiBaseUrl',
+  'accountsBaseUrl',
+  'dateFormat',
+  'timeZone',
+  'pageSize',
+  'timeoutMs',
+  'retries',
+  'minRetryDelayMs',
+  'rateLimitPauseMs',
+  'fetch',
+  'logger',
+];
+
 /** Options of {@link ZohoCreatorSource}. */
 export interface ZohoCreatorSourceOptions {
   /** Account owner name (workspace) in the API path, e.g. `jason18`. */
@@ -140,6 +164,11 @@ export class ZohoCreatorSource implements SourceAdapter {
    */
   constructor(options: ZohoCreatorSourceOptions) {
     if (!isPlainObject(options)) throw new ConfigError('options', 'ZohoCreatorSource needs an options object');
+    for (const key of Object.keys(options)) {
+      if (ZOHO_SOURCE_OPTION_KEYS.includes(key)) continue;
+      const hint = key === 'dataCenter' ? ' (did you mean `dataCentre`?)' : '';
+      throw new ConfigError(key, `Unknown ZohoCreatorSource option \`${key}\`${hint}`);
+    }
     for (const key of [
       'accountOwner',
       'appLinkName',

@@ -94,16 +94,17 @@ export async function createHarness(simOptions: ZohoSimulatorOptions = {}): Prom
       return { missing, different, extra };
     },
     async dumpEvent(eventId) {
+      // Known key names (no SCAN over a shared keyspace): the index, metadata, dead letters and every record key.
+      const keys = [sink.keys.ids(eventId), sink.keys.eventMeta(eventId), `${prefix}:{e:${eventId}}:dlq`];
+      for (const id of await redis.hkeys(sink.keys.ids(eventId))) keys.push(`${prefix}:{e:${eventId}}:rec:${id}`);
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.dumpBuffer(key);
+      const replies = (await pipeline.exec()) ?? [];
       const out: Record<string, string> = {};
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{e:${eventId}}:*`, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) {
-          const dumped = await redis.dumpBuffer(key);
-          out[key] = dumped ? dumped.toString('hex') : '';
-        }
-      } while (cursor !== '0');
+      keys.forEach((key, i) => {
+        const value = replies[i]?.[1];
+        if (Buffer.isBuffer(value)) out[key] = value.toString('hex');
+      });
       return out;
     },
     async close() {

@@ -281,10 +281,10 @@ describe('the packed tarball in a fresh project', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('the tarball holds dist, README, CHANGELOG and package.json only', () => {
+  it('the tarball holds dist, README, CHANGELOG, LICENSE and package.json only', () => {
     const listing = run('tar', ['-tzf', tarball], work).trim().split('\n');
     const top = new Set(listing.map((p) => p.replace(/^package\//, '').split('/')[0]));
-    expect([...top].sort()).toEqual(['CHANGELOG.md', 'README.md', 'dist', 'package.json']);
+    expect([...top].sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'package.json']);
     for (const file of Object.values(ENTRIES)) {
       for (const ext of ['.js', '.cjs', '.d.ts', '.d.cts']) expect(listing).toContain(`package/dist/${file}${ext}`);
     }

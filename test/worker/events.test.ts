@@ -31,6 +31,44 @@ describe('events, status and the error policy', () => {
     expect(errors[0]?.message).toContain('eventSynced listener threw: listener bug');
   });
 
+  it('a rejecting async listener and a throwing one neither crash the process nor hide the event from later listeners', async () => {
+    const worker = h.worker();
+    const errors: SyncError[] = [];
+    let later = 0;
+    worker.on('syncCompleted', async () => {
+      throw new Error('async listener rejects');
+    });
+    worker.on('syncCompleted', () => {
+      throw new Error('sync listener throws');
+    });
+    worker.on('syncCompleted', () => {
+      later += 1;
+    });
+    worker.once('syncStarted', () => undefined);
+    worker.on('error', (e) => errors.push(e));
+    await worker.performFullSync();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(later).toBe(1);
+    expect(errors.map((e) => e.message).sort()).toEqual([
+      'A syncCompleted listener threw: async listener rejects',
+      'A syncCompleted listener threw: sync listener throws',
+    ]);
+    expect(worker.listenerCount('syncStarted')).toBe(0); // once() still means once
+  });
+
+  it('concurrent start() calls start once; stop() during start-up leaves the worker stopped', async () => {
+    const worker = h.worker({ enableAutoSync: true, syncIntervalMs: 3_600_000 });
+    await Promise.all([worker.start(), worker.start()]);
+    expect(worker.isRunning).toBe(true);
+    await worker.stop();
+    const other = h.worker({ enableAutoSync: true, syncIntervalMs: 3_600_000 });
+    const starting = other.start();
+    await other.stop();
+    await starting;
+    expect(other.isRunning).toBe(false);
+    expect(other.currentRun).toBeUndefined();
+  });
+
   it('a syncCompleted listener can start the next run at once (the finished run is already cleared)', async () => {
     const worker = h.worker();
     const next = new Promise<string>((resolve, reject) => {

@@ -38,6 +38,11 @@ describe('resolveOptions', () => {
     expect((error as Error).message).toContain(`\`${option}\``);
   });
 
+  it('rejects unknown lease keys and quotes string values in messages', () => {
+    expect(() => resolveOptions({ source, sink, lease: { ttl: 5000 } as unknown as { ttlMs: number } })).toThrow(/Unknown option `lease.ttl`/);
+    expect(() => resolveOptions({ source, sink, batchSize: '100' as unknown as number })).toThrow(/got "100"/);
+  });
+
   it('rejects unknown options, a missing source and a sink that is not a SinkAdapter', () => {
     expect(() => resolveOptions({ source, sink, batchsize: 5 } as unknown as SyncWorkerOptions)).toThrow(/Unknown option `batchsize`/);
     expect(() => resolveOptions({ sink } as unknown as SyncWorkerOptions)).toThrow(/`source`/);
@@ -76,6 +81,8 @@ describe('configFromEnv', () => {
     ['SYNC_BATCH_SIZE', '0'],
     ['SYNC_INTERVAL_MS', '5m'],
     ['SYNC_MAX_RETRIES', '-1'],
+    ['SYNC_MAX_RETRIES', '1000'],
+    ['SYNC_BATCH_SIZE', '20000'],
     ['ENABLE_AUTO_SYNC', 'maybe'],
     ['LOG_LEVEL', 'chatty'],
   ])('rejects %s=%s naming the variable and the value', (name, value) => {
@@ -88,5 +95,27 @@ describe('configFromEnv', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).option).toBe(name);
     expect((error as Error).message).toContain(`${name}="${value}"`);
+  });
+});
+
+describe('adapter option typos', () => {
+  it('RedisSink and ZohoCreatorSource reject unknown keys, naming them', async () => {
+    const { default: RedisMock } = await import('ioredis-mock');
+    const { RedisSink } = await import('../../src/redis/redis-sink.js');
+    const { ZohoCreatorSource } = await import('../../src/zoho/zoho-creator-source.js');
+    const redis = new RedisMock();
+    expect(() => new RedisSink({ redis, keyprefix: 'x' } as never)).toThrow(/Unknown RedisSink option `keyprefix`/);
+    const base = {
+      accountOwner: 'o',
+      appLinkName: 'a',
+      eventsReport: 'E',
+      registrationsReport: 'R',
+      eventLookupField: 'Event',
+      clientId: 'c',
+      clientSecret: 's',
+      refreshToken: 'r',
+    };
+    expect(() => new ZohoCreatorSource({ ...base, dataCenter: 'eu' } as never)).toThrow(/`dataCenter` \(did you mean `dataCentre`\?\)/);
+    redis.disconnect();
   });
 });
