@@ -12,6 +12,8 @@
  */
 import type { Redis } from 'ioredis';
 import { ZohoDateTimeCodec } from '../src/zoho/date-time.js';
+import { parseZohoJson } from '../src/zoho/json.js';
+import { ZohoRecordNormaliser } from '../src/zoho/record-normaliser.js';
 import type { SimInfo } from './common.js';
 
 /** What a loader did. */
@@ -142,4 +144,70 @@ export async function naiveLoad(info: SimInfo, redis: Redis, prefix: string, max
     cursor = page.cursor;
   }
   return { records, pages, ms: performance.now() - started };
+}
+
+/**
+ * Walks a report's cursor chain with plain `fetch`, reading each body as text and parsing only the
+ * cursor header: the time the chain itself takes on this simulator (latency + the simulator's own
+ * work + transfer), i.e. what no client can beat. The token is minted before the clock starts.
+ */
+export async function chainWalk(info: SimInfo, report: 'registrations' | 'events'): Promise<{ pages: number; ms: number }> {
+  const token = await mintToken(info);
+  const { accountOwner, appLinkName, registrationsReport, eventsReport } = info.config;
+  const name = report === 'registrations' ? registrationsReport : eventsReport;
+  const url = `${info.apiBaseUrl}/creator/v2.1/data/${accountOwner}/${appLinkName}/report/${name}?max_records=1000&field_config=all`;
+  const started = performance.now();
+  let cursor: string | undefined;
+  let pages = 0;
+  for (;;) {
+    const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
+    if (cursor !== undefined) headers.record_cursor = cursor;
+    const response = await fetch(url, { headers });
+    await response.text();
+    if (response.status !== 200) throw new Error(`Unexpected HTTP ${response.status} walking ${name}`);
+    pages += 1;
+    cursor = response.headers.get('record_cursor') ?? undefined;
+    if (cursor === undefined) break;
+  }
+  return { pages, ms: performance.now() - started };
+}
+
+/** Mean duration of the library's synchronous steps on one page. Unit: ms. */
+export interface PageSteps {
+  /** UTF-8 decode + `parseZohoJson` + `ZohoRecordNormaliser.toRecords` of a 1,000-record page: one uninterrupted step. */
+  readonly readPage: number;
+  /** `JSON.stringify` of one batch of `batchSize` records (the size check; its text is what the sink stores). */
+  readonly sizeBatch: number;
+}
+
+/**
+ * Times the library's own synchronous steps on the first page of the simulator (the longest pieces
+ * of work the sync runs between two turns of the event loop), averaged over `rounds`.
+ */
+export async function timePageSteps(info: SimInfo, batchSize: number, rounds = 20): Promise<PageSteps> {
+  const token = await mintToken(info);
+  const response = await fetch(listUrl(info), { headers: { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' } });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const normaliser = new ZohoRecordNormaliser({
+    codec: new ZohoDateTimeCodec(info.config.dateFormat, info.config.timeZone),
+    eventLookupField: info.config.eventLookupField,
+  });
+  const decoder = new TextDecoder();
+  let readPage = 0;
+  let sizeBatch = 0;
+  let batches = 0;
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    const body = parseZohoJson(decoder.decode(bytes)) as { data: unknown[] };
+    const { items } = normaliser.toRecords(body.data);
+    const read = performance.now();
+    readPage += read - started;
+    for (let i = 0; i < items.length; i += batchSize) {
+      const t = performance.now();
+      for (const record of items.slice(i, i + batchSize)) JSON.stringify(record.data);
+      sizeBatch += performance.now() - t;
+      batches += 1;
+    }
+  }
+  return { readPage: readPage / rounds, sizeBatch: sizeBatch / Math.max(1, batches) };
 }

@@ -33,6 +33,11 @@ export interface ChildReport {
   readonly peakLiveHeap: number;
   /** Full GCs during the operation. */
   readonly majorGcs: number;
+  /** Peak RSS of the first and of the second half of the operation (by time): equal when nothing accumulates. */
+  readonly peakRssFirstHalf: number;
+  readonly peakRssSecondHalf: number;
+  /** `heapUsed` after each full GC, with the time since the start (ms), to see whether it trends. */
+  readonly liveHeapSeries: readonly (readonly [number, number])[];
   /** `heapUsed` right before the operation (after a forced GC). */
   readonly baselineHeapUsed: number;
   /** Highest sampled `external + arrayBuffers` (Buffers outside the V8 heap). */
@@ -62,12 +67,16 @@ async function main(): Promise<void> {
   let peakRss = base.rss;
   let peakLiveHeap = base.heapUsed;
   let majorGcs = 0;
+  const liveHeapSeries: [number, number][] = [];
+  const rssSeries: [number, number][] = [];
+  let started = performance.now();
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
       if (kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
       majorGcs += 1;
       const live = process.memoryUsage().heapUsed;
+      liveHeapSeries.push([Math.round(performance.now() - started), live]);
       if (live > peakLiveHeap) peakLiveHeap = live;
     }
   });
@@ -77,9 +86,10 @@ async function main(): Promise<void> {
     if (m.heapUsed > peakHeapUsed) peakHeapUsed = m.heapUsed;
     if (m.external + m.arrayBuffers > peakExternal) peakExternal = m.external + m.arrayBuffers;
     if (m.rss > peakRss) peakRss = m.rss;
+    rssSeries.push([performance.now() - started, m.rss]);
   }, 10);
 
-  const started = performance.now();
+  started = performance.now();
   let records = 0;
   let pages = 0;
   const drift = { missing: [] as string[], extra: [] as string[], stale: [] as string[] };
@@ -104,6 +114,12 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   gcObserver.disconnect();
   const kernelPeak = process.resourceUsage().maxRSS * 1024;
+  let peakRssFirstHalf = 0;
+  let peakRssSecondHalf = 0;
+  for (const [t, rss] of rssSeries) {
+    if (t < ms / 2) peakRssFirstHalf = Math.max(peakRssFirstHalf, rss);
+    else peakRssSecondHalf = Math.max(peakRssSecondHalf, rss);
+  }
   const report: ChildReport = {
     ms,
     peakRss: Math.max(peakRss, kernelPeak),
@@ -111,6 +127,9 @@ async function main(): Promise<void> {
     peakHeapUsed,
     peakLiveHeap,
     majorGcs,
+    peakRssFirstHalf,
+    peakRssSecondHalf,
+    liveHeapSeries,
     baselineHeapUsed: base.heapUsed,
     peakExternal,
     records,

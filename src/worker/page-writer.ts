@@ -23,21 +23,21 @@ export async function commitPage(
   // Reading a page (decode, parse, normalise) and writing it are each several milliseconds of
   // synchronous work: give the host's event loop a turn in between (and before each batch below).
   await nextTurn();
-  const { accepted, rejected } = splitOversized(page.items, ctx.options.maxRecordBytes);
-  rejected.push(...page.rejected);
-
-  const batches: SourceRecord[][] = [];
-  for (let i = 0; i < accepted.length; i += ctx.options.batchSize) {
-    batches.push(accepted.slice(i, i + ctx.options.batchSize));
-  }
+  const batches = batchByEvent(page.items, ctx.options.batchSize);
+  const oversized: TooLarge[] = [];
+  let accepted = 0;
   const settled = await Promise.allSettled(
     batches.map((batch) =>
       ctx.limit(async () => {
         await nextTurn();
-        return ctx.sink.upsertRecords(batch, { seenScope });
+        // Sized (stringified) batch by batch: at most `concurrency` batches of JSON text are alive at once.
+        const fit = dropOversized(batch, ctx.options.maxRecordBytes, oversized);
+        accepted += fit.length;
+        return fit.length === 0 ? NOTHING_WRITTEN : ctx.sink.upsertRecords(fit, { seenScope });
       }),
     ),
   );
+  const rejected = [...inListingOrder(page.items, oversized), ...page.rejected];
   // Count what did commit before surfacing a failure, so stats never under- or over-report.
   let failure: unknown;
   for (const outcome of settled) {
@@ -48,7 +48,7 @@ export async function commitPage(
     ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
     throw failure;
   }
-  ctx.redisLogger.debug('Redis batches committed', { runId: ctx.runId, page: page.pageNumber, batches: batches.length, records: accepted.length });
+  ctx.redisLogger.debug('Redis batches committed', { runId: ctx.runId, page: page.pageNumber, batches: batches.length, records: accepted });
 
   if (rejected.length > 0) await deadLetter(ctx, rejected);
   ctx.progress.pages += 1;
@@ -80,32 +80,60 @@ export async function deadLetter(ctx: RunContext, rejected: readonly RejectedRec
   }
 }
 
+const NOTHING_WRITTEN: UpsertResult = Object.freeze({ added: 0, updated: 0, unchanged: 0, events: [] });
+
+/** A record over `maxRecordBytes` and its rejection. */
+interface TooLarge {
+  readonly record: SourceRecord;
+  readonly rejection: RejectedRecord;
+}
+
 /**
- * Splits off records over `maxBytes` and groups the rest by event (events in order of first
+ * Cuts a page into batches of at most `size` records, grouped by event (events in order of first
  * appearance, records in listing order within each event): the sink sends one script call per
- * event per batch, so a batch cut from grouped records needs a few calls instead of one per event
- * of the page. The JSON computed for the size check is handed to the sink (`offerRecordJson`).
+ * event per batch, so a batch of grouped records needs a few calls instead of one per event of
+ * the page.
  */
-function splitOversized(
-  records: readonly SourceRecord[],
-  maxBytes: number,
-): { accepted: SourceRecord[]; rejected: RejectedRecord[] } {
+function batchByEvent(records: readonly SourceRecord[], size: number): SourceRecord[][] {
   const byEvent = new Map<string, SourceRecord[]>();
-  const rejected: RejectedRecord[] = [];
   for (const record of records) {
+    const group = byEvent.get(record.eventId);
+    if (group === undefined) byEvent.set(record.eventId, [record]);
+    else group.push(record);
+  }
+  const grouped = byEvent.size === 1 ? [...byEvent.values()][0]! : [...byEvent.values()].flat();
+  const batches: SourceRecord[][] = [];
+  for (let i = 0; i < grouped.length; i += size) batches.push(grouped.slice(i, i + size));
+  return batches;
+}
+
+/**
+ * The records of a batch whose JSON fits in `maxBytes`; the others are added to `oversized`. The
+ * JSON computed for the check is handed to the sink (`offerRecordJson`), which stores that text.
+ */
+function dropOversized(batch: readonly SourceRecord[], maxBytes: number, oversized: TooLarge[]): SourceRecord[] {
+  const fit: SourceRecord[] = [];
+  for (const record of batch) {
     // JSON length in UTF-16 units is a lower bound of its UTF-8 size and at most a third of it,
     // so the exact byte count is only computed near the limit.
     const json = JSON.stringify(record.data);
     const bytes = json.length * 3 <= maxBytes ? json.length : Buffer.byteLength(json, 'utf8');
     if (bytes > maxBytes) {
-      rejected.push({ reason: 'too-large', detail: `${bytes} bytes > ${maxBytes}`, eventId: record.eventId, raw: record.data });
-      continue;
+      oversized.push({
+        record,
+        rejection: { reason: 'too-large', detail: `${bytes} bytes > ${maxBytes}`, eventId: record.eventId, raw: record.data },
+      });
+    } else {
+      offerRecordJson(record, json);
+      fit.push(record);
     }
-    offerRecordJson(record, json);
-    const group = byEvent.get(record.eventId);
-    if (group === undefined) byEvent.set(record.eventId, [record]);
-    else group.push(record);
   }
-  const accepted = byEvent.size === 1 ? [...byEvent.values()][0]! : [...byEvent.values()].flat();
-  return { accepted, rejected };
+  return fit;
+}
+
+/** The rejections of oversized records, in the order the listing returned the records. */
+function inListingOrder(items: readonly SourceRecord[], oversized: readonly TooLarge[]): RejectedRecord[] {
+  if (oversized.length <= 1) return oversized.map((o) => o.rejection);
+  const position = new Map(items.map((record, index) => [record, index]));
+  return [...oversized].sort((a, b) => position.get(a.record)! - position.get(b.record)!).map((o) => o.rejection);
 }
