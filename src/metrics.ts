@@ -68,7 +68,7 @@ const OUTCOMES = ['succeeded', 'failed'] as const;
 const CALL_KINDS = ['token', 'records', 'ids', 'meta'] as const satisfies readonly (keyof ApiCallCounts)[];
 const CHANGES = ['added', 'updated', 'removed'] as const;
 const DRIFT_TYPES = ['missing_in_redis', 'extra_in_redis', 'stale'] as const;
-const SKIP_REASONS = ['lease-held', 'quota-exhausted'] as const satisfies readonly RunSkipReason[];
+const SKIP_REASONS = ['lease-held', 'quota-exhausted', 'recently-synced'] as const satisfies readonly RunSkipReason[];
 
 type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K]) => void;
 
@@ -89,7 +89,7 @@ type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K])
  * | `discrepancy_records_found_total` | counter | `type` | every `discrepancyFound` |
  * | `event_staleness_seconds` | gauge | `event_id` | seconds since the event's last `eventSynced` |
  * | `dead_lettered_total`, `mass_removal_blocked_total`, `lease_lost_total`, `ticks_skipped_total` | counter | | `recordDeadLettered`, `massRemovalBlocked`, `leaseLost`, `tickSkipped` |
- * | `runs_skipped_total` | counter | `reason` (`lease-held`/`quota-exhausted`) | `runSkipped` |
+ * | `runs_skipped_total` | counter | `reason` (`lease-held`/`quota-exhausted`/`recently-synced`) | `runSkipped` |
  * | `worker_running` | gauge | | `getStatus().is_running` at scrape |
  * | `run_in_progress` | gauge | `kind` | 1 while a run of that kind is in flight |
  * | `last_success_timestamp_seconds` | gauge | | `getStatus().last_sync_time` at scrape |
@@ -248,7 +248,7 @@ export function registerSyncMetrics(worker: MetricsWorker, registry: MetricsRegi
   const ticksSkipped = simpleCounter('ticks_skipped_total', 'Timer ticks skipped because a run was in flight.');
   const runsSkipped = new Counter({
     name: name('runs_skipped_total'),
-    help: 'Automatic runs skipped, by reason (lease-held: another replica is syncing; quota-exhausted: Zoho daily limit hit recently).',
+    help: 'Automatic runs skipped, by reason (lease-held: another replica is syncing; quota-exhausted: Zoho daily limit hit recently; recently-synced: another replica synced less than half an interval ago).',
     labelNames: ['reason'] as const,
     registers,
   });

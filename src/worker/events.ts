@@ -77,10 +77,12 @@ export interface TickSkippedPayload {
 }
 
 /** Why an automatic run was skipped. */
-export type RunSkipReason = 'lease-held' | 'quota-exhausted';
+export type RunSkipReason = 'lease-held' | 'quota-exhausted' | 'recently-synced';
 
 /**
  * `runSkipped` payload: an automatic run (the start-up run or a timer tick) did not run.
+ * - `recently-synced`: a timer tick found that another replica wrote the shared `lastSyncAt` less
+ *   than half a `syncIntervalMs` ago; no run was started. Counted in `stats.recent_sync_skipped_runs`.
  * - `lease-held`: another replica holds the sync lease (it is syncing); the run was started in this
  *   process, found the lease taken and ended without a Zoho call. Counted in `stats.lease_skipped_runs`.
  * - `quota-exhausted`: Zoho answered code 4000 (daily limit) less than `quotaPauseMs` ago; no run

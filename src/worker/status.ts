@@ -23,6 +23,8 @@ export interface SyncStats {
   lease_skipped_runs: number;
   /** Automatic runs (start-up or tick) skipped because Zoho's daily limit was hit less than `quotaPauseMs` ago. */
   quota_skipped_runs: number;
+  /** Timer ticks skipped because another replica synced less than half a `syncIntervalMs` ago. */
+  recent_sync_skipped_runs: number;
   /**
    * Redis calls of runs retried after a transient connection failure (connection lost or reset,
    * ioredis giving up on a reconnect, `LOADING`/`BUSY`/`TRYAGAIN`). Unit: retries.

@@ -91,6 +91,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   readonly #owner = randomUUID();
   readonly #callsAtCreation: ApiCallCounts;
   #started = false;
+  /** The `lastSyncAt` this worker last wrote to the sink (epoch ms). */
+  #lastSyncAtWritten: number | undefined;
   #starting: Promise<void> | undefined;
   #stopGeneration = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -114,6 +116,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     skipped_ticks: 0,
     lease_skipped_runs: 0,
     quota_skipped_runs: 0,
+    recent_sync_skipped_runs: 0,
     sink_retries: 0,
     discrepancy_checks: 0,
   };
@@ -412,6 +415,13 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     // Let trigger() register the run before anything is emitted, so listeners see it in getStatus().
     await Promise.resolve();
     try {
+      if (origin === 'tick' && (await this.#anotherReplicaSyncedRecently())) {
+        // The lease stops replicas overlapping; this stops them repeating each other's work, so N
+        // replicas spend about the Zoho calls of one.
+        skipped = true;
+        this.#skipRun(ctx.runId, ctx.kind, origin, 'recently-synced');
+        throw new SyncError('Another replica synced less than half an interval ago; this tick did not run', SyncErrorCode.BUSY);
+      }
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
         const refusal = new LeaseError('Another replica holds the sync lease; this run did not start');
@@ -474,6 +484,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         watermark: meta.watermark === undefined ? undefined : new Date(meta.watermark).toISOString(),
         discrepancies,
       };
+      this.#lastSyncAtWritten = finishedAt;
       await this.#sink.setSyncMeta(
         request.kind === 'full' || ctx.fellBackToFull ? { lastSyncAt: finishedAt, lastFullSyncAt: finishedAt } : { lastSyncAt: finishedAt },
         ctx.fenced(),
@@ -537,10 +548,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         clearTimeout(this.#timer);
         this.#schedule(Math.min(this.options.syncIntervalMs, this.options.lease.ttlMs));
       }
+    } else if (reason === 'recently-synced') {
+      this.#stats.recent_sync_skipped_runs += 1;
     } else {
       this.#stats.quota_skipped_runs += 1;
     }
-    this.#logger.info(`Automatic ${kind} run skipped: ${reason === 'lease-held' ? 'another replica holds the sync lease' : "Zoho's daily API limit is exhausted"}`, {
+    this.#logger.info(`Automatic ${kind} run skipped: ${SKIP_EXPLANATIONS[reason]}`, {
       trigger: origin,
       pausedUntil: pausedUntil === undefined ? undefined : new Date(pausedUntil).toISOString(),
     });
@@ -555,6 +568,17 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   /** Starts an automatic run (start-up or tick), unless the Zoho daily quota pause is on. */
+  /**
+   * Whether the shared `lastSyncAt` (sink metadata) was written by another replica less than half a
+   * `syncIntervalMs` ago. This replica's own writes never count, so a long run of its own does not
+   * make it skip its next tick.
+   */
+  async #anotherReplicaSyncedRecently(): Promise<boolean> {
+    const { lastSyncAt } = await this.#sink.getSyncMeta();
+    if (lastSyncAt === undefined || lastSyncAt === this.#lastSyncAtWritten) return false;
+    return Date.now() - lastSyncAt < this.options.syncIntervalMs / 2;
+  }
+
   #autoTrigger(request: RunRequest, origin: 'start' | 'tick'): void {
     if (this.#quotaPausedUntil() !== undefined) {
       this.#skipRun(undefined, request.kind, origin, 'quota-exhausted');
@@ -727,6 +751,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     this.#safeEmit('error', error);
   }
 }
+
+const SKIP_EXPLANATIONS: Readonly<Record<RunSkipReason, string>> = {
+  'lease-held': 'another replica holds the sync lease',
+  'quota-exhausted': "Zoho's daily API limit is exhausted",
+  'recently-synced': 'another replica synced less than half an interval ago',
+};
 
 /** One registered listener as eventemitter3 keeps it. */
 interface RegisteredListener {

@@ -69,6 +69,28 @@ describe('events, status and the error policy', () => {
     expect(other.currentRun).toBeUndefined();
   });
 
+  it('a timer tick is skipped when another replica synced less than half an interval ago, never for its own runs', async () => {
+    const worker = h.worker({ enableAutoSync: true, syncIntervalMs: 1000 });
+    const reasons: string[] = [];
+    worker.on('runSkipped', (p) => reasons.push(p.reason));
+    const firstSync = new Promise((resolve) => worker.once('syncCompleted', resolve));
+    await worker.start();
+    await firstSync;
+    // Its own start-up run wrote last_sync_at: the next tick still runs.
+    const ownTick = new Promise<string>((resolve) => worker.once('syncStarted', (p) => resolve(p.kind)));
+    expect(await ownTick).toBe('incremental');
+    while (worker.currentRun) await new Promise((r) => setTimeout(r, 10));
+    // Another replica's write (its clock may run ahead of ours): the next tick is skipped, with no Zoho call.
+    await h.sink.setSyncMeta({ lastSyncAt: Date.now() + 5000 });
+    h.sim.clearRequests();
+    const skipped = new Promise((resolve) => worker.once('runSkipped', resolve));
+    await skipped;
+    await worker.stop();
+    expect(reasons).toContain('recently-synced');
+    expect(worker.getStatus().stats.recent_sync_skipped_runs).toBeGreaterThanOrEqual(1);
+    expect(h.sim.requests.filter((r) => r.kind !== 'token')).toHaveLength(0);
+  });
+
   it('a syncCompleted listener can start the next run at once (the finished run is already cleared)', async () => {
     const worker = h.worker();
     const next = new Promise<string>((resolve, reject) => {
