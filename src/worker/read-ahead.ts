@@ -10,6 +10,7 @@
  * early; that one is aborted through its signal.
  */
 import { AbortedError } from '../errors.js';
+import { anySignal } from '../internal/any-signal.js';
 
 /**
  * Iterates the listing `open(signal)` one item ahead of the consumer.
@@ -54,16 +55,3 @@ export async function* readAhead<T>(
   }
 }
 
-/** `AbortSignal.any([a, b])`, with a fallback for Node 20.0–20.2, which lack it. */
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const controller = new AbortController();
-  const forward = (source: AbortSignal) => (): void => controller.abort(source.reason);
-  if (a.aborted) controller.abort(a.reason);
-  else if (b.aborted) controller.abort(b.reason);
-  else {
-    a.addEventListener('abort', forward(a), { once: true, signal: controller.signal });
-    b.addEventListener('abort', forward(b), { once: true, signal: controller.signal });
-  }
-  return controller.signal;
-}

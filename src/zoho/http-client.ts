@@ -19,6 +19,7 @@ import {
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { parseZohoJson } from './json.js';
+import { anySignal } from '../internal/any-signal.js';
 
 /** Default per-request timeout. Unit: ms. */
 export const DEFAULT_ZOHO_TIMEOUT_MS = 30_000;
@@ -434,20 +435,6 @@ export async function fetchWithTimeout(
       cause: error,
     });
   }
-}
-
-/** `AbortSignal.any([a, b])`, with a small fallback for Node 20.0–20.2, which lack it. */
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const controller = new AbortController();
-  const forward = (source: AbortSignal) => (): void => controller.abort(source.reason);
-  if (a.aborted) controller.abort(a.reason);
-  else if (b.aborted) controller.abort(b.reason);
-  else {
-    a.addEventListener('abort', forward(a), { once: true, signal: controller.signal });
-    b.addEventListener('abort', forward(b), { once: true, signal: controller.signal });
-  }
-  return controller.signal;
 }
 
 function describeNetworkError(error: Error): string {
