@@ -57,6 +57,14 @@ export {
   type KeySchema,
 } from './redis/key-schema.js';
 export { RedisSink, type RedisSinkOptions } from './redis/redis-sink.js';
+export { createRedisClient, type CreateRedisClientOptions } from './redis/connection.js';
+export {
+  type ClusterNode,
+  DEFAULT_REDIS_URL,
+  parseClusterNodes,
+  type RedisConnectionConfig,
+  redisConnectionFromEnv,
+} from './redis/connection-config.js';
 export { type ZohoDataCentre, ZOHO_DATA_CENTRES } from './zoho/data-centres.js';
 export { type ZohoPageSize, ZohoCreatorSource, type ZohoCreatorSourceOptions } from './zoho/zoho-creator-source.js';
 export type { DiscrepancyReport, DiscrepancyTotals, EventDiscrepancy, HealSummary } from './worker/discrepancy.js';

@@ -4,7 +4,9 @@
  * original design's environment variables.
  *
  * Environment:
- * - `REDIS_URL` (default `redis://127.0.0.1:6379`), `SYNC_KEY_PREFIX` (default `zrs-example`);
+ * - `REDIS_URL` (default `redis://127.0.0.1:6379`), or a Redis Cluster with
+ *   `REDIS_CLUSTER_NODES=host:port,…` (`REDIS_USERNAME`, `REDIS_PASSWORD` optional);
+ *   `SYNC_KEY_PREFIX` (default `zrs-example`);
  * - real Zoho when all of `ZOHO_CLIENT_ID`, `ZOHO_CLIENT_SECRET`, `ZOHO_REFRESH_TOKEN`,
  *   `ZOHO_ACCOUNT_OWNER`, `ZOHO_APP_LINK_NAME` are set; optional `ZOHO_DATA_CENTRE` (default `com`),
  *   `ZOHO_EVENTS_REPORT` (`All_Events`), `ZOHO_REGISTRATIONS_REPORT` (`All_Registrations`),
@@ -12,8 +14,9 @@
  * - simulator size: `SIM_EVENTS` (default 40), `SIM_REGISTRATIONS` (default 2419);
  * - worker: `SYNC_INTERVAL_MS`, `SYNC_BATCH_SIZE`, `SYNC_MAX_RETRIES`, `ENABLE_AUTO_SYNC`, `LOG_LEVEL`, ...
  */
-import { Redis } from 'ioredis';
 import { ConfigError } from '../../src/errors.js';
+import { createRedisClient } from '../../src/redis/connection.js';
+import { redisConnectionFromEnv } from '../../src/redis/connection-config.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
 import { createZohoSimulator, type ZohoSimulator } from '../../src/testing.js';
 import { configFromEnv } from '../../src/worker/options.js';
@@ -47,7 +50,7 @@ const ZOHO_REQUIRED = ['ZOHO_CLIENT_ID', 'ZOHO_CLIENT_SECRET', 'ZOHO_REFRESH_TOK
  * @throws {@link ConfigError} when only some of the Zoho variables are set, or a worker variable is invalid.
  */
 export async function createExampleSetup(env: Env = process.env): Promise<ExampleSetup> {
-  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const connection = redisConnectionFromEnv(env);
   const keyPrefix = env.SYNC_KEY_PREFIX || 'zrs-example';
   const workerConfig = configFromEnv(env);
 
@@ -97,11 +100,11 @@ export async function createExampleSetup(env: Env = process.env): Promise<Exampl
   }
 
   const source = new ZohoCreatorSource(sourceOptions);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = createRedisClient(connection, { maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // reported through SinkError on use; avoid ioredis's unhandled-error log spam
   const sink = new RedisSink({ redis, keyPrefix });
   const worker = new SyncWorker({ source, sink, ...workerConfig });
-  description.push(`Redis ${redactUrl(redisUrl)}, key prefix ${keyPrefix}`);
+  description.push(`Redis ${connection.label}, key prefix ${keyPrefix}`);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -122,10 +125,6 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(name, `${name}=${JSON.stringify(raw)} is not a positive integer`);
   return value;
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//[redacted]@');
 }
 
 /** `PORT` (default 3000; 0 picks a free port) and `HOST` (default 127.0.0.1) of an example server. */

@@ -57,6 +57,7 @@ Options:
 
 Environment:
   REDIS_URL                 default redis://127.0.0.1:6379
+  REDIS_CLUSTER_NODES       a Redis Cluster instead: host:port,host:port,… (REDIS_USERNAME, REDIS_PASSWORD optional)
   SYNC_KEY_PREFIX           default zrs
   SIM_KEY_PREFIX            the key prefix with --simulator (default zrs-simulator)
   ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN, ZOHO_ACCOUNT_OWNER, ZOHO_APP_LINK_NAME

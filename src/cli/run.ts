@@ -156,7 +156,7 @@ async function expectedRecordCount(sink: RedisSink, args: ParsedArgs): Promise<n
 
 /** The `status` command's answer: what Redis holds, read without any Zoho call. Times are ISO 8601 or null. */
 export interface CliStatus {
-  /** `REDIS_URL`, password blanked. */
+  /** `REDIS_URL`, password blanked, or `cluster host:port,…`. */
   readonly redis_url: string;
   readonly key_prefix: string;
   /** Highest committed Zoho modification time. */
@@ -216,11 +216,7 @@ async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
     if (c) checkpoints.push({ name, run_id: c.runId, next_page: c.nextPage, started_at: new Date(c.startedAt).toISOString() });
   }
   const pttl = await redis.pttl(sink.keys.lease());
-  const pipeline = redis.pipeline();
-  pipeline.xlen(sink.keys.globalDeadLetters());
-  for (const id of ids) pipeline.xlen(sink.keys.deadLetters(id));
-  const lengths = (await pipeline.exec()) ?? [];
-  const deadLetters = lengths.reduce((sum, [err, n]) => sum + (err === null && typeof n === 'number' ? n : 0), 0);
+  const deadLetters = await countDeadLetters(redis, [sink.keys.globalDeadLetters(), ...ids.map((id) => sink.keys.deadLetters(id))]);
   return {
     redis_url: r.redisUrl,
     key_prefix: r.keyPrefix,
@@ -237,6 +233,25 @@ async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
     dead_letters: deadLetters,
     event_details: details,
   };
+}
+
+/**
+ * Sum of `XLEN` over the streams. Standalone: one pipeline. Cluster: the streams live in different
+ * slots (one per event), and an ioredis Cluster pipeline must stay in one slot, so each `XLEN` is
+ * its own command (ioredis routes it to the slot's master), 100 in flight at a time.
+ */
+async function countDeadLetters(redis: CliRedis['redis'], keys: readonly string[]): Promise<number> {
+  const lengths: number[] = [];
+  if (redis.isCluster) {
+    for (let start = 0; start < keys.length; start += 100) {
+      lengths.push(...(await Promise.all(keys.slice(start, start + 100).map((key) => redis.xlen(key)))));
+    }
+  } else {
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.xlen(key);
+    for (const [err, n] of (await pipeline.exec()) ?? []) if (err === null && typeof n === 'number') lengths.push(n);
+  }
+  return lengths.reduce((sum, n) => sum + n, 0);
 }
 
 function formatStatus(s: CliStatus): string {

@@ -1,10 +1,12 @@
 /**
- * Wiring of the CLI from the environment: Redis (`REDIS_URL`), the Zoho source (`ZOHO_*`, or the
+ * Wiring of the CLI from the environment: Redis (`REDIS_URL`, or a cluster with `REDIS_CLUSTER_NODES`), the Zoho source (`ZOHO_*`, or the
  * bundled simulator with `--simulator`) and a `SyncWorker` configured by `configFromEnv`.
  */
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, SinkError } from '../errors.js';
 import { createConsoleLogger, type Logger, parseLogLevel } from '../logger.js';
+import { createRedisClient } from '../redis/connection.js';
+import { redisConnectionFromEnv } from '../redis/connection-config.js';
 import { RedisSink } from '../redis/redis-sink.js';
 import { generateDataset } from '../testing/dataset.js';
 import { createZohoSimulator, type ZohoSimulator } from '../testing/simulator.js';
@@ -25,16 +27,14 @@ export const ZOHO_REQUIRED_VARIABLES = [
   'ZOHO_APP_LINK_NAME',
 ] as const;
 
-/** Default of `REDIS_URL`. */
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** Redis as the CLI uses it. */
 export interface CliRedis {
-  /** The connection (owned by the CLI: {@link CliRedis.close} quits it). */
-  readonly redis: Redis;
+  /** The connection (owned by the CLI: {@link CliRedis.close} quits it); a `Cluster` with `REDIS_CLUSTER_NODES`. */
+  readonly redis: Redis | Cluster;
   /** The sink over {@link CliRedis.redis} with the key prefix. */
   readonly sink: RedisSink;
-  /** `REDIS_URL` with any password blanked. */
+  /** `REDIS_URL` with any password blanked, or `cluster host:port,…`. */
   readonly redisUrl: string;
   /** The key prefix in use. */
   readonly keyPrefix: string;
@@ -61,7 +61,8 @@ export function cliLogger(env: CliEnv): Logger {
 }
 
 /**
- * Connects to Redis at `REDIS_URL` with the key prefix `SYNC_KEY_PREFIX` (default `zrs`), or with
+ * Connects to Redis at `REDIS_URL` (or the cluster of `REDIS_CLUSTER_NODES`, see
+ * `redisConnectionFromEnv`) with the key prefix `SYNC_KEY_PREFIX` (default `zrs`), or with
  * `--simulator` `SIM_KEY_PREFIX` (default `zrs-simulator`), so that simulated data never lands
  * among real data.
  *
@@ -70,24 +71,19 @@ export function cliLogger(env: CliEnv): Logger {
  */
 export async function connectRedis(env: CliEnv, options: { readonly simulator: boolean }): Promise<CliRedis> {
   const workerConfig = configFromEnv(env);
-  const rawRedisUrl = env.REDIS_URL || DEFAULT_REDIS_URL;
-  const redisUrl = rawRedisUrl.replace(/\/\/([^/@]*)@/, '//[redacted]@');
+  const connection = redisConnectionFromEnv(env);
+  const redisUrl = connection.label;
   // The simulator never writes under SYNC_KEY_PREFIX (your real data's prefix): it has its own.
   const keyPrefix = options.simulator ? env.SIM_KEY_PREFIX || 'zrs-simulator' : env.SYNC_KEY_PREFIX || 'zrs';
-  const redis = new Redis(rawRedisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 2,
-    connectTimeout: 5000,
-    // Give up after a few attempts instead of retrying forever: a CLI must end.
-    retryStrategy: (attempt) => (attempt > 3 ? null : Math.min(attempt * 200, 1000)),
-  });
+  // Give up after a few attempts instead of retrying forever: a CLI must end.
+  const redis = createRedisClient(connection, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeoutMs: 5000, maxReconnectAttempts: 3 });
   redis.on('error', () => undefined); // surfaced below and through SinkError
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
     const reason = error instanceof Error ? error.message : String(error);
-    throw new SinkError(`Cannot connect to Redis at ${redisUrl}: ${reason} (set REDIS_URL)`, { cause: error });
+    throw new SinkError(`Cannot connect to Redis at ${redisUrl}: ${reason} (set ${connection.kind === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'})`, { cause: error });
   }
   let sink: RedisSink;
   try {

@@ -5,6 +5,7 @@
 import type { SinkAdapter } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
 import { ConfigError } from '../errors.js';
+import { parseClusterNodes } from '../redis/connection-config.js';
 import { createConsoleLogger, type Logger, type LogLevel, parseLogLevel } from '../logger.js';
 
 /** Options of `new SyncWorker(options)`. Every duration is in milliseconds. */
@@ -238,10 +239,15 @@ export type EnvConfig = Partial<
  * Unset or empty variables are left out, so the result spreads over defaults:
  * `new SyncWorker({ source, sink, ...configFromEnv(process.env) })`.
  *
+ * Where Redis is (`REDIS_URL`, or a cluster with `REDIS_CLUSTER_NODES=host:port,…`) is not a
+ * worker option: `redisConnectionFromEnv` reads it; this function only checks that
+ * `REDIS_CLUSTER_NODES`, when set, is well formed, so a typo fails with the other variables.
+ *
  * @param env - defaults to `process.env`.
  * @throws {@link ConfigError} naming the variable and the bad value, e.g. `SYNC_BATCH_SIZE="ten"`.
  */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): EnvConfig {
+  if (env.REDIS_CLUSTER_NODES?.trim()) parseClusterNodes(env.REDIS_CLUSTER_NODES);
   const out: Record<string, number | boolean | LogLevel> = {};
   for (const [variable, option] of Object.entries(ENV_VARIABLES)) {
     const raw = env[variable];

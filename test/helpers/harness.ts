@@ -4,7 +4,7 @@
  * Redis directly to compare it with the simulator record for record.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { RedisSink } from '../../src/redis/redis-sink.js';
 import { createZohoSimulator, type ZohoSimulator, type ZohoSimulatorOptions } from '../../src/testing.js';
 import { silentLogger } from '../../src/logger.js';
@@ -16,7 +16,7 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface Harness {
   readonly sim: ZohoSimulator;
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   readonly prefix: string;
   readonly sink: RedisSink;
   source(options?: Partial<ZohoCreatorSourceOptions>): ZohoCreatorSource;
@@ -32,9 +32,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(simOptions: ZohoSimulatorOptions = {}): Promise<Harness> {
+/** Options of {@link createHarness}. */
+export interface HarnessOptions {
+  /** A client to use instead of a new one on {@link REDIS_URL} (e.g. a Redis Cluster's); the caller closes it and its keys. */
+  readonly redis?: Redis | Cluster | undefined;
+}
+
+export async function createHarness(simOptions: ZohoSimulatorOptions = {}, harnessOptions: HarnessOptions = {}): Promise<Harness> {
   const sim = await createZohoSimulator({ dataset: { events: 40, registrations: 2419, seed: 1 }, ...simOptions });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  const ownRedis = harnessOptions.redis === undefined;
+  const redis = harnessOptions.redis ?? new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
   const prefix = `zrs-test-${randomBytes(4).toString('hex')}`;
   const sink = new RedisSink({ redis, keyPrefix: prefix });
   const workers: SyncWorker[] = [];
@@ -109,13 +116,15 @@ export async function createHarness(simOptions: ZohoSimulatorOptions = {}): Prom
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-      redis.disconnect();
+      if (ownRedis && redis instanceof Redis) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== '0');
+        redis.disconnect();
+      }
       await sim.close();
     },
   };

@@ -133,7 +133,7 @@ describe(`soak: ${CYCLES} incremental cycles with random changes and faults`, ()
           sim.expireTokens();
         } else {
           // Kill the sink's connection while the run is writing (ioredis reconnects and resends).
-          const id = await clientId(harness.redis);
+          const id = await clientId(harness.redis as Redis); // the standalone client of createHarness()
           worker.once('recordsAdded', () => void killer?.client('KILL', 'ID', String(id)).catch(() => undefined));
           worker.once('eventSynced', () => void killer?.client('KILL', 'ID', String(id)).catch(() => undefined));
         }
