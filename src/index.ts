@@ -15,19 +15,25 @@ export type {
   SourceRecord,
 } from './adapters/source.js';
 export type {
+  EventUpsertResult,
+  RecordSink,
+  RecordSinkCapabilities,
+  SinkAdapter,
+  StampComparison,
+  UpsertResult,
+} from './adapters/sink.js';
+export type {
   Checkpoint,
   EventMeta,
   EventMetaPatch,
-  EventUpsertResult,
+  EventState,
   FenceOptions,
   Lease,
-  SinkAdapter,
-  StampComparison,
+  RecordRef,
+  StateStore,
   SyncMeta,
   SyncMetaPatch,
-  UpsertOptions,
-  UpsertResult,
-} from './adapters/sink.js';
+} from './adapters/state-store.js';
 export {
   AbortedError,
   BusyError,
@@ -65,6 +71,7 @@ export {
   type RedisConnectionConfig,
   redisConnectionFromEnv,
 } from './redis/connection-config.js';
+export { RedisStateStore, type RedisStateStoreOptions } from './redis/state-store.js';
 export { type ZohoDataCentre, ZOHO_DATA_CENTRES } from './zoho/data-centres.js';
 export { type ZohoPageSize, ZohoCreatorSource, type ZohoCreatorSourceOptions } from './zoho/zoho-creator-source.js';
 export type { DiscrepancyReport, DiscrepancyTotals, EventDiscrepancy, HealSummary } from './worker/discrepancy.js';

@@ -1,6 +1,13 @@
 /**
- * The sink contract: where records go. {@link RedisSink} implements it on ioredis; anyone can
- * implement it for another store and hand it to `SyncWorker`.
+ * The record-sink contract: where records go. {@link RecordSink} holds records and nothing else;
+ * the worker's own bookkeeping (watermark, checkpoints, seen scopes, metadata, lease, dead letters)
+ * lives in a `StateStore` (see `./state-store.ts`). `RedisSink` implements it on ioredis; anyone
+ * can implement it for another store and hand it to `SyncWorker` with a state store.
+ *
+ * Required: `name`, `capabilities` and seven methods (`ping`, `upsertRecords`, `removeRecords`,
+ * `countRecords`, `scanRecordIds`, `readStamps`, `getRecord`). Optional extras (`compareStamps`,
+ * `locateRecord`) are used only when `capabilities` declares them; otherwise the worker falls back
+ * to the required methods (src/worker/record-ops.ts), so every guarantee holds for any sink.
  *
  * The worker relies on these guarantees:
  * - a method resolves only after its writes are committed, and rejects (never resolves partially)
@@ -9,7 +16,8 @@
  *   second write as unchanged;
  * - nothing is buffered across calls.
  */
-import type { RecordStamp, RejectedRecord, SourceEvent, SourceRecord } from './source.js';
+import type { RecordStamp, SourceRecord } from './source.js';
+import type { StateStore } from './state-store.js';
 
 /** What an upsert did to one event's records. */
 export interface EventUpsertResult {
@@ -35,12 +43,6 @@ export interface UpsertResult {
   readonly events: readonly EventUpsertResult[];
 }
 
-/** Options of {@link SinkAdapter.upsertRecords}. */
-export interface UpsertOptions {
-  /** Also mark the records as seen in this reconciliation scope (see {@link SinkAdapter.scanUnseen}). */
-  readonly seenScope?: string | undefined;
-}
-
 /** Result of comparing a page of source stamps with what the sink holds. */
 export interface StampComparison {
   /** Stamps of records the sink does not hold. */
@@ -49,154 +51,77 @@ export interface StampComparison {
   readonly stale: readonly RecordStamp[];
 }
 
-/** Per-event metadata the sink keeps. Times are epoch milliseconds. */
-export interface EventMeta {
-  /** Records held (index size). Unit: records. */
-  readonly recordCount: number;
-  /** Records the source listed at the last complete listing of this event, if any. */
-  readonly sourceCount: number | undefined;
-  /** When this event was last synced completely or checked (epoch ms), if ever. */
-  readonly lastSyncAt: number | undefined;
-  /** When this event was last synced completely (full or forced; epoch ms), if ever. */
-  readonly lastFullSyncAt: number | undefined;
-}
-
-/** Fields of {@link EventMeta} a writer may set. */
-export type EventMetaPatch = Partial<Omit<EventMeta, 'recordCount'>>;
-
-/** Global sync metadata. Times are epoch milliseconds. */
-export interface SyncMeta {
-  /** Highest source modification instant committed by a complete incremental or full listing (epoch ms). */
-  readonly watermark: number | undefined;
-  /** When any run last succeeded (epoch ms). */
-  readonly lastSyncAt: number | undefined;
-  /** When a full sync last succeeded (epoch ms). */
-  readonly lastFullSyncAt: number | undefined;
-  /** When the last staleness (ID-only) check ran (epoch ms). */
-  readonly lastStaleCheckAt: number | undefined;
-}
-
-/** Fields of {@link SyncMeta} a writer may set (the watermark moves only through {@link SinkAdapter.advanceWatermark}). */
-export type SyncMetaPatch = Partial<Omit<SyncMeta, 'watermark'>>;
-
-/** A resumable position in a run, saved after each committed page. */
-export interface Checkpoint {
-  /** The run that wrote it. */
-  readonly runId: string;
-  /** The kind of run, e.g. `full` or `incremental`. */
-  readonly kind: string;
-  /** Cursor of the next page to fetch. */
-  readonly cursor: string;
-  /** Page number the cursor fetches (1-based). */
-  readonly nextPage: number;
-  /** Highest modification instant seen so far in this run (epoch ms), if any. */
-  readonly maxModifiedAt: number | undefined;
-  /** The lower bound of an incremental listing (epoch ms), if any. */
-  readonly since: number | undefined;
-  /** When the run started (epoch ms). */
-  readonly startedAt: number;
-}
-
-/** A held lease (see {@link SinkAdapter.acquireLease}). */
-export interface Lease {
-  /** The owner token the lease was taken with. */
-  readonly owner: string;
-  /** Fencing token: strictly increasing across acquisitions. */
-  readonly fence: number;
-}
-
-/** Options for fenced writes: a write carrying a fence older than the newest issued one is refused. */
-export interface FenceOptions {
-  /** The fencing token of the lease the writer holds. */
-  readonly fence?: number | undefined;
+/**
+ * What a record sink declares it can do beyond the required methods. The worker reads these flags
+ * (it never probes for a method): a flag set to `true` promises the method exists, and `SyncWorker`
+ * rejects a sink whose flags and methods disagree.
+ */
+export interface RecordSinkCapabilities {
+  /** `compareStamps` compares stamps of many events in one round trip. Fallback: `readStamps` per event. */
+  readonly compareStamps: boolean;
+  /** `locateRecord` finds a record's event in one round trip. Fallback: `readStamps` per event. */
+  readonly locateRecord: boolean;
+  /**
+   * `getRecord` returns the data exactly as written (deep-equal, value types kept). `false` for
+   * encodings that keep only text (e.g. a HASH of fields). The contract suite checks round trips
+   * only when `true`.
+   */
+  readonly exactRoundTrip: boolean;
 }
 
 /**
- * A store for records, their per-event index, metadata and checkpoints.
- * Every method rejects with a `SinkError` when the store fails.
+ * A store for records and their per-event index. Every method rejects with a `SinkError` when the
+ * store fails and with an `InvalidInputError` (before any write) for an argument it cannot store.
  */
-export interface SinkAdapter {
+export interface RecordSink {
   /** A short name for logs, e.g. `redis`. */
   readonly name: string;
+  /** What the sink can do beyond the required methods (see {@link RecordSinkCapabilities}). */
+  readonly capabilities: RecordSinkCapabilities;
 
   /** Checks that the store answers; rejects with a `SinkError` within a few seconds when it does not. */
   ping(): Promise<void>;
 
   /**
    * Writes a batch of records (any mix of events), counting added / updated / unchanged truthfully:
-   * a record whose content did not change is neither added nor updated.
+   * a record whose content did not change is neither added nor updated. Each record's
+   * `modifiedAt` (epoch ms) is kept with it (see {@link RecordSink.readStamps}).
    */
-  upsertRecords(records: readonly SourceRecord[], options?: UpsertOptions): Promise<UpsertResult>;
+  upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult>;
 
-  /** Removes records of one event; resolves the IDs actually removed. */
+  /** Removes records of one event; resolves the IDs actually removed (held before the call). */
   removeRecords(eventId: string, ids: readonly string[]): Promise<string[]>;
 
   /** Number of records held for an event. Unit: records. */
   countRecords(eventId: string): Promise<number>;
 
-  /** Streams the IDs held for an event in chunks (never the whole set at once). */
+  /**
+   * Streams the IDs held for an event in chunks (never the whole set at once). Every ID held for the
+   * whole scan must be yielded at least once; an ID may be yielded twice.
+   */
   scanRecordIds(eventId: string): AsyncIterable<string[]>;
 
-  /** Finds which of the given events holds the record, or `undefined`. */
-  locateRecord(recordId: string, eventIds: readonly string[]): Promise<string | undefined>;
+  /** The held modification instants (epoch ms) of the given records of one event, in order; `undefined` when not held. */
+  readStamps(eventId: string, ids: readonly string[]): Promise<(number | undefined)[]>;
+
+  /** Reads one record's data, or `undefined` when not held. */
+  getRecord(eventId: string, recordId: string): Promise<Record<string, unknown> | undefined>;
+
+  /** Optional (capability `compareStamps`): compares stamps of any mix of events in one round trip. */
+  compareStamps?(stamps: readonly RecordStamp[]): Promise<StampComparison>;
+
+  /** Optional (capability `locateRecord`): the first of `eventIds` (in order) holding the record, or `undefined`. */
+  locateRecord?(recordId: string, eventIds: readonly string[]): Promise<string | undefined>;
 
   /**
-   * Compares source stamps with the held modification times and marks them seen in `scope`.
-   * One round trip per call.
+   * Optional: the state store `SyncWorker` uses when given none (`RedisSink` offers a
+   * `RedisStateStore` on its own client and prefix).
    */
-  compareStamps(stamps: readonly RecordStamp[], scope: string): Promise<StampComparison>;
-
-  /** Streams IDs held for an event that were not marked seen in `scope`. */
-  scanUnseen(eventId: string, scope: string): AsyncIterable<string[]>;
-
-  /** Number of IDs marked seen in `scope` for an event. Unit: records. */
-  countSeen(eventId: string, scope: string): Promise<number>;
-
-  /** Forgets a seen scope. */
-  releaseScope(scope: string, eventIds: readonly string[]): Promise<void>;
-
-  /** Stores the events' rows and adds them to the known-events set. */
-  saveEvents(events: readonly SourceEvent[]): Promise<void>;
-
-  /** IDs of every event the sink knows (saved or holding records). */
-  listEventIds(): Promise<string[]>;
-
-  /** Reads one event's metadata. */
-  getEventMeta(eventId: string): Promise<EventMeta>;
-
-  /** Reads several events' metadata in one round trip, in the order given. */
-  getEventMetas(eventIds: readonly string[]): Promise<EventMeta[]>;
-
-  /** Updates one event's metadata. */
-  setEventMeta(eventId: string, patch: EventMetaPatch, options?: FenceOptions): Promise<void>;
-
-  /** Reads the global metadata. */
-  getSyncMeta(): Promise<SyncMeta>;
-
-  /** Updates the global metadata. */
-  setSyncMeta(patch: SyncMetaPatch, options?: FenceOptions): Promise<void>;
-
-  /** Moves the watermark to `max(stored, instant)`; resolves the stored value. Never moves it backwards. */
-  advanceWatermark(instant: number, options?: FenceOptions): Promise<number>;
-
-  /** Reads a named checkpoint, if any. */
-  getCheckpoint(name: string): Promise<Checkpoint | undefined>;
-
-  /** Saves a named checkpoint (fenced). */
-  setCheckpoint(name: string, checkpoint: Checkpoint, options?: FenceOptions): Promise<void>;
-
-  /** Deletes a named checkpoint (fenced). */
-  clearCheckpoint(name: string, options?: FenceOptions): Promise<void>;
-
-  /** Appends rejected records to their event's dead-letter stream (capped). */
-  deadLetter(entries: readonly RejectedRecord[]): Promise<void>;
-
-  /** Takes the sync lease if free; resolves `undefined` when another owner holds it. */
-  acquireLease?(owner: string, ttlMs: number): Promise<Lease | undefined>;
-
-  /** Extends a held lease; resolves `false` when the lease is no longer this owner's. */
-  renewLease?(owner: string, ttlMs: number): Promise<boolean>;
-
-  /** Releases a held lease (only its owner can). */
-  releaseLease?(owner: string): Promise<void>;
+  readonly state?: StateStore | undefined;
 }
+
+/**
+ * @deprecated Use {@link RecordSink}. The former 24-method `SinkAdapter` was split into
+ * {@link RecordSink} (records) and `StateStore` (the worker's bookkeeping).
+ */
+export type SinkAdapter = RecordSink;

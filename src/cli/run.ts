@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSyncError, SyncErrorCode, toSyncError } from '../errors.js';
 import type { RedisSink } from '../redis/redis-sink.js';
+import { readEventMetas } from '../worker/record-ops.js';
 import type { RunRequest } from '../worker/run.js';
 import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS } from '../worker/options.js';
 import { type ParsedArgs, parseCliArgs, USAGE, UsageError } from './args.js';
@@ -147,9 +148,9 @@ async function expectedRecordCount(sink: RedisSink, args: ParsedArgs): Promise<n
     const count = await sink.countRecords(args.eventId!);
     return count > 0 ? count : undefined;
   }
-  const ids = await sink.listEventIds();
+  const ids = await sink.state.listEventIds();
   if (ids.length === 0) return undefined;
-  const metas = await sink.getEventMetas(ids);
+  const metas = await readEventMetas(sink.state, sink, ids);
   const total = metas.reduce((sum, m) => sum + m.recordCount, 0);
   return total > 0 ? total : undefined;
 }
@@ -196,9 +197,9 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
 async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
   const { sink, redis } = r;
   const staleAfterMs = configFromEnv(env).staleAfterMs ?? DEFAULT_SYNC_WORKER_OPTIONS.staleAfterMs;
-  const meta = await sink.getSyncMeta();
-  const ids = await sink.listEventIds();
-  const metas = ids.length > 0 ? await sink.getEventMetas(ids) : [];
+  const meta = await sink.state.getSyncMeta();
+  const ids = await sink.state.listEventIds();
+  const metas = ids.length > 0 ? await readEventMetas(sink.state, sink, ids) : [];
   const now = Date.now();
   const details = ids
     .map((id, i) => ({ id, m: metas[i]! }))
@@ -212,7 +213,7 @@ async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
     }));
   const checkpoints: { name: string; run_id: string; next_page: number; started_at: string }[] = [];
   for (const name of ['full', 'incremental']) {
-    const c = await sink.getCheckpoint(name);
+    const c = await sink.state.getCheckpoint(name);
     if (c) checkpoints.push({ name, run_id: c.runId, next_page: c.nextPage, started_at: new Date(c.startedAt).toISOString() });
   }
   const pttl = await redis.pttl(sink.keys.lease());

@@ -6,7 +6,7 @@
  * between its first and last call.
  *
  * Conventions shared by every script (so that they also run on ioredis-mock's Lua interpreter):
- * - every script declares a fixed number of keys;
+ * - every key a script touches is declared in KEYS (record scripts take a per-call key count);
  * - replies are flat arrays built by one table constructor (no nested tables);
  * - a refusal (stale fence) is a status in the reply (`{0, currentFence}`), never an error reply,
  *   and the caller turns it into a `LeaseError`;
@@ -16,51 +16,39 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /**
- * Upserts one event's records. Atomic per call (one `EVALSHA`).
+ * Upserts one event's records in the default layout (record = JSON STRING, index = HASH
+ * id → modification instant). Atomic per call (one `EVALSHA`).
  *
- * KEYS: `[1]` the event's index hash, `[2]` the event's seen set for the scope (when no scope is
- * given, pass the index hash again: it is not touched).
- * ARGV: `[1]` the stem of the event's record keys (`<p>:{e:<eventId>}:rec:`), `[2]` the seen flag:
- * the seen set's time-to-live in seconds, `0` to not mark records seen; then triples
- * `recordId, modifiedAt (epoch ms), json`.
+ * KEYS: `[1]` the event's index hash, then `[1 + i]` the key of the i-th record (every key the
+ * script touches is declared, so Redis Cluster can route it and follow slot migrations). ARGV:
+ * triples `recordId, modifiedAt (epoch ms), json`, the i-th triple for the i-th record key.
  *
  * Per record: `GET` the record key; equal JSON → unchanged (the index field is rewritten only if
  * its value differs); missing → `SET`, added; different → `SET`, updated. The index fields are
  * written by one multi-field `HSET` per 1,000 records (a record listed twice is compared with the
- * time queued for it, and later pairs win: the same result as writing in order) and, with a seen flag, the IDs by one `SADD` per 1,000, then `EXPIRE` the
- * set: two commands per record instead of four (Lua `redis.call` costs about as much as the
- * command itself; 1,000 records keep `unpack` far below Lua's stack limit).
+ * time queued for it, and later pairs win: the same result as writing in order): two commands per
+ * record (Lua `redis.call` costs about as much as the command itself; 1,000 records keep `unpack`
+ * far below Lua's stack limit).
  *
  * Reply: `{unchangedCount, addedCount, addedId…, updatedId…}`.
- *
- * Record keys are built inside the script from the stem, so they are not declared in KEYS. That is
- * acceptable for this layout only: the stem carries the event's hash tag, so every key the script
- * touches is in the same Redis Cluster slot as KEYS[1].
  */
 export const UPSERT_BATCH_LUA = `
-local stem = ARGV[1]
-local seenTtl = tonumber(ARGV[2]) or 0
 local added = {}
 local updated = {}
 local unchanged = 0
 local fields = {}
 local queued = {}
-local seen = {}
 local function flush()
   if #fields > 0 then
     redis.call('HSET', KEYS[1], unpack(fields))
     fields = {}
   end
-  if #seen > 0 then
-    redis.call('SADD', KEYS[2], unpack(seen))
-    seen = {}
-  end
 end
-for i = 3, #ARGV, 3 do
+for i = 1, #ARGV, 3 do
   local id = ARGV[i]
   local at = ARGV[i + 1]
   local json = ARGV[i + 2]
-  local key = stem .. id
+  local key = KEYS[1 + (i + 2) / 3]
   local cur = redis.call('GET', key)
   if type(cur) == 'string' and cur == json then
     unchanged = unchanged + 1
@@ -84,17 +72,11 @@ for i = 3, #ARGV, 3 do
       added[#added + 1] = id
     end
   end
-  if seenTtl > 0 then
-    seen[#seen + 1] = id
-  end
-  if #fields >= 2000 or #seen >= 1000 then
+  if #fields >= 2000 then
     flush()
   end
 end
 flush()
-if seenTtl > 0 and #ARGV >= 3 then
-  redis.call('EXPIRE', KEYS[2], seenTtl)
-end
 local addedCount = #added
 for j = 1, #updated do
   added[addedCount + j] = updated[j]
@@ -103,20 +85,17 @@ return {unchanged, addedCount, unpack(added)}
 `;
 
 /**
- * Removes records of one event. Atomic per call.
+ * Removes records of one event in the default layout. Atomic per call.
  *
- * KEYS: `[1]` the event's index hash. ARGV: `[1]` the stem of the event's record keys, then record IDs.
- * Per ID: `DEL` the record key and `HDEL` the index field.
+ * KEYS: `[1]` the event's index hash, then `[1 + i]` the key of the i-th record. ARGV: the record
+ * IDs, the i-th for the i-th record key. Per ID: `DEL` the record key and `HDEL` the index field.
  * Reply: `{removedId…}` — the IDs for which a record key or an index field existed.
- *
- * Record keys are built from the stem inside the script (same hash tag, same slot as KEYS[1]).
  */
 export const REMOVE_BATCH_LUA = `
-local stem = ARGV[1]
 local removed = {}
-for i = 2, #ARGV do
+for i = 1, #ARGV do
   local id = ARGV[i]
-  local d = redis.call('DEL', stem .. id)
+  local d = redis.call('DEL', KEYS[1 + i])
   local h = redis.call('HDEL', KEYS[1], id)
   if d > 0 or h > 0 then
     removed[#removed + 1] = id
@@ -234,15 +213,11 @@ return {1}
 export type ScriptArg = string | number;
 
 /**
- * The script commands {@link registerScripts} adds to a client or pipeline. `R` is the return type:
- * `Promise<unknown>` on a client, the pipeline itself on a pipeline. Arguments are KEYS then ARGV,
- * as documented on each `*_LUA` constant.
+ * The fixed-key script commands {@link registerScripts} adds to a client or pipeline. `R` is the
+ * return type: `Promise<unknown>` on a client, the pipeline itself on a pipeline. Arguments are KEYS
+ * then ARGV, as documented on each `*_LUA` constant.
  */
 export interface SinkScriptCommands<R> {
-  /** See {@link UPSERT_BATCH_LUA}. */
-  zrsUpsertBatch(idsKey: string, seenKey: string, recordStem: string, seenTtlSeconds: ScriptArg, ...triples: ScriptArg[]): R;
-  /** See {@link REMOVE_BATCH_LUA}. */
-  zrsRemoveBatch(idsKey: string, recordStem: string, ...ids: string[]): R;
   /** See {@link ADVANCE_WATERMARK_LUA}. */
   zrsAdvanceWatermark(syncMetaKey: string, fenceKey: string, instant: ScriptArg, fence: ScriptArg): R;
   /** See {@link ACQUIRE_LEASE_LUA}. */
@@ -265,10 +240,8 @@ export type ScriptedClient = (Redis | Cluster) & SinkScriptCommands<Promise<unkn
 /** An ioredis pipeline with the sink's script commands available. */
 export type ScriptedPipeline = ChainableCommander & SinkScriptCommands<ChainableCommander>;
 
-/** Script definitions: command name → `{ numberOfKeys, lua }`, as passed to ioredis `defineCommand`. */
+/** Fixed-key script definitions: command name → `{ numberOfKeys, lua }`, as passed to ioredis `defineCommand`. */
 export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { readonly numberOfKeys: number; readonly lua: string }>> = {
-  zrsUpsertBatch: { numberOfKeys: 2, lua: UPSERT_BATCH_LUA },
-  zrsRemoveBatch: { numberOfKeys: 1, lua: REMOVE_BATCH_LUA },
   zrsAdvanceWatermark: { numberOfKeys: 2, lua: ADVANCE_WATERMARK_LUA },
   zrsAcquireLease: { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA },
   zrsRenewLease: { numberOfKeys: 1, lua: RENEW_LEASE_LUA },
@@ -277,6 +250,30 @@ export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { 
   zrsFencedDel: { numberOfKeys: 2, lua: FENCED_DEL_LUA },
   zrsFencedHset: { numberOfKeys: 2, lua: FENCED_HSET_LUA },
 };
+
+/**
+ * Scripts whose number of keys varies per call (the record scripts declare every record key):
+ * command name → Lua. Registered with `defineCommand` without `numberOfKeys`, so each call passes
+ * the key count first (ioredis' documented form for dynamic keys).
+ */
+export const RECORD_SCRIPTS = {
+  zrsUpsertBatch: UPSERT_BATCH_LUA,
+  zrsRemoveBatch: REMOVE_BATCH_LUA,
+} as const;
+
+/** A record script's name (see {@link RECORD_SCRIPTS}). */
+export type RecordScriptName = keyof typeof RECORD_SCRIPTS;
+
+/**
+ * Queues a variable-key script call on a pipeline: `EVALSHA sha numkeys key… arg…` through the
+ * command ioredis `defineCommand` registered (body resent on `NOSCRIPT`). ioredis-mock (which has
+ * no per-call key count for defined commands) evaluates the same Lua with its `eval`.
+ */
+export function queueScript(pipeline: ChainableCommander, name: RecordScriptName, keys: readonly string[], args: readonly ScriptArg[]): void {
+  const p = pipeline as unknown as Record<string, (...a: ScriptArg[]) => unknown>;
+  if (typeof p[name] === 'function') p[name]!(keys.length, ...keys, ...args);
+  else p.evaluate!(RECORD_SCRIPTS[name], keys.length, ...keys, ...args);
+}
 
 /**
  * Registers the sink's scripts on a client with ioredis `defineCommand` (idempotent: defining the
@@ -289,6 +286,11 @@ export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { 
 export function registerScripts(redis: Redis | Cluster): ScriptedClient {
   for (const [name, definition] of Object.entries(SINK_SCRIPTS)) {
     redis.defineCommand(name, { numberOfKeys: definition.numberOfKeys, lua: definition.lua });
+  }
+  // ioredis keeps defined scripts in `scriptsSet`; ioredis-mock has none and cannot take a per-call
+  // key count, so the record scripts go through its `eval` there (see queueScript).
+  if (typeof (redis as { scriptsSet?: unknown }).scriptsSet === 'object') {
+    for (const [name, lua] of Object.entries(RECORD_SCRIPTS)) redis.defineCommand(name, { lua });
   }
   return redis as ScriptedClient;
 }

@@ -4,7 +4,7 @@
  * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from;
  * a resumed listing never removes (it did not see the pages before the interruption).
  */
-import type { Checkpoint } from '../adapters/sink.js';
+import type { Checkpoint } from '../adapters/state-store.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
 import { commitPage } from './page-writer.js';
@@ -27,14 +27,14 @@ export interface FullSyncPlan {
 
 /** Runs a full (or forced) sync. Throws a `SyncError` on failure, leaving the checkpoint in place. */
 export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<void> {
-  const { sink, source } = ctx;
+  const { state, source } = ctx;
   const events = await source.listEvents(ctx.callOptions());
   const zohoEventIds = new Set(events.map((e) => e.id));
   for (const id of plan.eventIds ?? []) if (!zohoEventIds.has(id)) throw new UnknownEventError(id);
-  await sink.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
+  await state.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
   ctx.accept();
 
-  let checkpoint = await sink.getCheckpoint(plan.checkpointName);
+  let checkpoint = await state.getCheckpoint(plan.checkpointName);
   // A full listing's checkpoint is resumed whichever run wrote it: a full run, or an incremental
   // run that fell back to a full listing (a replica restarted after a crash may skip its start-up
   // run while its old lease lives, then resume through a tick). Only incremental listings carry `since`.
@@ -57,7 +57,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       pages += 1;
       for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
       if (page.nextCursor !== undefined) {
-        await sink.setCheckpoint(
+        await state.setCheckpoint(
           plan.checkpointName,
           {
             runId: ctx.runId,
@@ -82,24 +82,24 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       // request is refused, start the listing over instead of failing every run from now on.
       if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
       ctx.logger.warn('Checkpoint cursor refused; restarting the listing from the first page', { runId: ctx.runId });
-      await sink.clearCheckpoint(plan.checkpointName, ctx.fenced());
+      await state.clearCheckpoint(plan.checkpointName, ctx.fenced());
       checkpoint = undefined;
       maxSeen = undefined;
       await listing(undefined);
     }
 
-    const targets = plan.eventIds ?? union(zohoEventIds, await sink.listEventIds());
+    const targets = plan.eventIds ?? union(zohoEventIds, await state.listEventIds());
     const removed = ctx.resumed ? new Map<string, number>() : await sweep(ctx, targets, scope, plan.allowMassRemoval);
     await finishEvents(ctx, targets, scope, events, removed);
 
     if (plan.advanceWatermark) {
       const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed ? 2 : pages, Date.now());
-      if (candidate !== undefined) await sink.advanceWatermark(candidate, ctx.fenced());
+      if (candidate !== undefined) await state.advanceWatermark(candidate, ctx.fenced());
     }
-    await sink.clearCheckpoint(plan.checkpointName, ctx.fenced());
+    await state.clearCheckpoint(plan.checkpointName, ctx.fenced());
   } finally {
     const targets = plan.eventIds ?? [...zohoEventIds];
-    await sink.releaseScope(scope, targets).catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));
+    await state.releaseScope(scope, targets).catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));
   }
 }
 
@@ -145,7 +145,7 @@ async function finishEvents(
   const results = await Promise.all(
     eventIds.map((eventId) =>
       ctx.limit(async () => {
-        const [held, seen] = await Promise.all([ctx.sink.countRecords(eventId), ctx.sink.countSeen(eventId, scope)]);
+        const [held, seen] = await Promise.all([ctx.sink.countRecords(eventId), ctx.state.countSeen(eventId, scope)]);
         return { eventId, held, seen };
       }),
     ),
@@ -168,7 +168,7 @@ async function finishEvents(
         // A resumed listing saw only part of each event: leave the event stale so the next
         // staleness check reconciles it.
         if (!ctx.resumed) {
-          await ctx.sink.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
+          await ctx.state.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
         }
         ctx.eventsSynced += 1;
         ctx.emit('eventSynced', {

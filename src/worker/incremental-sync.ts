@@ -4,7 +4,7 @@
  * a staleness check of the events not synced for `staleAfterMs`: one ID-only listing for all of
  * them together, healing the events whose records differ.
  */
-import type { Checkpoint } from '../adapters/sink.js';
+import type { Checkpoint } from '../adapters/state-store.js';
 import type { RunContext } from './run-context.js';
 import { isCursorRefusal, runFullSync } from './full-sync.js';
 import { commitPage } from './page-writer.js';
@@ -25,8 +25,8 @@ export interface IncrementalPlan {
  * Resolves the staleness check's discrepancy report when one ran with discrepancy detection on.
  */
 export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan): Promise<DiscrepancyReport | undefined> {
-  const { sink, source, options } = ctx;
-  const meta = await sink.getSyncMeta();
+  const { state, source, options } = ctx;
+  const meta = await state.getSyncMeta();
   if (meta.watermark === undefined) {
     ctx.fellBackToFull = true;
     ctx.logger.info('No watermark yet: running a full sync', { runId: ctx.runId });
@@ -36,10 +36,10 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
 
   // The events list is one call; it catches new and removed events and feeds the staleness check.
   const events = await source.listEvents(ctx.callOptions());
-  await sink.saveEvents(events);
+  await state.saveEvents(events);
   ctx.accept();
 
-  let checkpoint = await sink.getCheckpoint(CHECKPOINT);
+  let checkpoint = await state.getCheckpoint(CHECKPOINT);
   if (checkpoint && checkpoint.since === undefined) checkpoint = undefined;
   ctx.resumed = checkpoint !== undefined;
   const since = checkpoint?.since ?? meta.watermark - options.incrementalOverlapMs;
@@ -60,7 +60,7 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
       pages += 1;
       for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
       if (page.nextCursor !== undefined) {
-        await sink.setCheckpoint(
+        await state.setCheckpoint(
           CHECKPOINT,
           {
             runId: ctx.runId,
@@ -83,7 +83,7 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
     // refused, list again from the same lower bound instead of failing every run from now on.
     if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
     ctx.logger.warn('Checkpoint cursor refused; listing the changes again from the same lower bound', { runId: ctx.runId });
-    await sink.clearCheckpoint(CHECKPOINT, ctx.fenced());
+    await state.clearCheckpoint(CHECKPOINT, ctx.fenced());
     ctx.resumed = false;
     restarted = true;
     await listing(undefined);
@@ -92,13 +92,13 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
   const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed || restarted ? 2 : pages, Date.now());
   // The watermark moves only now, after every page of the listing was committed: the listing is
   // not sorted by modification time, so committing a page's maximum early could skip records.
-  if (candidate !== undefined) await sink.advanceWatermark(candidate, ctx.fenced());
-  await sink.clearCheckpoint(CHECKPOINT, ctx.fenced());
+  if (candidate !== undefined) await state.advanceWatermark(candidate, ctx.fenced());
+  await state.clearCheckpoint(CHECKPOINT, ctx.fenced());
 
   const now = Date.now();
   if (meta.lastStaleCheckAt !== undefined && now - meta.lastStaleCheckAt < options.staleCheckIntervalMs) return undefined;
   const ids = events.map((e) => e.id);
-  const metas = await sink.getEventMetas(ids);
+  const metas = await state.getEventStates(ids);
   const stale = ids.filter((_, i) => {
     const last = metas[i]?.lastSyncAt;
     return last === undefined || now - last > options.staleAfterMs;
@@ -116,6 +116,6 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
     allowMassRemoval: plan.allowMassRemoval,
     publish: options.enableDiscrepancyDetection,
   });
-  await sink.setSyncMeta({ lastStaleCheckAt: now }, ctx.fenced());
+  await state.setSyncMeta({ lastStaleCheckAt: now }, ctx.fenced());
   return options.enableDiscrepancyDetection ? report : undefined;
 }

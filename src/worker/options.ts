@@ -2,18 +2,26 @@
  * SyncWorker configuration: the option names, defaults and environment variables of the original
  * design (`SYNC_INTERVAL_MS`, `SYNC_BATCH_SIZE`, ...), validated once, early.
  */
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import { ConfigError } from '../errors.js';
 import { parseClusterNodes } from '../redis/connection-config.js';
+import { checkRecordSink, checkStateStore } from './record-ops.js';
 import { createConsoleLogger, type Logger, type LogLevel, parseLogLevel } from '../logger.js';
 
 /** Options of `new SyncWorker(options)`. Every duration is in milliseconds. */
 export interface SyncWorkerOptions {
   /** Where records come from, e.g. a `ZohoCreatorSource`. */
   source: SourceAdapter;
-  /** Where records go, e.g. a `RedisSink`. */
-  sink: SinkAdapter;
+  /** Where records go: a record sink, e.g. a `RedisSink` (see the README's "Plugging in your own sink"). */
+  sink: RecordSink;
+  /**
+   * The worker's bookkeeping (watermark, checkpoints, seen scopes, metadata, lease, dead letters),
+   * e.g. a `RedisStateStore`. Default: the sink's own `state` (a `RedisSink` offers one on its
+   * client and key prefix); required for a sink that has none.
+   */
+  state?: StateStore | undefined;
   /** Any object with `debug/info/warn/error` (pino-compatible). Default: a console logger honouring `logLevel`. */
   logger?: Logger | undefined;
   /** Interval between automatic incremental syncs. Unit: ms. @defaultValue 300000 (5 minutes) */
@@ -106,6 +114,7 @@ export const DEFAULT_SYNC_WORKER_OPTIONS: ResolvedSyncWorkerOptions = Object.fre
 const KNOWN_OPTIONS = new Set<string>([
   'source',
   'sink',
+  'state',
   'logger',
   ...Object.keys(DEFAULT_SYNC_WORKER_OPTIONS),
 ]);
@@ -146,9 +155,12 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
   if (!isAdapter(input.source, ['listEvents', 'readRecords', 'readStamps', 'readChangedSince', 'getRecord'])) {
     throw new ConfigError('source', 'Expected `source` to implement SourceAdapter (listEvents, readRecords, readStamps, readChangedSince, getRecord)');
   }
-  if (!isAdapter(input.sink, ['ping', 'upsertRecords', 'removeRecords', 'compareStamps', 'getSyncMeta'])) {
-    throw new ConfigError('sink', 'Expected `sink` to implement SinkAdapter (ping, upsertRecords, removeRecords, compareStamps, ...)');
+  checkRecordSink(input.sink);
+  const state = input.state ?? input.sink.state;
+  if (state === undefined) {
+    throw new ConfigError('state', 'Expected `state` (e.g. new RedisStateStore({ redis })): the sink brings no state store of its own');
   }
+  checkStateStore(state);
   if (input.logger !== undefined && !isAdapter(input.logger, ['debug', 'info', 'warn', 'error'])) {
     throw new ConfigError('logger', 'Expected `logger` to have debug, info, warn and error methods');
   }

@@ -33,7 +33,11 @@ export async function commitPage(
         // Sized (stringified) batch by batch: at most `concurrency` batches of JSON text are alive at once.
         const fit = dropOversized(batch, ctx.options.maxRecordBytes, oversized);
         accepted += fit.length;
-        return fit.length === 0 ? NOTHING_WRITTEN : ctx.sink.upsertRecords(fit, { seenScope });
+        if (fit.length === 0) return NOTHING_WRITTEN;
+        // Before the write: an event is known (listed, later swept) before it holds records, and a
+        // record is seen in the scope before a complete listing may sweep unseen ones.
+        await ctx.state.noteWrites(fit, seenScope);
+        return ctx.sink.upsertRecords(fit);
       }),
     ),
   );
@@ -72,7 +76,7 @@ export function recordUpsert(ctx: RunContext, result: UpsertResult): void {
 
 /** Sends rejected records to the dead-letter streams and reports each. */
 export async function deadLetter(ctx: RunContext, rejected: readonly RejectedRecord[]): Promise<void> {
-  await ctx.sink.deadLetter(rejected);
+  await ctx.state.deadLetter(rejected);
   ctx.progress.deadLettered += rejected.length;
   for (const r of rejected) {
     ctx.logger.warn('Record sent to the dead-letter stream', { runId: ctx.runId, eventId: r.eventId, reason: r.reason, detail: r.detail });

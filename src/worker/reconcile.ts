@@ -7,6 +7,7 @@
 import type { DiscrepancyReport, EventDiscrepancy } from './discrepancy.js';
 import { commitPage, deadLetter } from './page-writer.js';
 import { readAhead } from './read-ahead.js';
+import { compareStamps, scanUnseen } from './record-ops.js';
 import { enforceRemovalGuard, removeRecords } from './removal.js';
 import type { RunContext } from './run-context.js';
 
@@ -35,9 +36,9 @@ interface Tally {
  * listing, plus, when healing, one full listing restricted to the events that need records.
  */
 export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<DiscrepancyReport> {
-  const { sink, source } = ctx;
+  const { sink, state, source } = ctx;
   const scope = `${ctx.runId}:reconcile`;
-  const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await sink.listEventIds())])];
+  const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await state.listEventIds())])];
   const tallies = new Map<string, Tally>(targets.map((id) => [id, { zohoCount: 0, missing: [], stale: [] }]));
   const tally = (eventId: string): Tally => {
     let t = tallies.get(eventId);
@@ -55,7 +56,8 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
     for await (const page of listed) {
       ctx.throwIfAborted();
       ctx.currentPage = page.pageNumber;
-      const comparison = await sink.compareStamps(page.items, scope);
+      // One round trip each, sent together: what Redis holds, and the IDs the listing returned.
+      const [comparison] = await Promise.all([compareStamps(sink, page.items), state.markSeen(page.items, scope)]);
       for (const s of page.items) tally(s.eventId).zohoCount += 1;
       for (const s of comparison.missing) tally(s.eventId).missing.push(s.id);
       for (const s of comparison.stale) tally(s.eventId).stale.push(s.id);
@@ -71,7 +73,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
         ctx.limit(async () => {
           const t = tallies.get(eventId)!;
           const extra: string[] = [];
-          for await (const chunk of sink.scanUnseen(eventId, scope)) extra.push(...chunk);
+          for await (const chunk of scanUnseen(sink, state, eventId, scope)) extra.push(...chunk);
           const redisCount = await sink.countRecords(eventId);
           return { eventId, zohoCount: t.zohoCount, redisCount, missingInRedis: t.missing, extraInRedis: extra, stale: t.stale };
         }),
@@ -85,7 +87,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
     if (plan.heal) report = { ...report, healed: await heal(ctx, entries, plan.allowMassRemoval) };
     return report;
   } finally {
-    await sink
+    await state
       .releaseScope(scope, [...tallies.keys()])
       .catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));
   }
@@ -113,7 +115,7 @@ async function heal(ctx: RunContext, entries: readonly EventDiscrepancy[], allow
   await Promise.all(
     entries.map((e) =>
       ctx.limit(async () => {
-        await ctx.sink.setEventMeta(e.eventId, { sourceCount: e.zohoCount, lastSyncAt: now }, ctx.fenced());
+        await ctx.state.setEventMeta(e.eventId, { sourceCount: e.zohoCount, lastSyncAt: now }, ctx.fenced());
         ctx.eventsSynced += 1;
         ctx.emit('eventSynced', {
           runId: ctx.runId,

@@ -2,10 +2,12 @@
  * Real-time sync of one record (the original backend's "sync the moment it is created" path):
  * Get Record by ID, then upsert it, or remove it when Zoho no longer has it (code 3190).
  */
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import type { Logger } from '../logger.js';
 import type { RecordSyncedPayload } from './events.js';
+import { locateRecord } from './record-ops.js';
 
 /** What `syncRecord()` did. */
 export type RecordSyncResult = RecordSyncedPayload;
@@ -16,15 +18,16 @@ export type RecordSyncResult = RecordSyncedPayload;
  */
 export async function syncOneRecord(
   source: SourceAdapter,
-  sink: SinkAdapter,
+  sink: RecordSink,
+  state: StateStore,
   logger: Logger,
   recordId: string,
   options: { signal?: AbortSignal | undefined; retries: number },
 ): Promise<RecordSyncResult> {
   const record = await source.getRecord(recordId, options);
-  const known = await sink.listEventIds();
+  const known = await state.listEventIds();
   if (!record) {
-    const holder = await sink.locateRecord(recordId, known);
+    const holder = await locateRecord(sink, recordId, known);
     if (holder === undefined) {
       logger.info(`Record ${recordId} is in neither Zoho nor Redis`, { recordId });
       return { recordId, eventId: undefined, outcome: 'absent' };
@@ -33,11 +36,13 @@ export async function syncOneRecord(
     logger.info(`Removed record ${recordId} of event ${holder}: Zoho no longer has it`, { recordId, eventId: holder });
     return { recordId, eventId: holder, outcome: 'removed' };
   }
-  const previous = await sink.locateRecord(
+  const previous = await locateRecord(
+    sink,
     recordId,
     known.filter((id) => id !== record.eventId),
   );
   if (previous !== undefined) await sink.removeRecords(previous, [recordId]);
+  await state.noteWrites([record]);
   const result = await sink.upsertRecords([record]);
   const outcome = result.added > 0 ? 'added' : result.updated > 0 ? 'updated' : 'unchanged';
   logger.info(`Synced record ${recordId} of event ${record.eventId} (${outcome})`, { recordId, eventId: record.eventId, outcome });

@@ -4,6 +4,7 @@
  * lacks a large share of an event (the false-deletion trap of partial fetches).
  */
 import { MassRemovalError } from '../errors.js';
+import { scanUnseen } from './record-ops.js';
 import type { RunContext } from './run-context.js';
 
 /** A planned removal for one event. Units: records. */
@@ -47,7 +48,7 @@ export async function removeRecords(ctx: RunContext, eventId: string, ids: reado
 /** Counts an event's IDs not seen in `scope` without holding them all (chunked scan). */
 export async function countUnseen(ctx: RunContext, eventId: string, scope: string): Promise<number> {
   let count = 0;
-  for await (const chunk of ctx.sink.scanUnseen(eventId, scope)) count += chunk.length;
+  for await (const chunk of scanUnseen(ctx.sink, ctx.state, eventId, scope)) count += chunk.length;
   return count;
 }
 
@@ -55,6 +56,6 @@ export async function countUnseen(ctx: RunContext, eventId: string, scope: strin
 export async function removeUnseen(ctx: RunContext, eventId: string, scope: string): Promise<number> {
   // Collect first, then remove: deleting while HSCAN iterates is allowed but may revisit chunks.
   const ids: string[] = [];
-  for await (const chunk of ctx.sink.scanUnseen(eventId, scope)) ids.push(...chunk);
+  for await (const chunk of scanUnseen(ctx.sink, ctx.state, eventId, scope)) ids.push(...chunk);
   return removeRecords(ctx, eventId, ids);
 }

@@ -3,8 +3,9 @@
  * the adapters, the resolved options, the run's abort signal, live progress and a safe emitter.
  */
 import type pLimit from 'p-limit';
-import type { FenceOptions, SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
+import type { FenceOptions, StateStore } from '../adapters/state-store.js';
 import { AbortedError, isSyncError, type SyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SyncWorkerEvents } from './events.js';
@@ -47,7 +48,10 @@ export class RunContext {
     readonly startedAt: number,
     readonly signal: AbortSignal,
     readonly source: SourceAdapter,
-    readonly sink: SinkAdapter,
+    /** The record sink (transient failures retried). */
+    readonly sink: RecordSink,
+    /** The state store (transient failures retried). */
+    readonly state: StateStore,
     readonly options: ResolvedSyncWorkerOptions,
     readonly logger: Logger,
     /** Logger for Redis-side lines (batches, pipelines), filtered by `redisLogLevel`. */

@@ -12,20 +12,9 @@
  * identical and reports them as unchanged: counts can then under-report, never over-report.
  */
 import pRetry from 'p-retry';
-import type {
-  Checkpoint,
-  EventMeta,
-  EventMetaPatch,
-  FenceOptions,
-  Lease,
-  SinkAdapter,
-  StampComparison,
-  SyncMeta,
-  SyncMetaPatch,
-  UpsertOptions,
-  UpsertResult,
-} from '../adapters/sink.js';
-import type { RecordStamp, RejectedRecord, SourceEvent, SourceRecord } from '../adapters/source.js';
+import type { RecordSink, RecordSinkCapabilities, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { RecordStamp, SourceRecord } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import { isSyncError, SyncErrorCode } from '../errors.js';
 
 /** First backoff delay before retrying a Redis call; doubles per retry, randomised ×1–2. Unit: ms. */
@@ -101,32 +90,55 @@ export interface SinkRetryOptions {
 }
 
 /**
- * A {@link SinkAdapter} that forwards to another one and retries calls that failed transiently
- * (see {@link isTransientSinkError}). Streams (`scanRecordIds`, `scanUnseen`) and the lease methods
- * are forwarded without retry: a stream cannot be re-entered midway, and taking a lease twice is not
- * idempotent (the worker handles lease failures itself).
+ * Runs `call`, retrying it while it fails transiently (see {@link isTransientSinkError}) with
+ * exponential backoff, at most `options.retries` times.
  */
-export class RetryingSink implements SinkAdapter {
+export function retryTransient<T>(operation: string, call: () => Promise<T>, options: SinkRetryOptions): Promise<T> {
+  const { retries, signal, onRetry } = options;
+  if (retries <= 0 || signal?.aborted) return call();
+  // The run's signal is not handed to p-retry: p-retry would also reject a call that succeeded
+  // while the signal aborted, and a committed batch must be counted. An abort stops further
+  // retries instead (a backoff wait in progress, at most SINK_RETRY_MAX_DELAY_MS, runs out first).
+  return pRetry(call, {
+    retries,
+    factor: 2,
+    minTimeout: options.minDelayMs ?? SINK_RETRY_MIN_DELAY_MS,
+    maxTimeout: SINK_RETRY_MAX_DELAY_MS,
+    randomize: true,
+    shouldRetry: ({ error }) => signal?.aborted !== true && isTransientSinkError(error),
+    onFailedAttempt: ({ error, retriesLeft }) => {
+      if (retriesLeft > 0 && signal?.aborted !== true && isTransientSinkError(error)) onRetry?.(operation, error, retriesLeft);
+    },
+  });
+}
+
+/**
+ * A {@link RecordSink} that forwards to another one and retries calls that failed transiently
+ * (see {@link isTransientSinkError}). `scanRecordIds` is forwarded without retry: a stream cannot
+ * be re-entered midway. The optional extras are forwarded when the inner sink declares them.
+ */
+export class RetryingSink implements RecordSink {
   readonly name: string;
-  readonly acquireLease?: (owner: string, ttlMs: number) => Promise<Lease | undefined>;
-  readonly renewLease?: (owner: string, ttlMs: number) => Promise<boolean>;
-  readonly releaseLease?: (owner: string) => Promise<void>;
+  readonly capabilities: RecordSinkCapabilities;
+  readonly compareStamps?: (stamps: readonly RecordStamp[]) => Promise<StampComparison>;
+  readonly locateRecord?: (recordId: string, eventIds: readonly string[]) => Promise<string | undefined>;
 
   constructor(
-    private readonly inner: SinkAdapter,
+    private readonly inner: RecordSink,
     private readonly options: SinkRetryOptions,
   ) {
     this.name = inner.name;
-    if (inner.acquireLease) this.acquireLease = inner.acquireLease.bind(inner);
-    if (inner.renewLease) this.renewLease = inner.renewLease.bind(inner);
-    if (inner.releaseLease) this.releaseLease = inner.releaseLease.bind(inner);
+    this.capabilities = inner.capabilities;
+    const { compareStamps, locateRecord } = inner;
+    if (compareStamps) this.compareStamps = (stamps) => this.retry('compareStamps', () => compareStamps.call(inner, stamps));
+    if (locateRecord) this.locateRecord = (id, events) => this.retry('locateRecord', () => locateRecord.call(inner, id, events));
   }
 
   ping(): Promise<void> {
     return this.inner.ping();
   }
-  upsertRecords(records: readonly SourceRecord[], options?: UpsertOptions): Promise<UpsertResult> {
-    return this.retry('upsertRecords', () => this.inner.upsertRecords(records, options));
+  upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult> {
+    return this.retry('upsertRecords', () => this.inner.upsertRecords(records));
   }
   removeRecords(eventId: string, ids: readonly string[]): Promise<string[]> {
     return this.retry('removeRecords', () => this.inner.removeRecords(eventId, ids));
@@ -137,75 +149,57 @@ export class RetryingSink implements SinkAdapter {
   scanRecordIds(eventId: string): AsyncIterable<string[]> {
     return this.inner.scanRecordIds(eventId);
   }
-  locateRecord(recordId: string, eventIds: readonly string[]): Promise<string | undefined> {
-    return this.retry('locateRecord', () => this.inner.locateRecord(recordId, eventIds));
+  readStamps(eventId: string, ids: readonly string[]): Promise<(number | undefined)[]> {
+    return this.retry('readStamps', () => this.inner.readStamps(eventId, ids));
   }
-  compareStamps(stamps: readonly RecordStamp[], scope: string): Promise<StampComparison> {
-    return this.retry('compareStamps', () => this.inner.compareStamps(stamps, scope));
-  }
-  scanUnseen(eventId: string, scope: string): AsyncIterable<string[]> {
-    return this.inner.scanUnseen(eventId, scope);
-  }
-  countSeen(eventId: string, scope: string): Promise<number> {
-    return this.retry('countSeen', () => this.inner.countSeen(eventId, scope));
-  }
-  releaseScope(scope: string, eventIds: readonly string[]): Promise<void> {
-    return this.retry('releaseScope', () => this.inner.releaseScope(scope, eventIds));
-  }
-  saveEvents(events: readonly SourceEvent[]): Promise<void> {
-    return this.retry('saveEvents', () => this.inner.saveEvents(events));
-  }
-  listEventIds(): Promise<string[]> {
-    return this.retry('listEventIds', () => this.inner.listEventIds());
-  }
-  getEventMeta(eventId: string): Promise<EventMeta> {
-    return this.retry('getEventMeta', () => this.inner.getEventMeta(eventId));
-  }
-  getEventMetas(eventIds: readonly string[]): Promise<EventMeta[]> {
-    return this.retry('getEventMetas', () => this.inner.getEventMetas(eventIds));
-  }
-  setEventMeta(eventId: string, patch: EventMetaPatch, options?: FenceOptions): Promise<void> {
-    return this.retry('setEventMeta', () => this.inner.setEventMeta(eventId, patch, options));
-  }
-  getSyncMeta(): Promise<SyncMeta> {
-    return this.retry('getSyncMeta', () => this.inner.getSyncMeta());
-  }
-  setSyncMeta(patch: SyncMetaPatch, options?: FenceOptions): Promise<void> {
-    return this.retry('setSyncMeta', () => this.inner.setSyncMeta(patch, options));
-  }
-  advanceWatermark(instant: number, options?: FenceOptions): Promise<number> {
-    return this.retry('advanceWatermark', () => this.inner.advanceWatermark(instant, options));
-  }
-  getCheckpoint(name: string): Promise<Checkpoint | undefined> {
-    return this.retry('getCheckpoint', () => this.inner.getCheckpoint(name));
-  }
-  setCheckpoint(name: string, checkpoint: Checkpoint, options?: FenceOptions): Promise<void> {
-    return this.retry('setCheckpoint', () => this.inner.setCheckpoint(name, checkpoint, options));
-  }
-  clearCheckpoint(name: string, options?: FenceOptions): Promise<void> {
-    return this.retry('clearCheckpoint', () => this.inner.clearCheckpoint(name, options));
-  }
-  /** Retried too: a retry after a lost answer may append an entry twice (a dead letter is a report, not data). */
-  deadLetter(entries: readonly RejectedRecord[]): Promise<void> {
-    return this.retry('deadLetter', () => this.inner.deadLetter(entries));
+  getRecord(eventId: string, recordId: string): Promise<Record<string, unknown> | undefined> {
+    return this.retry('getRecord', () => this.inner.getRecord(eventId, recordId));
   }
 
   private retry<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    const { retries, signal, onRetry } = this.options;
-    if (retries <= 0 || signal?.aborted) return call();
-    // The run's signal is not handed to p-retry: p-retry would also reject a call that succeeded
-    // while the signal aborted, and a committed batch must be counted. An abort stops further
-    // retries instead (a backoff wait in progress, at most SINK_RETRY_MAX_DELAY_MS, runs out first).
-    return pRetry(call, {
-      retries,
-      factor: 2,
-      minTimeout: this.options.minDelayMs ?? SINK_RETRY_MIN_DELAY_MS,
-      maxTimeout: SINK_RETRY_MAX_DELAY_MS,
-      randomize: true,
-      shouldRetry: ({ error }) => signal?.aborted !== true && isTransientSinkError(error),
-      onFailedAttempt: ({ error, retriesLeft }) => {
-        if (retriesLeft > 0 && signal?.aborted !== true && isTransientSinkError(error)) onRetry?.(operation, error, retriesLeft);
-      },
-    });
+    return retryTransient(operation, call, this.options);
   }
+}
+
+/** The state-store methods a run retries (all but the lease ones, which the worker handles itself). */
+const RETRIED_STATE_METHODS = [
+  'noteWrites',
+  'markSeen',
+  'filterUnseen',
+  'countSeen',
+  'releaseScope',
+  'saveEvents',
+  'listEventIds',
+  'getEventStates',
+  'setEventMeta',
+  'getSyncMeta',
+  'setSyncMeta',
+  'advanceWatermark',
+  'getCheckpoint',
+  'setCheckpoint',
+  'clearCheckpoint',
+  // A retry after a lost answer may append a dead letter twice (a dead letter is a report, not data).
+  'deadLetter',
+] as const satisfies readonly (keyof StateStore)[];
+
+/**
+ * A {@link StateStore} that forwards to another one and retries transient failures of its
+ * idempotent methods (every write converges: metadata, checkpoints, seen sets, a forward-only
+ * watermark). `ping` and the lease methods are forwarded without retry (taking a lease twice is
+ * not idempotent; the worker handles lease failures itself).
+ */
+export function retryingStateStore(inner: StateStore, options: SinkRetryOptions): StateStore {
+  const out: Record<string, unknown> = {
+    ping: () => inner.ping(),
+  };
+  for (const name of RETRIED_STATE_METHODS) {
+    const method = inner[name] as (...args: unknown[]) => Promise<unknown>;
+    out[name] = (...args: unknown[]) => retryTransient(name, () => method.apply(inner, args), options);
+  }
+  if (inner.acquireLease && inner.renewLease && inner.releaseLease) {
+    out.acquireLease = inner.acquireLease.bind(inner);
+    out.renewLease = inner.renewLease.bind(inner);
+    out.releaseLease = inner.releaseLease.bind(inner);
+  }
+  return out as unknown as StateStore;
 }

@@ -5,8 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import pLimit from 'p-limit';
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { ApiCallCounts, SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import {
   AbortedError,
   BusyError,
@@ -27,7 +28,7 @@ import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
 import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
-import { RetryingSink } from './sink-retry.js';
+import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-retry.js';
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
 const RECORD_ID = /^\d{1,19}$/;
@@ -84,7 +85,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   /** The resolved options (defaults applied). */
   readonly options: ResolvedSyncWorkerOptions;
   readonly #source: SourceAdapter;
-  readonly #sink: SinkAdapter;
+  readonly #sink: RecordSink;
+  readonly #state: StateStore;
   readonly #logger: Logger;
   readonly #redisLogger: Logger;
   readonly #limit: ReturnType<typeof pLimit>;
@@ -129,6 +131,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     this.options = resolveOptions(options);
     this.#source = options.source;
     this.#sink = options.sink;
+    // resolveOptions checked that one of them is a state store.
+    this.#state = (options.state ?? options.sink.state)!;
     this.#logger = resolveLogger(options, this.options);
     this.#redisLogger = withMinimumLevel(this.#logger, this.options.redisLogLevel);
     this.#limit = pLimit(this.options.concurrency);
@@ -170,7 +174,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
 
   async #startOnce(): Promise<void> {
     const generation = this.#stopGeneration;
-    await this.#sink.ping();
+    await Promise.all([this.#sink.ping(), this.#state === this.#sink.state ? undefined : this.#state.ping()]);
     // stop() was called while the sink was being checked: stay stopped.
     if (generation !== this.#stopGeneration) return;
     this.#started = true;
@@ -230,6 +234,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       controller.signal,
       this.#source,
       this.#retryingSink(controller.signal),
+      this.#retryingState(controller.signal),
       this.options,
       this.#logger,
       this.#redisLogger,
@@ -326,7 +331,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     }
     try {
-      const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#logger, recordId, {
+      const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#retryingState(options.signal), this.#logger, recordId, {
         signal: options.signal,
         retries: this.options.maxRetries,
       });
@@ -464,7 +469,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         }
       }
       ctx.throwIfAborted();
-      const meta = await this.#sink.getSyncMeta();
+      const meta = await this.#state.getSyncMeta();
       this.#watermark = meta.watermark;
       const finishedAt = Date.now();
       const apiCalls = diffCalls(this.#callCounts(), callsBefore);
@@ -485,7 +490,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         discrepancies,
       };
       this.#lastSyncAtWritten = finishedAt;
-      await this.#sink.setSyncMeta(
+      await this.#state.setSyncMeta(
         request.kind === 'full' || ctx.fellBackToFull ? { lastSyncAt: finishedAt, lastFullSyncAt: finishedAt } : { lastSyncAt: finishedAt },
         ctx.fenced(),
       );
@@ -574,7 +579,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * make it skip its next tick.
    */
   async #anotherReplicaSyncedRecently(): Promise<boolean> {
-    const { lastSyncAt } = await this.#sink.getSyncMeta();
+    const { lastSyncAt } = await this.#state.getSyncMeta();
     if (lastSyncAt === undefined || lastSyncAt === this.#lastSyncAtWritten) return false;
     return Date.now() - lastSyncAt < this.options.syncIntervalMs / 2;
   }
@@ -595,15 +600,24 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   /** The sink as a run sees it: transient Redis failures retried up to `maxRetries` times, each counted. */
-  #retryingSink(signal: AbortSignal | undefined): SinkAdapter {
-    return new RetryingSink(this.#sink, {
+  #retryingSink(signal: AbortSignal | undefined): RecordSink {
+    return new RetryingSink(this.#sink, this.#retryOptions(signal));
+  }
+
+  /** The state store as a run sees it (same retry policy as the sink). */
+  #retryingState(signal: AbortSignal | undefined): StateStore {
+    return retryingStateStore(this.#state, this.#retryOptions(signal));
+  }
+
+  #retryOptions(signal: AbortSignal | undefined): SinkRetryOptions {
+    return {
       retries: this.options.maxRetries,
       signal,
       onRetry: (operation, error, retriesLeft) => {
         this.#stats.sink_retries += 1;
         this.#logger.warn(`Redis ${operation} failed transiently; retrying`, { error: describe(error), retriesLeft });
       },
-    });
+    };
   }
 
   #finish(ctx: RunContext, outcome: 'succeeded' | 'failed', finishedAt: number, apiCalls: ApiCallCounts, error: SyncError | undefined): void {
@@ -646,10 +660,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * taken: the fence then refuses our late writes).
    */
   async #acquireLease(ctx: RunContext, controller: AbortController): Promise<HeldLease | 'held-elsewhere' | undefined> {
-    const sink = this.#sink;
-    if (!this.#leaseEnabled() || !sink.acquireLease || !sink.renewLease || !sink.releaseLease) return undefined;
+    const state = this.#state;
+    if (!this.#leaseEnabled() || !state.acquireLease || !state.renewLease || !state.releaseLease) return undefined;
     const ttlMs = this.options.lease.ttlMs;
-    const lease = await sink.acquireLease(this.#owner, ttlMs);
+    const lease = await state.acquireLease(this.#owner, ttlMs);
     if (!lease) return 'held-elsewhere';
     ctx.fence = lease.fence;
     this.#leaseHeld = true;
@@ -668,7 +682,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         return;
       }
       renewing = true;
-      sink.renewLease!(this.#owner, ttlMs).then(
+      state.renewLease!(this.#owner, ttlMs).then(
         (stillOurs) => {
           renewing = false;
           if (stillOurs) renewedAt = Date.now();
@@ -685,7 +699,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       clearInterval(renew);
       if (!this.#leaseHeld) return;
       this.#leaseHeld = false;
-      await withTimeout(sink.releaseLease!(this.#owner), LEASE_RELEASE_TIMEOUT_MS).catch((e: unknown) =>
+      await withTimeout(state.releaseLease!(this.#owner), LEASE_RELEASE_TIMEOUT_MS).catch((e: unknown) =>
         this.#logger.warn('Could not release the sync lease; it expires by itself', { error: describe(e), ttlMs }),
       );
     };
@@ -693,7 +707,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   #leaseEnabled(): boolean {
-    return this.options.lease.enabled && typeof this.#sink.acquireLease === 'function';
+    return this.options.lease.enabled && typeof this.#state.acquireLease === 'function';
   }
 
   #schedule(delayMs: number = this.options.syncIntervalMs): void {

@@ -71,7 +71,7 @@ describe('the CLI on a real Redis Cluster', () => {
     expect(inc.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ kind: 'incremental', added: 0, updated: 0 });
 
     const sink = new RedisSink({ redis, keyPrefix: prefix });
-    const eventIds = await sink.listEventIds();
+    const eventIds = await sink.state.listEventIds();
     expect(eventIds).toHaveLength(12);
     // Lose two records of one event, then let the check find and heal them.
     const [victimEvent] = eventIds;
@@ -91,7 +91,7 @@ describe('the CLI on a real Redis Cluster', () => {
     // Dead letters in two events' streams: two slots (most likely on two masters), summed by status.
     const slots = new Set([await cluster.keySlot(sink.keys.deadLetters(eventIds[0]!)), await cluster.keySlot(sink.keys.deadLetters(eventIds[1]!))]);
     expect(slots.size).toBe(2);
-    await sink.deadLetter([
+    await sink.state.deadLetter([
       { reason: 'invalid-id', detail: 'x', eventId: eventIds[0], raw: { ID: 'x' } },
       { reason: 'invalid-id', detail: 'y', eventId: eventIds[1], raw: { ID: 'y' } },
       { reason: 'missing-event', detail: 'z', eventId: undefined, raw: { ID: '1' } },

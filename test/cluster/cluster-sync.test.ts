@@ -35,7 +35,7 @@ describe('sync on a real Redis Cluster (3 masters + 3 replicas)', () => {
     const result = await h.worker().performFullSync();
     expect(result.added).toBe(2419);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
-    expect((await h.sink.getSyncMeta()).watermark).toBeDefined();
+    expect((await h.sink.state.getSyncMeta()).watermark).toBeDefined();
   });
 
   it('incremental: edits, additions and deletions arrive', async () => {

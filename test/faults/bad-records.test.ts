@@ -68,8 +68,8 @@ describe('bad records (real Redis + Zoho simulator)', () => {
     const raws = entries.map((e) => JSON.parse(e[DEAD_LETTER_FIELDS.raw]!) as unknown);
     for (const row of broken) expect(raws).toContainEqual(row);
     expect(raws).toContainEqual(h.sim.toApiRecord(huge));
-    expect(await h.sink.countDeadLetters(second!.id)).toBe(1); // the oversized record, in its event's stream
-    expect(await h.sink.countDeadLetters()).toBe(1); // the row without an event
+    expect(await h.sink.state.countDeadLetters(second!.id)).toBe(1); // the oversized record, in its event's stream
+    expect(await h.sink.state.countDeadLetters()).toBe(1); // the row without an event
 
     // The rest of the page is stored, Vietnamese text byte for byte (no Unicode normalisation).
     const stored = await h.redis.getBuffer(h.sink.keys.record(first!.id, viet.id));

@@ -104,7 +104,7 @@ async function transientPage2Fault(
   expect(log.syncFailed.at(-1)).toMatchObject({ failedAtPage: 2, error: { code } });
   expect(worker.getStatus().last_run).toMatchObject({ outcome: 'failed', error_code: code, failed_at_page: 2 });
   expect(await h.redisIds()).toEqual(held); // nothing removed, nothing lost
-  expect(await h.sink.getCheckpoint('full')).toMatchObject({ nextPage: 2 });
+  expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 2 });
 
   h.sim.clearRequests();
   const resumed = await worker.performFullSync();
@@ -212,7 +212,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     expect(hitAt).toBeGreaterThanOrEqual(before);
     expect(quota.paused_until).toBe(new Date(hitAt + 3_600_000).toISOString());
     expect(worker.getStatus().last_run).toMatchObject({ error_code: SyncErrorCode.ZOHO_QUOTA_EXHAUSTED, failed_at_page: 3 });
-    expect(await h.sink.getCheckpoint('full')).toMatchObject({ nextPage: 3 });
+    expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 3 });
     expect(await h.redisIds()).toHaveLength(2000);
 
     // Automatic runs pause: the start-up run and the ticks are skipped without a single Zoho call.
@@ -256,7 +256,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     // After the 401 on page 2 no API call went out (a refused grant never becomes a token).
     expect(registrationPages(h).map((p) => `${p.page}:${p.status}`)).toEqual(['1:200', '2:401']);
     expect(log.syncFailed[0]).toMatchObject({ failedAtPage: 2 });
-    expect(await h.sink.getCheckpoint('full')).toMatchObject({ nextPage: 2 });
+    expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 2 });
 
     h.sim.clock.advance(60_001); // the mint window passes
     h.sim.clearRequests();
@@ -296,7 +296,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     let calls = 0;
     let cut: Promise<void> | undefined;
     let killedId = 0;
-    sink.upsertRecords = async (records, options) => {
+    sink.upsertRecords = async (records) => {
       calls += 1;
       if (calls === 12) {
         killedId = await clientId(redis);
@@ -305,7 +305,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
           await h!.redis.client('KILL', 'ID', String(killedId));
         });
       }
-      return upsert(records, options);
+      return upsert(records);
     };
     const result = await worker.performFullSync();
     await cut;
@@ -337,11 +337,11 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     cleanups.push(async () => void first.proc.kill('SIGKILL'));
     first.proc.stdin?.end();
     await first.waitFor((l) => l.type === 'started');
-    await until(async () => ((await h!.sink.getCheckpoint('full'))?.nextPage ?? 0) >= 3, 20_000, 'checkpoint at page 3');
+    await until(async () => ((await h!.sink.state.getCheckpoint('full'))?.nextPage ?? 0) >= 3, 20_000, 'checkpoint at page 3');
     first.proc.kill('SIGKILL');
     expect(await first.exited()).toMatchObject({ signal: 'SIGKILL' });
     await sleep(100); // let Redis finish anything the dead process had already sent
-    const checkpoint = await h.sink.getCheckpoint('full');
+    const checkpoint = await h.sink.state.getCheckpoint('full');
     const held = await h.redisIds();
     expect(held.length).toBeGreaterThanOrEqual((checkpoint!.nextPage - 1) * 1000);
     expect(first.lines.some((l) => l.type === 'syncCompleted')).toBe(false);

@@ -48,7 +48,7 @@ export interface Integrity {
  */
 export async function checkIntegrity(h: Harness): Promise<Integrity> {
   const { redis, sink, sim } = h;
-  const events = [...new Set([...sim.listEvents().map((e) => e.id), ...(await sink.listEventIds())])];
+  const events = [...new Set([...sim.listEvents().map((e) => e.id), ...(await sink.state.listEventIds())])];
   const pipeline = redis.pipeline();
   for (const eventId of events) pipeline.hkeys(sink.keys.ids(eventId));
   const replies = (await pipeline.exec()) ?? [];

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SinkError, SyncErrorCode } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
+import { RedisStateStore } from '../../src/redis/state-store.js';
 import type { RunResult } from '../../src/worker/run.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
@@ -24,7 +25,7 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
     h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 41 } });
     const worker = h.worker();
     const log = recordEvents(worker);
-    expect(await h.sink.acquireLease('other-replica', 60_000)).toBeDefined();
+    expect(await h.sink.state.acquireLease('other-replica', 60_000)).toBeDefined();
     h.sim.clearRequests();
     const handle = worker.trigger({ kind: 'full' });
     // What the HTTP layer awaits before answering 202: it rejects, and the error maps to 409.
@@ -43,7 +44,7 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
     const worker = h.worker({ enableAutoSync: true, syncIntervalMs: 60_000, lease: { ttlMs: 1000 } });
     const log = recordEvents(worker);
     // A crashed replica's lease, with 1 s to live.
-    expect(await h.sink.acquireLease('crashed-replica', 1000)).toBeDefined();
+    expect(await h.sink.state.acquireLease('crashed-replica', 1000)).toBeDefined();
     h.sim.clearRequests();
     const completed = new Promise<RunResult>((resolve) => worker.once('syncCompleted', resolve));
     const startedAt = Date.now();
@@ -74,7 +75,7 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
     await until(() => handle.progress.pages >= 1, 10_000, 'page 1');
     // The lease expired (say, a long GC pause) and another replica took it.
     await h.redis.del(h.sink.keys.lease());
-    const other = await h.sink.acquireLease('other-replica', 60_000);
+    const other = await h.sink.state.acquireLease('other-replica', 60_000);
     expect(other).toBeDefined();
     await expect(handle.result).rejects.toMatchObject({ name: 'LeaseError', code: SyncErrorCode.LEASE });
     expect(log.leaseLost).toHaveLength(1);
@@ -82,13 +83,13 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
     expect(worker.getStatus().last_run).toMatchObject({ outcome: 'failed', error_code: SyncErrorCode.LEASE });
     // It stopped writing: nothing changes afterwards, and it did not release the other owner's lease.
     const held = await h.redisIds();
-    const checkpoint = await h.sink.getCheckpoint('full');
+    const checkpoint = await h.sink.state.getCheckpoint('full');
     await sleep(400);
     expect(await h.redisIds()).toEqual(held);
-    expect(await h.sink.getCheckpoint('full')).toEqual(checkpoint);
+    expect(await h.sink.state.getCheckpoint('full')).toEqual(checkpoint);
     expect(await h.redis.get(h.sink.keys.lease())).toBe('other-replica');
 
-    await h.sink.releaseLease('other-replica');
+    await h.sink.state.releaseLease('other-replica');
     await worker.performFullSync();
     const integrity = await checkIntegrity(h);
     task.meta.fault = faultRow('lease lost mid-run (another replica took it)', integrity);
@@ -97,7 +98,7 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
 
   it('a renewal that fails for a moment (Redis unreachable) does not lose the lease', async () => {
     h = await createHarness({ dataset: { events: 30, registrations: 6000, seed: 44 }, latencyMs: 150 });
-    class FlakyRenewals extends RedisSink {
+    class FlakyRenewals extends RedisStateStore {
       failures = 1;
       override async renewLease(owner: string, ttlMs: number): Promise<boolean> {
         if (this.failures > 0) {
@@ -107,11 +108,12 @@ describe('the sync lease (real Redis + Zoho simulator)', () => {
         return super.renewLease(owner, ttlMs);
       }
     }
-    const sink = new FlakyRenewals({ redis: h.redis, keyPrefix: h.prefix });
-    const worker = new SyncWorker({ source: h.source(), sink, logger: silentLogger, enableAutoSync: false, lease: { ttlMs: 1000 } });
+    const state = new FlakyRenewals({ redis: h.redis, keyPrefix: h.prefix });
+    const sink = new RedisSink({ redis: h.redis, keyPrefix: h.prefix });
+    const worker = new SyncWorker({ source: h.source(), sink, state, logger: silentLogger, enableAutoSync: false, lease: { ttlMs: 1000 } });
     const log = recordEvents(worker);
     const result = await worker.performFullSync();
-    expect(sink.failures).toBe(0); // the failure happened during the run (first renewal, after ttl / 3)
+    expect(state.failures).toBe(0); // the failure happened during the run (first renewal, after ttl / 3)
     expect(result.durationMs).toBeGreaterThan(1000); // longer than the lease's time to live
     expect(log.leaseLost).toHaveLength(0);
     expect(worker.getStatus().lease.lost_count).toBe(0);

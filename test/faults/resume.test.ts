@@ -26,7 +26,7 @@ describe('resuming with an expired cursor (real Redis + Zoho simulator)', () => 
     const added = Array.from({ length: 2500 }, (_, i) => h.sim.addRegistration(events[i % events.length]!.id).id);
     h.sim.inject({ kind: 'records', report, page: 2, times: 2, respond: { type: 'zoho', status: 500, code: 2930 } });
     await expect(worker.performIncrementalSync()).rejects.toMatchObject({ code: SyncErrorCode.ZOHO_API });
-    expect(await h.sink.getCheckpoint('incremental')).toMatchObject({ nextPage: 2, since: expect.any(Number) });
+    expect(await h.sink.state.getCheckpoint('incremental')).toMatchObject({ nextPage: 2, since: expect.any(Number) });
     const addedSet = new Set(added);
     const writtenBeforeFailure = (await h.redisIds()).filter((id) => addedSet.has(id)).length;
     expect(writtenBeforeFailure).toBeGreaterThan(900); // page 1 (the listing also repeats a few older records)
@@ -38,7 +38,7 @@ describe('resuming with an expired cursor (real Redis + Zoho simulator)', () => 
     const pages = h.sim.requests.filter((r) => r.kind === 'records' && r.report === report);
     expect(pages.map((r) => `${r.page ?? '?'}:${r.status}`)).toEqual(['2:400', '1:200', '2:200', '3:200']);
     expect(pages[0]?.zohoCode).toBe(2950);
-    expect(await h.sink.getCheckpoint('incremental')).toBeUndefined();
+    expect(await h.sink.state.getCheckpoint('incremental')).toBeUndefined();
 
     const integrity = await checkIntegrity(h);
     task.meta.fault = faultRow('resume after the stored cursor expired', integrity);

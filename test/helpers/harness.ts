@@ -77,7 +77,7 @@ export async function createHarness(simOptions: ZohoSimulatorOptions = {}, harne
     },
     async redisIds() {
       const ids: string[] = [];
-      const events = new Set([...sim.listEvents().map((e) => e.id), ...(await sink.listEventIds())]);
+      const events = new Set([...sim.listEvents().map((e) => e.id), ...(await sink.state.listEventIds())]);
       for (const eventId of events) ids.push(...(await redis.hkeys(sink.keys.ids(eventId))));
       return ids.sort();
     },

@@ -5,7 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
-import type { SourceRecord } from '../../src/adapters/source.js';
+import type { StampComparison, UpsertResult } from '../../src/adapters/sink.js';
+import type { RecordStamp, SourceRecord } from '../../src/adapters/source.js';
+import type { RedisSink } from '../../src/redis/redis-sink.js';
 
 /** URL of the real Redis the tests use. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -48,4 +50,19 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 /** Builds a record of an event with some data. */
 export function makeRecord(eventId: string, id: string, modifiedAt: number, data: Record<string, unknown> = {}): SourceRecord {
   return { id, eventId, modifiedAt, data: { ID: id, Event: { ID: eventId }, ...data } };
+}
+
+/**
+ * Writes records the way the worker does: the state store notes them first (event registration,
+ * seen scope), then the record sink upserts them.
+ */
+export async function write(sink: RedisSink, records: readonly SourceRecord[], seenScope?: string): Promise<UpsertResult> {
+  await sink.state.noteWrites(records, seenScope);
+  return sink.upsertRecords(records);
+}
+
+/** Compares stamps the way a reconciliation does: the sink's comparison and the seen marks, sent together. */
+export async function compare(sink: RedisSink, stamps: readonly RecordStamp[], scope: string): Promise<StampComparison> {
+  const [comparison] = await Promise.all([sink.compareStamps(stamps), sink.state.markSeen(stamps, scope)]);
+  return comparison;
 }

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, SinkError } from '../../src/errors.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
-import { deletePrefix, makeRecord, REDIS_URL, randomPrefix, realRedis } from './helpers.js';
+import { compare, deletePrefix, makeRecord, REDIS_URL, randomPrefix, realRedis, write } from './helpers.js';
 import { defineSinkSuite } from './sink-suite.js';
 
 defineSinkSuite(realRedis);
@@ -79,15 +79,15 @@ describe('RedisSink on a real Redis', () => {
     const p = sink.keys.prefix;
     const a = makeRecord(EVENT_A, '101', BASE, { Tên: 'Phạm Văn Đồng' });
     const b = makeRecord(EVENT_B, '202', BASE + 1000);
-    await sink.upsertRecords([a, b], { seenScope: 'scope1' });
-    await sink.saveEvents([{ id: EVENT_A, data: { ID: EVENT_A, Name: 'Sự kiện A' } }]);
-    await sink.setEventMeta(EVENT_A, { sourceCount: 1, lastSyncAt: BASE, lastFullSyncAt: BASE });
-    await sink.setSyncMeta({ lastSyncAt: BASE, lastFullSyncAt: BASE, lastStaleCheckAt: BASE });
-    await sink.advanceWatermark(BASE + 1000);
-    await sink.setCheckpoint('full', { runId: 'r', kind: 'full', cursor: 'c', nextPage: 2, maxModifiedAt: undefined, since: undefined, startedAt: BASE });
-    const lease = await sink.acquireLease('me', 60_000);
-    await sink.deadLetter([{ reason: 'invalid-id', detail: 'x', eventId: EVENT_A, raw: { ID: 'x' } }]);
-    await sink.deadLetter([{ reason: 'missing-event', detail: 'y', eventId: undefined, raw: { ID: 'y' } }]);
+    await write(sink, [a, b], 'scope1');
+    await sink.state.saveEvents([{ id: EVENT_A, data: { ID: EVENT_A, Name: 'Sự kiện A' } }]);
+    await sink.state.setEventMeta(EVENT_A, { sourceCount: 1, lastSyncAt: BASE, lastFullSyncAt: BASE });
+    await sink.state.setSyncMeta({ lastSyncAt: BASE, lastFullSyncAt: BASE, lastStaleCheckAt: BASE });
+    await sink.state.advanceWatermark(BASE + 1000);
+    await sink.state.setCheckpoint('full', { runId: 'r', kind: 'full', cursor: 'c', nextPage: 2, maxModifiedAt: undefined, since: undefined, startedAt: BASE });
+    const lease = await sink.state.acquireLease('me', 60_000);
+    await sink.state.deadLetter([{ reason: 'invalid-id', detail: 'x', eventId: EVENT_A, raw: { ID: 'x' } }]);
+    await sink.state.deadLetter([{ reason: 'missing-event', detail: 'y', eventId: undefined, raw: { ID: 'y' } }]);
 
     const expectedTypes: Record<string, string> = {
       [`${p}:{e:${EVENT_A}}:rec:101`]: 'string',
@@ -163,7 +163,7 @@ describe('RedisSink on a real Redis', () => {
     expect(error.message).toContain(sink.keys.ids(EVENT_A));
     expect(String((error.cause as Error).message)).toMatch(/WRONGTYPE/);
     await expect(sink.countRecords(EVENT_A)).rejects.toBeInstanceOf(SinkError);
-    await expect(sink.compareStamps([{ id: '2', eventId: EVENT_A, modifiedAt: BASE }], 's')).rejects.toBeInstanceOf(SinkError);
+    await expect(compare(sink, [{ id: '2', eventId: EVENT_A, modifiedAt: BASE }], 's')).rejects.toBeInstanceOf(SinkError);
   });
 
   it('rejects with SinkError when a record key has the wrong type', async () => {

@@ -4,11 +4,12 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Checkpoint } from '../../src/adapters/sink.js';
+import type { Checkpoint } from '../../src/adapters/state-store.js';
 import type { RecordStamp, SourceRecord } from '../../src/adapters/source.js';
 import { ConfigError, InvalidInputError, LeaseError } from '../../src/errors.js';
 import { RedisSink, type RedisSinkOptions } from '../../src/redis/redis-sink.js';
-import { type ClientFactory, deletePrefix, makeRecord, randomPrefix } from './helpers.js';
+import { readEventMetas, scanUnseen } from '../../src/worker/record-ops.js';
+import { type ClientFactory, compare, deletePrefix, makeRecord, randomPrefix, write } from './helpers.js';
 
 const EVENT_A = '4433256000013547003';
 const EVENT_B = '4433256000013547111';
@@ -88,12 +89,12 @@ export function defineSinkSuite(factory: ClientFactory): void {
       try {
         const result = await sink.upsertRecords(records);
         expect(result.added).toBe(250);
-        expect(sizes).toEqual([6, 6, 6]); // 100 + 100 + 50 records: one script call + one HSETNX (event registration) per event
+        expect(sizes).toEqual([3, 3, 3]); // 100 + 100 + 50 records: one script call per event (events are registered by the state store's noteWrites)
         sizes.length = 0;
         const stamps = records.map((r) => ({ id: r.id, eventId: r.eventId, modifiedAt: r.modifiedAt }));
-        const comparison = await sink.compareStamps(stamps, 'one-trip');
+        const comparison = await compare(sink, stamps, 'one-trip');
         expect(comparison).toEqual({ missing: [], stale: [] });
-        expect(sizes).toEqual([9]); // HMGET + SADD + EXPIRE per event, one pipeline
+        expect(sizes).toEqual([3, 6]); // the sink: HMGET per event, one pipeline; the state store: SADD + EXPIRE per event, one pipeline (sent together)
       } finally {
         spy.mockRestore();
       }
@@ -161,16 +162,16 @@ export function defineSinkSuite(factory: ClientFactory): void {
       const foundMissing: string[] = [];
       const foundStale: string[] = [];
       for (let start = 0; start < stamps.length; start += 500) {
-        const page = await sink.compareStamps(stamps.slice(start, start + 500), scope);
+        const page = await compare(sink, stamps.slice(start, start + 500), scope);
         foundMissing.push(...page.missing.map((s) => s.id));
         foundStale.push(...page.stale.map((s) => s.id));
       }
       expect(foundMissing.sort()).toEqual([...missing].sort());
       expect(foundStale.sort()).toEqual([...staleIds].sort());
-      expect(await sink.countSeen(EVENT_A, scope)).toBe(2500);
+      expect(await sink.state.countSeen(EVENT_A, scope)).toBe(2500);
 
       const chunks: string[][] = [];
-      for await (const chunk of sink.scanUnseen(EVENT_A, scope)) chunks.push(chunk);
+      for await (const chunk of scanUnseen(sink, sink.state, EVENT_A, scope)) chunks.push(chunk);
       expect(new Set(chunks.flat())).toEqual(new Set(extra));
 
       const all: string[][] = [];
@@ -178,21 +179,21 @@ export function defineSinkSuite(factory: ClientFactory): void {
       expect(all.length).toBeGreaterThan(1);
       expect(new Set(all.flat()).size).toBe(2510);
 
-      await sink.releaseScope(scope, [EVENT_A]);
-      expect(await sink.countSeen(EVENT_A, scope)).toBe(0);
+      await sink.state.releaseScope(scope, [EVENT_A]);
+      expect(await sink.state.countSeen(EVENT_A, scope)).toBe(0);
       expect(await redis.exists(sink.keys.seen(EVENT_A, scope))).toBe(0);
     });
 
     it('marks upserted records seen and sets a TTL on the seen set', async () => {
       const sink = newSink();
-      await sink.upsertRecords([makeRecord(EVENT_A, '1', BASE), makeRecord(EVENT_B, '2', BASE)], { seenScope: 's1' });
-      expect(await sink.countSeen(EVENT_A, 's1')).toBe(1);
-      expect(await sink.countSeen(EVENT_B, 's1')).toBe(1);
+      await write(sink, [makeRecord(EVENT_A, '1', BASE), makeRecord(EVENT_B, '2', BASE)], 's1');
+      expect(await sink.state.countSeen(EVENT_A, 's1')).toBe(1);
+      expect(await sink.state.countSeen(EVENT_B, 's1')).toBe(1);
       const ttl = await redis.ttl(sink.keys.seen(EVENT_A, 's1'));
       expect(ttl).toBeGreaterThan(24 * 3600 - 100);
       expect(ttl).toBeLessThanOrEqual(24 * 3600);
       const unseen: string[] = [];
-      for await (const chunk of sink.scanUnseen(EVENT_A, 's1')) unseen.push(...chunk);
+      for await (const chunk of scanUnseen(sink, sink.state, EVENT_A, 's1')) unseen.push(...chunk);
       expect(unseen).toEqual([]);
     });
 
@@ -200,7 +201,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
       const client = redis;
       const sink = newSink();
       await sink.upsertRecords(['1', '2', '3'].map((id) => makeRecord(EVENT_A, id, BASE)));
-      await sink.compareStamps([{ id: '2', eventId: EVENT_A, modifiedAt: BASE }], 'fb');
+      await compare(sink, [{ id: '2', eventId: EVENT_A, modifiedAt: BASE }], 'fb');
       const original = Object.getOwnPropertyDescriptor(client, 'smismember');
       let calls = 0;
       Object.defineProperty(client, 'smismember', {
@@ -215,7 +216,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
         const sink2 = new RedisSink({ redis: client, keyPrefix: sink.keys.prefix });
         for (let round = 0; round < 2; round += 1) {
           const unseen: string[] = [];
-          for await (const chunk of sink2.scanUnseen(EVENT_A, 'fb')) unseen.push(...chunk);
+          for await (const chunk of scanUnseen(sink2, sink2.state, EVENT_A, 'fb')) unseen.push(...chunk);
           expect(unseen.sort()).toEqual(['1', '3']);
         }
         expect(calls).toBe(1); // detected once
@@ -235,27 +236,27 @@ export function defineSinkSuite(factory: ClientFactory): void {
 
     it('saves events and lists saved events and events holding records', async () => {
       const sink = newSink();
-      await sink.saveEvents([{ id: EVENT_A, data: { ID: EVENT_A, Event_Name: 'Hội thảo Sài Gòn' } }]);
-      await sink.upsertRecords([makeRecord(EVENT_B, '1', BASE)]);
-      expect((await sink.listEventIds()).sort()).toEqual([EVENT_A, EVENT_B].sort());
-      expect(await sink.getEvent(EVENT_A)).toEqual({ ID: EVENT_A, Event_Name: 'Hội thảo Sài Gòn' });
+      await sink.state.saveEvents([{ id: EVENT_A, data: { ID: EVENT_A, Event_Name: 'Hội thảo Sài Gòn' } }]);
+      await write(sink, [makeRecord(EVENT_B, '1', BASE)]);
+      expect((await sink.state.listEventIds()).sort()).toEqual([EVENT_A, EVENT_B].sort());
+      expect(await sink.state.getEvent(EVENT_A)).toEqual({ ID: EVENT_A, Event_Name: 'Hội thảo Sài Gòn' });
       // An event known only from its records is registered with a minimal row.
-      expect(await sink.getEvent(EVENT_B)).toEqual({ ID: EVENT_B });
-      await sink.saveEvents([]);
+      expect(await sink.state.getEvent(EVENT_B)).toEqual({ ID: EVENT_B });
+      await sink.state.saveEvents([]);
     });
 
     it('reads and writes event and sync metadata', async () => {
       const sink = newSink();
-      expect(await sink.getEventMeta(EVENT_A)).toEqual({
+      expect((await readEventMetas(sink.state, sink, [EVENT_A]))[0]!).toEqual({
         recordCount: 0,
         sourceCount: undefined,
         lastSyncAt: undefined,
         lastFullSyncAt: undefined,
       });
       await sink.upsertRecords([makeRecord(EVENT_A, '1', BASE), makeRecord(EVENT_A, '2', BASE)]);
-      await sink.setEventMeta(EVENT_A, { sourceCount: 2, lastSyncAt: BASE + 1 });
-      await sink.setEventMeta(EVENT_A, { lastFullSyncAt: BASE + 2, sourceCount: undefined });
-      const metas = await sink.getEventMetas([EVENT_B, EVENT_A]);
+      await sink.state.setEventMeta(EVENT_A, { sourceCount: 2, lastSyncAt: BASE + 1 });
+      await sink.state.setEventMeta(EVENT_A, { lastFullSyncAt: BASE + 2, sourceCount: undefined });
+      const metas = await readEventMetas(sink.state, sink, [EVENT_B, EVENT_A]);
       expect(metas[1]).toEqual({ recordCount: 2, sourceCount: 2, lastSyncAt: BASE + 1, lastFullSyncAt: BASE + 2 });
       expect(metas[0]?.recordCount).toBe(0);
       expect(await redis.hgetall(sink.keys.eventMeta(EVENT_A))).toEqual({
@@ -264,15 +265,15 @@ export function defineSinkSuite(factory: ClientFactory): void {
         last_full_sync_at: String(BASE + 2),
       });
 
-      expect(await sink.getSyncMeta()).toEqual({
+      expect(await sink.state.getSyncMeta()).toEqual({
         watermark: undefined,
         lastSyncAt: undefined,
         lastFullSyncAt: undefined,
         lastStaleCheckAt: undefined,
       });
-      await sink.setSyncMeta({ lastSyncAt: BASE + 3, lastStaleCheckAt: BASE + 4 });
-      await sink.setSyncMeta({ lastFullSyncAt: BASE + 5 });
-      expect(await sink.getSyncMeta()).toEqual({
+      await sink.state.setSyncMeta({ lastSyncAt: BASE + 3, lastStaleCheckAt: BASE + 4 });
+      await sink.state.setSyncMeta({ lastFullSyncAt: BASE + 5 });
+      expect(await sink.state.getSyncMeta()).toEqual({
         watermark: undefined,
         lastSyncAt: BASE + 3,
         lastFullSyncAt: BASE + 5,
@@ -282,40 +283,40 @@ export function defineSinkSuite(factory: ClientFactory): void {
 
     it('never moves the watermark backwards', async () => {
       const sink = newSink();
-      expect(await sink.advanceWatermark(BASE + 10_000)).toBe(BASE + 10_000);
-      expect(await sink.advanceWatermark(BASE)).toBe(BASE + 10_000);
-      expect(await sink.advanceWatermark(BASE + 20_000)).toBe(BASE + 20_000);
-      expect((await sink.getSyncMeta()).watermark).toBe(BASE + 20_000);
+      expect(await sink.state.advanceWatermark(BASE + 10_000)).toBe(BASE + 10_000);
+      expect(await sink.state.advanceWatermark(BASE)).toBe(BASE + 10_000);
+      expect(await sink.state.advanceWatermark(BASE + 20_000)).toBe(BASE + 20_000);
+      expect((await sink.state.getSyncMeta()).watermark).toBe(BASE + 20_000);
       expect(await redis.hget(sink.keys.syncMeta(), 'watermark')).toBe(String(BASE + 20_000));
-      await expect(sink.advanceWatermark(Number.NaN)).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(sink.state.advanceWatermark(Number.NaN)).rejects.toBeInstanceOf(InvalidInputError);
     });
 
     it('takes, renews and releases the lease by owner only, with increasing fences', async () => {
       const sink = newSink();
-      const first = await sink.acquireLease('owner-a', 10_000);
+      const first = await sink.state.acquireLease('owner-a', 10_000);
       expect(first).toEqual({ owner: 'owner-a', fence: 1 });
-      expect(await sink.acquireLease('owner-b', 10_000)).toBeUndefined();
-      expect(await sink.acquireLease('owner-a', 10_000)).toBeUndefined();
+      expect(await sink.state.acquireLease('owner-b', 10_000)).toBeUndefined();
+      expect(await sink.state.acquireLease('owner-a', 10_000)).toBeUndefined();
       expect(await redis.get(sink.keys.lease())).toBe('owner-a');
       const pttl = await redis.pttl(sink.keys.lease());
       expect(pttl).toBeGreaterThan(0);
       expect(pttl).toBeLessThanOrEqual(10_000);
 
-      expect(await sink.renewLease('owner-b', 30_000)).toBe(false);
-      expect(await sink.renewLease('owner-a', 30_000)).toBe(true);
+      expect(await sink.state.renewLease('owner-b', 30_000)).toBe(false);
+      expect(await sink.state.renewLease('owner-a', 30_000)).toBe(true);
       expect(await redis.pttl(sink.keys.lease())).toBeGreaterThan(10_000);
 
-      await sink.releaseLease('owner-b');
+      await sink.state.releaseLease('owner-b');
       expect(await redis.get(sink.keys.lease())).toBe('owner-a');
-      await sink.releaseLease('owner-a');
+      await sink.state.releaseLease('owner-a');
       expect(await redis.exists(sink.keys.lease())).toBe(0);
-      expect(await sink.renewLease('owner-a', 1000)).toBe(false);
+      expect(await sink.state.renewLease('owner-a', 1000)).toBe(false);
 
-      const second = await sink.acquireLease('owner-b', 10_000);
+      const second = await sink.state.acquireLease('owner-b', 10_000);
       expect(second?.owner).toBe('owner-b');
       expect(second!.fence).toBeGreaterThan(first!.fence);
-      await expect(sink.acquireLease('', 1000)).rejects.toBeInstanceOf(InvalidInputError);
-      await expect(sink.acquireLease('x', 0)).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(sink.state.acquireLease('', 1000)).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(sink.state.acquireLease('x', 0)).rejects.toBeInstanceOf(InvalidInputError);
     });
 
     it('refuses fenced writes with an old fence', async () => {
@@ -329,52 +330,52 @@ export function defineSinkSuite(factory: ClientFactory): void {
         since: undefined,
         startedAt: BASE - 60_000,
       };
-      const a = await sink.acquireLease('a', 60_000);
-      await sink.setCheckpoint('full', checkpoint, { fence: a!.fence });
-      expect(await sink.getCheckpoint('full')).toEqual(checkpoint);
-      await sink.releaseLease('a');
-      const b = await sink.acquireLease('b', 60_000);
+      const a = await sink.state.acquireLease('a', 60_000);
+      await sink.state.setCheckpoint('full', checkpoint, { fence: a!.fence });
+      expect(await sink.state.getCheckpoint('full')).toEqual(checkpoint);
+      await sink.state.releaseLease('a');
+      const b = await sink.state.acquireLease('b', 60_000);
       expect(b!.fence).toBeGreaterThan(a!.fence);
 
       const older = { ...checkpoint, runId: 'run-old', nextPage: 9 };
-      const refused = sink.setCheckpoint('full', older, { fence: a!.fence });
+      const refused = sink.state.setCheckpoint('full', older, { fence: a!.fence });
       await expect(refused).rejects.toBeInstanceOf(LeaseError);
       await expect(refused).rejects.toMatchObject({ code: 'ERR_SYNC_LEASE' });
-      expect(await sink.getCheckpoint('full')).toEqual(checkpoint);
-      await expect(sink.clearCheckpoint('full', { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
-      await expect(sink.setSyncMeta({ lastSyncAt: 1 }, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
-      await expect(sink.setEventMeta(EVENT_A, { sourceCount: 1 }, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
-      await expect(sink.advanceWatermark(BASE, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
-      expect(await sink.getSyncMeta()).toEqual({
+      expect(await sink.state.getCheckpoint('full')).toEqual(checkpoint);
+      await expect(sink.state.clearCheckpoint('full', { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.setSyncMeta({ lastSyncAt: 1 }, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.setEventMeta(EVENT_A, { sourceCount: 1 }, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.advanceWatermark(BASE, { fence: a!.fence })).rejects.toBeInstanceOf(LeaseError);
+      expect(await sink.state.getSyncMeta()).toEqual({
         watermark: undefined,
         lastSyncAt: undefined,
         lastFullSyncAt: undefined,
         lastStaleCheckAt: undefined,
       });
-      expect((await sink.getEventMeta(EVENT_A)).sourceCount).toBeUndefined();
+      expect(((await readEventMetas(sink.state, sink, [EVENT_A]))[0]!).sourceCount).toBeUndefined();
 
       // the current fence (and writes without a fence) pass
-      await sink.setCheckpoint('full', older, { fence: b!.fence });
-      expect((await sink.getCheckpoint('full'))?.runId).toBe('run-old');
-      await sink.setSyncMeta({ lastSyncAt: 7 }, { fence: b!.fence });
-      await sink.setEventMeta(EVENT_A, { sourceCount: 8 }, { fence: b!.fence });
-      expect(await sink.advanceWatermark(BASE, { fence: b!.fence })).toBe(BASE);
-      await sink.setCheckpoint('other', checkpoint);
-      await sink.clearCheckpoint('full', { fence: b!.fence });
-      expect(await sink.getCheckpoint('full')).toBeUndefined();
-      await sink.clearCheckpoint('other');
-      expect(await sink.getCheckpoint('other')).toBeUndefined();
+      await sink.state.setCheckpoint('full', older, { fence: b!.fence });
+      expect((await sink.state.getCheckpoint('full'))?.runId).toBe('run-old');
+      await sink.state.setSyncMeta({ lastSyncAt: 7 }, { fence: b!.fence });
+      await sink.state.setEventMeta(EVENT_A, { sourceCount: 8 }, { fence: b!.fence });
+      expect(await sink.state.advanceWatermark(BASE, { fence: b!.fence })).toBe(BASE);
+      await sink.state.setCheckpoint('other', checkpoint);
+      await sink.state.clearCheckpoint('full', { fence: b!.fence });
+      expect(await sink.state.getCheckpoint('full')).toBeUndefined();
+      await sink.state.clearCheckpoint('other');
+      expect(await sink.state.getCheckpoint('other')).toBeUndefined();
     });
 
     it('appends dead letters to capped streams', async () => {
       const sink = newSink({ deadLetterMaxLen: 5 });
-      await sink.deadLetter([
+      await sink.state.deadLetter([
         { reason: 'invalid-id', detail: 'ID "abc"', eventId: EVENT_A, raw: { ID: 'abc', Tên: 'Lê' } },
         { reason: 'missing-event', detail: 'no lookup', eventId: undefined, raw: { ID: '1' } },
         { reason: 'missing-event', detail: 'bad event', eventId: 'not { usable', raw: null },
       ]);
-      expect(await sink.countDeadLetters(EVENT_A)).toBe(1);
-      expect(await sink.countDeadLetters()).toBe(2);
+      expect(await sink.state.countDeadLetters(EVENT_A)).toBe(1);
+      expect(await sink.state.countDeadLetters()).toBe(2);
       const entries = await redis.xrange(sink.keys.deadLetters(EVENT_A), '-', '+');
       const fields = entries[0]![1];
       const asObject = Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : [])));
@@ -382,7 +383,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
       expect(asObject.detail).toBe('ID "abc"');
       expect(JSON.parse(String(asObject.raw))).toEqual({ ID: 'abc', Tên: 'Lê' });
       expect(new Date(String(asObject.at)).toISOString()).toBe(asObject.at);
-      await sink.deadLetter([]);
+      await sink.state.deadLetter([]);
     });
 
     it('rejects invalid input before writing', async () => {
@@ -395,7 +396,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
       );
       expect(await sink.countRecords(EVENT_A)).toBe(0);
       expect(await sink.upsertRecords([])).toEqual({ added: 0, updated: 0, unchanged: 0, events: [] });
-      expect(await sink.compareStamps([], 'x')).toEqual({ missing: [], stale: [] });
+      expect(await compare(sink, [], 'x')).toEqual({ missing: [], stale: [] });
       expect(() => new RedisSink({ redis, keyPrefix: 'has space' })).toThrow(ConfigError);
       expect(() => new RedisSink({ redis, batchSize: 0 })).toThrow(ConfigError);
     });

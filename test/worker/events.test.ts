@@ -81,7 +81,7 @@ describe('events, status and the error policy', () => {
     expect(await ownTick).toBe('incremental');
     while (worker.currentRun) await new Promise((r) => setTimeout(r, 10));
     // Another replica's write (its clock may run ahead of ours): the next tick is skipped, with no Zoho call.
-    await h.sink.setSyncMeta({ lastSyncAt: Date.now() + 5000 });
+    await h.sink.state.setSyncMeta({ lastSyncAt: Date.now() + 5000 });
     h.sim.clearRequests();
     const skipped = new Promise((resolve) => worker.once('runSkipped', resolve));
     await skipped;

@@ -26,7 +26,7 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     expect(failures[0]?.failedAtPage).toBe(3);
     expect(worker.getStatus().last_run).toMatchObject({ outcome: 'failed', failed_at_page: 3 });
     expect(await h.redisIds()).toEqual(held); // nothing removed, nothing lost
-    expect(await h.sink.getCheckpoint('full')).toMatchObject({ nextPage: 3 });
+    expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 3 });
 
     // The next run resumes from page 3 (never deletes), and the one after converges fully.
     h.sim.clearRequests();
@@ -35,7 +35,7 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     expect(resumed.removed).toBe(0);
     const firstPage = h.sim.requests.find((r) => r.kind === 'records' && r.report === h.sim.config.registrationsReport);
     expect(firstPage?.cursor).toBeDefined();
-    expect(await h.sink.getCheckpoint('full')).toBeUndefined();
+    expect(await h.sink.state.getCheckpoint('full')).toBeUndefined();
     const converged = await worker.performFullSync();
     expect(converged.resumed).toBe(false);
     expect(converged.removed).toBe(5);
@@ -77,7 +77,7 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     while (handle.progress.pages < 2) await new Promise((r) => setTimeout(r, 10));
     await first.stop();
     await expect(handle.result).rejects.toMatchObject({ code: SyncErrorCode.ABORTED });
-    expect(await h.sink.getCheckpoint('full')).toMatchObject({ nextPage: 3, kind: 'full' });
+    expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 3, kind: 'full' });
 
     h.sim.clearInjections();
     h.sim.clearRequests();

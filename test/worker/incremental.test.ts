@@ -75,9 +75,9 @@ describe('incremental sync (simulator + real Redis)', () => {
   it('never moves the watermark backwards', async () => {
     const worker = h.worker({ incrementalOverlapMs: 0 });
     await worker.performFullSync();
-    const before = (await h.sink.getSyncMeta()).watermark!;
-    await h.sink.advanceWatermark(before - 3_600_000);
-    expect((await h.sink.getSyncMeta()).watermark).toBe(before);
+    const before = (await h.sink.state.getSyncMeta()).watermark!;
+    await h.sink.state.advanceWatermark(before - 3_600_000);
+    expect((await h.sink.state.getSyncMeta()).watermark).toBe(before);
     const result = await worker.performIncrementalSync();
     expect(Date.parse(result.watermark!)).toBeGreaterThanOrEqual(before);
     // A source instant, at second resolution, once a single-page listing committed it.

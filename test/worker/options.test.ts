@@ -1,14 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SyncErrorCode } from '../../src/errors.js';
 import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS, resolveOptions, type SyncWorkerOptions } from '../../src/worker/options.js';
-import type { SinkAdapter } from '../../src/adapters/sink.js';
+import type { RecordSink } from '../../src/adapters/sink.js';
+import type { StateStore } from '../../src/adapters/state-store.js';
+import { REQUIRED_STATE_METHODS } from '../../src/worker/record-ops.js';
 import type { SourceAdapter } from '../../src/adapters/source.js';
 
 const fn = (): never => {
   throw new Error('not called in these tests');
 };
 const source = { name: 's', listEvents: fn, readRecords: fn, readStamps: fn, readChangedSince: fn, getRecord: fn } as unknown as SourceAdapter;
-const sink = { name: 'k', ping: fn, upsertRecords: fn, removeRecords: fn, compareStamps: fn, getSyncMeta: fn } as unknown as SinkAdapter;
+const state = Object.fromEntries(REQUIRED_STATE_METHODS.map((m) => [m, fn])) as unknown as StateStore;
+const sink = {
+  name: 'k',
+  capabilities: { compareStamps: false, locateRecord: false, exactRoundTrip: true },
+  ping: fn,
+  upsertRecords: fn,
+  removeRecords: fn,
+  countRecords: fn,
+  scanRecordIds: fn,
+  readStamps: fn,
+  getRecord: fn,
+  state,
+} as unknown as RecordSink;
 
 describe('resolveOptions', () => {
   it('applies the original design defaults', () => {
@@ -43,7 +57,7 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ source, sink, batchSize: '100' as unknown as number })).toThrow(/got "100"/);
   });
 
-  it('rejects unknown options, a missing source and a sink that is not a SinkAdapter', () => {
+  it('rejects unknown options, a missing source and a sink that is not a RecordSink', () => {
     expect(() => resolveOptions({ source, sink, batchsize: 5 } as unknown as SyncWorkerOptions)).toThrow(/Unknown option `batchsize`/);
     expect(() => resolveOptions({ sink } as unknown as SyncWorkerOptions)).toThrow(/`source`/);
     expect(() => resolveOptions({ source, sink: {} } as unknown as SyncWorkerOptions)).toThrow(/`sink`/);
