@@ -29,6 +29,14 @@ export const SyncErrorCode = {
   ZOHO_NETWORK: 'ERR_SYNC_ZOHO_NETWORK',
   /** A Zoho response body was not valid JSON, or not the documented shape. */
   ZOHO_MALFORMED_RESPONSE: 'ERR_SYNC_ZOHO_MALFORMED_RESPONSE',
+  /** Zoho (or something in its place) answered a call with an HTTP redirect (3xx); redirects are never followed. */
+  ZOHO_REDIRECT: 'ERR_SYNC_ZOHO_REDIRECT',
+  /** A Zoho response body was larger than `maxResponseBytes`; reading stopped there. */
+  ZOHO_RESPONSE_TOO_LARGE: 'ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE',
+  /** A Zoho listing went round in a circle: a `record_cursor` came again, or a page brought no new ID. */
+  ZOHO_LISTING_LOOP: 'ERR_SYNC_ZOHO_LISTING_LOOP',
+  /** A run made more source calls than its ceiling (`maxCallsPerRun`) allows. */
+  CALL_LIMIT: 'ERR_SYNC_CALL_LIMIT',
   /** A Redis command failed, or Redis is unreachable. */
   SINK: 'ERR_SYNC_SINK',
   /** The event ID is not known to the source. */
@@ -116,7 +124,10 @@ export type ZohoErrorCode =
   | typeof SyncErrorCode.ZOHO_QUOTA_EXHAUSTED
   | typeof SyncErrorCode.ZOHO_TIMEOUT
   | typeof SyncErrorCode.ZOHO_NETWORK
-  | typeof SyncErrorCode.ZOHO_MALFORMED_RESPONSE;
+  | typeof SyncErrorCode.ZOHO_MALFORMED_RESPONSE
+  | typeof SyncErrorCode.ZOHO_REDIRECT
+  | typeof SyncErrorCode.ZOHO_RESPONSE_TOO_LARGE
+  | typeof SyncErrorCode.ZOHO_LISTING_LOOP;
 
 /** Details of a failed Zoho Creator call. */
 export interface ZohoApiErrorDetails extends SyncErrorOptions {
@@ -166,6 +177,26 @@ export class ZohoAuthError extends SyncError {
     super(message, SyncErrorCode.ZOHO_AUTH, options);
     this.oauthError = oauthError;
     this.httpStatus = httpStatus;
+  }
+}
+
+/**
+ * A run asked the source for more calls than its ceiling (worker option `maxCallsPerRun`) allows:
+ * the call that would pass the ceiling is not sent, and the run fails.
+ */
+export class CallLimitError extends SyncError {
+  override readonly name = 'CallLimitError';
+  /** Calls the run had made when it stopped. Unit: calls. */
+  readonly calls: number;
+  /** The ceiling. Unit: calls. */
+  readonly limit: number;
+  constructor(calls: number, limit: number) {
+    super(
+      `The run stopped after ${calls} source calls: its ceiling is ${limit} calls (worker option maxCallsPerRun)`,
+      SyncErrorCode.CALL_LIMIT,
+    );
+    this.calls = calls;
+    this.limit = limit;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 export type {
   ApiCallCounts,
+  CallBudget,
   ListOptions,
   RecordStamp,
   RejectedRecord,
@@ -37,6 +38,7 @@ export type {
 export {
   AbortedError,
   BusyError,
+  CallLimitError,
   ConfigError,
   InvalidInputError,
   isSyncError,

@@ -68,12 +68,26 @@ export interface SourcePage<T> {
   readonly nextCursor: string | undefined;
 }
 
+/**
+ * A ceiling on the requests one run may send, shared by every call of that run (the worker's
+ * `maxCallsPerRun`). A source that honours it calls {@link CallBudget.spend} before each request.
+ */
+export interface CallBudget {
+  /**
+   * Counts one request about to be sent (retries included). Throws `CallLimitError` instead when
+   * the ceiling is reached, so that request is not sent.
+   */
+  spend(): void;
+}
+
 /** Options every source call accepts. */
 export interface SourceCallOptions {
   /** Aborts the call (and any wait between retries) promptly. */
   readonly signal?: AbortSignal | undefined;
   /** Retries per call for retryable failures; the source's own default when omitted. */
   readonly retries?: number | undefined;
+  /** The run's call ceiling; a source that sends requests should call `spend()` before each one. */
+  readonly callBudget?: CallBudget | undefined;
 }
 
 /** Options of a paged listing. */

@@ -60,7 +60,7 @@ export interface HttpErrorBody {
  * | 404 | `ERR_SYNC_UNKNOWN_EVENT` |
  * | 409 | `ERR_SYNC_BUSY` (with `run_id`), `ERR_SYNC_LEASE`, `ERR_SYNC_MASS_REMOVAL`, `ERR_SYNC_ABORTED` |
  * | 429 | `ERR_SYNC_TRIGGER_RATE_LIMITED` (with `retry_after_ms`) |
- * | 502 | every `ERR_SYNC_ZOHO_*` (with `zoho_code` / `http_status`) |
+ * | 502 | every `ERR_SYNC_ZOHO_*` (with `zoho_code` / `http_status`), `ERR_SYNC_CALL_LIMIT` |
  * | 503 | `ERR_SYNC_SINK` (Redis unavailable or failing) |
  * | 500 | `ERR_SYNC_INVALID_OPTION`, `ERR_SYNC_VERIFICATION`, `ERR_SYNC_LISTENER`, anything else |
  */
@@ -79,6 +79,10 @@ export const ERROR_STATUS: Readonly<Record<SyncErrorCodeValue, number>> = Object
   [SyncErrorCode.ZOHO_TIMEOUT]: 502,
   [SyncErrorCode.ZOHO_NETWORK]: 502,
   [SyncErrorCode.ZOHO_MALFORMED_RESPONSE]: 502,
+  [SyncErrorCode.ZOHO_REDIRECT]: 502,
+  [SyncErrorCode.ZOHO_RESPONSE_TOO_LARGE]: 502,
+  [SyncErrorCode.ZOHO_LISTING_LOOP]: 502,
+  [SyncErrorCode.CALL_LIMIT]: 502,
   [SyncErrorCode.SINK]: 503,
   [SyncErrorCode.INVALID_OPTION]: 500,
   [SyncErrorCode.VERIFICATION]: 500,

@@ -65,6 +65,17 @@ export interface SyncWorkerOptions {
    * Unit: ms. @defaultValue 3600000 (1 hour)
    */
   quotaPauseMs?: number | undefined;
+  /**
+   * Ceiling on the Zoho requests one run may send (retries included; token grants, which are
+   * cached and single-flight, are not counted). Past it the run fails with `CallLimitError`
+   * (`ERR_SYNC_CALL_LIMIT`) naming the calls made. The default, 5000, lets an honest full sync
+   * list 5 million records at 1000 per page — far more than a Creator app holds — yet stops a
+   * looping or endlessly paging server at 5× the largest per-user daily Developer API allowance
+   * (1000 calls, https://www.zoho.com/creator/help/api/v2.1/api-limits.html) instead of letting
+   * it spend the account's whole day. Honoured by sources that support `callBudget`
+   * (`ZohoCreatorSource` does). Unit: calls. @defaultValue 5000
+   */
+  maxCallsPerRun?: number | undefined;
   /** Cross-replica lease (needs a sink with `acquireLease`). @defaultValue `{ enabled: true, ttlMs: 30000 }` */
   lease?: { enabled?: boolean | undefined; ttlMs?: number | undefined } | undefined;
   /** Level of the default logger. @defaultValue 'info' */
@@ -87,6 +98,7 @@ export interface ResolvedSyncWorkerOptions {
   readonly maxRecordBytes: number;
   readonly concurrency: number;
   readonly quotaPauseMs: number;
+  readonly maxCallsPerRun: number;
   readonly lease: { readonly enabled: boolean; readonly ttlMs: number };
   readonly logLevel: LogLevel;
   readonly redisLogLevel: LogLevel;
@@ -106,6 +118,7 @@ export const DEFAULT_SYNC_WORKER_OPTIONS: ResolvedSyncWorkerOptions = Object.fre
   maxRecordBytes: 256 * 1024,
   concurrency: 4,
   quotaPauseMs: 60 * 60 * 1000,
+  maxCallsPerRun: 5000,
   lease: Object.freeze({ enabled: true, ttlMs: 30_000 }),
   logLevel: 'info',
   redisLogLevel: 'warn',
@@ -188,6 +201,7 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
     maxRecordBytes: integer('maxRecordBytes', input.maxRecordBytes ?? d.maxRecordBytes, 1),
     concurrency: integer('concurrency', input.concurrency ?? d.concurrency, 1, 64),
     quotaPauseMs: integer('quotaPauseMs', input.quotaPauseMs ?? d.quotaPauseMs, 0),
+    maxCallsPerRun: integer('maxCallsPerRun', input.maxCallsPerRun ?? d.maxCallsPerRun, 1),
     lease: Object.freeze({
       enabled: boolean('lease.enabled', lease.enabled ?? d.lease.enabled),
       ttlMs: integer('lease.ttlMs', lease.ttlMs ?? d.lease.ttlMs, 1000),

@@ -4,9 +4,9 @@
  */
 import type pLimit from 'p-limit';
 import type { RecordSink } from '../adapters/sink.js';
-import type { ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
+import type { CallBudget, ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
 import type { FenceOptions, StateStore } from '../adapters/state-store.js';
-import { AbortedError, isSyncError, type SyncError } from '../errors.js';
+import { AbortedError, CallLimitError, isSyncError, type SyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SyncWorkerEvents } from './events.js';
 import type { ResolvedSyncWorkerOptions } from './options.js';
@@ -40,6 +40,8 @@ export class RunContext {
   fence: number | undefined;
   /** Called by a strategy once its admission checks passed (see `RunHandle.accepted`). */
   accept: () => void = () => undefined;
+  /** Zoho requests this run may still send (`maxCallsPerRun`), shared by all its source calls. */
+  readonly callBudget: RunCallBudget;
 
   constructor(
     readonly runId: string,
@@ -58,16 +60,18 @@ export class RunContext {
     readonly redisLogger: Logger,
     readonly emit: SafeEmit,
     readonly limit: ReturnType<typeof pLimit>,
-  ) {}
+  ) {
+    this.callBudget = new RunCallBudget(options.maxCallsPerRun);
+  }
 
-  /** Options for a source call: this run's signal and retry budget. */
+  /** Options for a source call: this run's signal, retry budget and call ceiling. */
   callOptions(): SourceCallOptions {
-    return { signal: this.signal, retries: this.options.maxRetries };
+    return { signal: this.signal, retries: this.options.maxRetries, callBudget: this.callBudget };
   }
 
   /** Options for a paged listing. */
-  listOptions(extra: Omit<ListOptions, 'signal' | 'retries'> = {}): ListOptions {
-    return { ...extra, signal: this.signal, retries: this.options.maxRetries };
+  listOptions(extra: Omit<ListOptions, 'signal' | 'retries' | 'callBudget'> = {}): ListOptions {
+    return { ...extra, signal: this.signal, retries: this.options.maxRetries, callBudget: this.callBudget };
   }
 
   /** Options for fenced sink writes. */
@@ -87,4 +91,23 @@ export function abortReason(signal: AbortSignal): SyncError {
   const reason: unknown = signal.reason;
   if (isSyncError(reason)) return reason;
   return new AbortedError('The run was aborted', { cause: reason });
+}
+
+/** The call ceiling of one run: `spend()` counts a request, and refuses the one past `limit`. */
+export class RunCallBudget implements CallBudget {
+  #spent = 0;
+
+  /** @param limit - calls allowed. Unit: calls. */
+  constructor(readonly limit: number) {}
+
+  /** Requests counted so far. Unit: calls. */
+  get spent(): number {
+    return this.#spent;
+  }
+
+  /** @throws CallLimitError (with `calls` = `limit`) when `limit` requests were counted already. */
+  spend(): void {
+    if (this.#spent >= this.limit) throw new CallLimitError(this.#spent, this.limit);
+    this.#spent++;
+  }
 }

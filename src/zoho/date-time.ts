@@ -19,6 +19,30 @@
 import { IANAZone } from 'luxon';
 import { ConfigError, InvalidInputError } from '../errors.js';
 
+/**
+ * The separators a `date_format` may contain. Zoho's list of date formats uses exactly these
+ * (https://www.zoho.com/creator/newhelp/script/deluge-datatypes-date.html [doc]).
+ */
+export const DATE_FORMAT_SEPARATORS: readonly string[] = ['-', '/', '.', ',', ' '];
+/** A whole `date_format`: date-pattern letters and separators only (letters are checked one by one later). */
+const DATE_FORMAT_CHARACTERS = /^[A-Za-z\-/., ]+$/;
+/** What a formatted date-time may contain to go between the quotes of a criteria literal. */
+const CRITERIA_LITERAL_TEXT = /^[A-Za-z0-9\-/., :]+$/;
+
+/**
+ * `'<text>'`: a criteria date-time literal (Zoho criteria quote dates in single quotes,
+ * https://www.zoho.com/creator/help/script/search-by-criteria-date.html). Checks the text once
+ * more, whatever produced it: only letters, digits, separators and `:` may go inside the quotes.
+ *
+ * @throws ConfigError (option `dateFormat`) when the text holds anything else (a quote, a bracket, `|`, ...).
+ */
+export function quotedCriteriaLiteral(text: string): string {
+  if (!CRITERIA_LITERAL_TEXT.test(text)) {
+    throw new ConfigError('dateFormat', `Refusing to put ${JSON.stringify(text)} into a criteria literal: unexpected characters`);
+  }
+  return `'${text}'`;
+}
+
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -75,7 +99,11 @@ interface CompiledFormat {
  *
  * Supported `date_format` letters (Java `SimpleDateFormat` style, as Zoho uses): `yyyy`, `yy`
  * (2000–2099), `MMMM` (English month name), `MMM` (3-letter English month), `MM`/`M`, `dd`/`d`;
- * any other character is a literal, text in single quotes is literal too. Month names are always
+ * the only other characters allowed are the separators {@link DATE_FORMAT_SEPARATORS}
+ * (`-`, `/`, `.`, `,`, space): the set Zoho's own list of date formats uses
+ * (https://www.zoho.com/creator/newhelp/script/deluge-datatypes-date.html [doc]). Quotes and any
+ * other text are refused, because the formatted value goes inside a quoted criteria literal
+ * (a `'` in the format could close the quote and rewrite the criteria). Month names are always
  * English, whatever the host locale.
  *
  * DST rules when parsing: a wall time that occurs twice (autumn fall-back) resolves to the
@@ -113,7 +141,8 @@ export class ZohoDateTimeCodec {
    * @param dateFormat - the application's `date_format` (from Zoho's meta API), e.g. `MMM dd,yyyy`.
    * @param timeZone - the application's IANA `time_zone`, e.g. `America/New_York`.
    * @throws ConfigError (option `dateFormat` or `timeZone`) when the format has unsupported
-   *   letters or no year/month/day, or the zone is unknown to this runtime's tz database.
+   *   letters, a character other than a letter or a separator (`-` `/` `.` `,` space), or no
+   *   year/month/day, or the zone is unknown to this runtime's tz database.
    */
   constructor(dateFormat: string, timeZone: string) {
     if (typeof timeZone !== 'string' || !IANAZone.isValidZone(timeZone)) {
@@ -121,6 +150,13 @@ export class ZohoDateTimeCodec {
     }
     if (typeof dateFormat !== 'string' || dateFormat.trim() === '') {
       throw new ConfigError('dateFormat', '`dateFormat` must be a non-empty Zoho date format such as dd-MMM-yyyy');
+    }
+    if (!DATE_FORMAT_CHARACTERS.test(dateFormat)) {
+      throw new ConfigError(
+        'dateFormat',
+        `Date format ${JSON.stringify(dateFormat)} is not a Zoho date format: only the letters d, M, y and the separators ` +
+          `${DATE_FORMAT_SEPARATORS.map((c) => JSON.stringify(c)).join(' ')} are allowed (no quotes or other text)`,
+      );
     }
     this.dateFormat = dateFormat;
     this.timeZone = timeZone;

@@ -10,6 +10,7 @@
  * - Limits (429/2955 per minute, 4000 per day): https://www.zoho.com/creator/help/api/v2.1/api-limits.html
  */
 import pRetry, { AbortError as PRetryAbortError } from 'p-retry';
+import type { CallBudget } from '../adapters/source.js';
 import {
   AbortedError,
   SyncErrorCode,
@@ -18,8 +19,11 @@ import {
   isSyncError,
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, type FetchFunction, abortedFrom, fetchText } from './bounded-fetch.js';
 import { parseZohoJson } from './json.js';
-import { anySignal } from '../internal/any-signal.js';
+import { SecretScrubber } from './secret-scrubber.js';
+
+export type { FetchFunction } from './bounded-fetch.js';
 
 /** Default per-request timeout. Unit: ms. */
 export const DEFAULT_ZOHO_TIMEOUT_MS = 30_000;
@@ -59,10 +63,12 @@ export interface ZohoTokenProvider {
   getToken(signal?: AbortSignal): Promise<string>;
   /** Drops `token` from the cache if it is still the cached one, so the next `getToken` mints anew. */
   invalidate(token: string): void;
+  /**
+   * The `api_domain` the last token response named (e.g. `https://www.zohoapis.eu`), if any. The
+   * client never switches to it; it only names it when the configured host refuses the token.
+   */
+  apiDomain?(): string | undefined;
 }
-
-/** The `fetch` function shape this package calls (the global `fetch` fits). */
-export type FetchFunction = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 /** Options of {@link ZohoHttpClient}. */
 export interface ZohoHttpClientOptions {
@@ -82,6 +88,18 @@ export interface ZohoHttpClientOptions {
   readonly logger?: Logger | undefined;
   /** Clock, for `quotaExhaustedAt`. Unit: epoch ms. @defaultValue `Date.now` */
   readonly now?: (() => number) | undefined;
+  /**
+   * Removes secrets from errors and log lines; every token `tokens` hands out is remembered by it.
+   * Share the token manager's so both know the same secrets. @defaultValue a new one
+   */
+  readonly scrubber?: SecretScrubber | undefined;
+  /** Largest response body accepted (per call: {@link ZohoGetRequest.maxResponseBytes}). Unit: bytes. @defaultValue 32 MiB */
+  readonly maxResponseBytes?: number | undefined;
+  /**
+   * The configured options that chose the API host, named when the host refuses a token that the
+   * accounts server minted for another `api_domain`. @defaultValue `['dataCentre']`
+   */
+  readonly hostOptions?: readonly string[] | undefined;
 }
 
 /** One GET call. */
@@ -102,6 +120,10 @@ export interface ZohoGetRequest {
   readonly expectData?: 'array' | 'object' | undefined;
   /** When true, code 3190 resolves as `no-such-record` instead of throwing. */
   readonly allowNoSuchRecord?: boolean | undefined;
+  /** Largest body accepted for this call (e.g. larger for a download). Unit: bytes. @defaultValue the client's `maxResponseBytes` */
+  readonly maxResponseBytes?: number | undefined;
+  /** The run's call ceiling: `spend()` is called before every request sent (retries and re-sends included). */
+  readonly budget?: CallBudget | undefined;
 }
 
 /** The outcome of a successful call. */
@@ -135,7 +157,11 @@ export interface ZohoQuotaState {
  * - 4000 → `ZohoApiError` code `ERR_SYNC_ZOHO_QUOTA_EXHAUSTED` at once, recorded in {@link getQuotaState};
  * - HTTP 5xx, network errors (`ERR_SYNC_ZOHO_NETWORK`), timeouts (`ERR_SYNC_ZOHO_TIMEOUT`) and
  *   malformed bodies (`ERR_SYNC_ZOHO_MALFORMED_RESPONSE`) → retried with backoff;
+ * - HTTP 3xx → `ERR_SYNC_ZOHO_REDIRECT` (never followed), a body over `maxResponseBytes` →
+ *   `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE`: both at once, not retried (see `fetchBytes`);
  * - anything else → `ZohoApiError` (`ERR_SYNC_ZOHO_API`) at once, never an empty page.
+ *
+ * Every error it throws and every line it logs has passed its {@link SecretScrubber}.
  *
  * @see https://www.zoho.com/creator/help/api/v2.1/status-codes.html
  * @see https://www.zoho.com/creator/help/api/v2.1/api-limits.html
@@ -149,6 +175,9 @@ export class ZohoHttpClient {
   private readonly rateLimitPauseMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly scrubber: SecretScrubber;
+  private readonly maxResponseBytes: number;
+  private readonly hostOptions: readonly string[];
   private readonly counts: Record<ZohoCallKind, number> = { records: 0, ids: 0, meta: 0 };
   private quotaExhaustedAt: number | undefined;
   private quotaExhausted = false;
@@ -161,8 +190,11 @@ export class ZohoHttpClient {
     this.retries = options.retries ?? DEFAULT_ZOHO_RETRIES;
     this.minRetryDelayMs = options.minRetryDelayMs ?? DEFAULT_ZOHO_MIN_RETRY_DELAY_MS;
     this.rateLimitPauseMs = options.rateLimitPauseMs ?? DEFAULT_ZOHO_RATE_LIMIT_PAUSE_MS;
-    this.logger = options.logger ?? silentLogger;
+    this.scrubber = options.scrubber ?? new SecretScrubber();
+    this.logger = this.scrubber.logger(options.logger ?? silentLogger);
     this.now = options.now ?? Date.now;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.hostOptions = options.hostOptions ?? ['dataCentre'];
   }
 
   /** HTTP requests sent so far, by kind. Unit: calls. */
@@ -178,22 +210,23 @@ export class ZohoHttpClient {
   /**
    * Sends one GET call with retries.
    *
-   * @throws ZohoApiError (codes above), ZohoAuthError (token refused), AbortedError (signal).
+   * @throws ZohoApiError (codes above), ZohoAuthError (token refused), CallLimitError (the
+   *   request's `budget` is spent), AbortedError (signal).
    */
   async get(request: ZohoGetRequest): Promise<ZohoGetResult> {
     let tokenRefreshed = false;
     return runWithRetries(
       async () => {
-        let token = await getTokenOrStop(this.tokens, request.signal);
+        let token = await this.token(request.signal);
         for (;;) {
           const reply = await this.send(request, token);
           if (reply.kind === 'token-invalid') {
             // 401/1030: the token expired or was revoked. Re-mint and re-send once per call;
-            // a second 1030 is a real failure (wrong scope, revoked refresh token, ...).
-            if (tokenRefreshed) throw reply.error;
+            // a second 1030 is a real failure (wrong scope, revoked refresh token, wrong DC, ...).
+            if (tokenRefreshed) throw this.refusedTokenError(request, reply.error);
             tokenRefreshed = true;
             this.tokens.invalidate(token);
-            token = await getTokenOrStop(this.tokens, request.signal);
+            token = await this.token(request.signal);
             continue;
           }
           return reply.result;
@@ -206,6 +239,37 @@ export class ZohoHttpClient {
         signal: request.signal,
         logger: this.logger,
         endpoint: request.endpoint,
+        scrubber: this.scrubber,
+      },
+    );
+  }
+
+  private async token(signal: AbortSignal | undefined): Promise<string> {
+    const token = await getTokenOrStop(this.tokens, signal);
+    this.scrubber.rememberToken(token);
+    return token;
+  }
+
+  /**
+   * The final 1030: when the accounts server named another API domain than the host called, say
+   * so — the token was minted for another data centre (Zoho: the `api_domain` of the token
+   * response, https://zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html). The
+   * client never switches hosts by itself.
+   */
+  private refusedTokenError(request: ZohoGetRequest, error: ZohoApiError): ZohoApiError {
+    const named = this.tokens.apiDomain?.();
+    const calledHost = hostOf(request.url);
+    const namedHost = named === undefined ? undefined : hostOf(named);
+    if (namedHost === undefined || calledHost === undefined || namedHost === calledHost) return error;
+    return new ZohoApiError(
+      `${error.message}. The accounts server minted the token for API domain ${namedHost}, but the configured API host is ` +
+        `${calledHost}: check the ${this.hostOptions.map((o) => `\`${o}\``).join(' / ')} option — the refresh token may belong to another data centre`,
+      {
+        httpStatus: error.httpStatus,
+        zohoCode: error.zohoCode,
+        zohoMessage: error.zohoMessage,
+        endpoint: error.endpoint,
+        code: SyncErrorCode.ZOHO_API,
       },
     );
   }
@@ -220,12 +284,14 @@ export class ZohoHttpClient {
       accept: 'application/json',
     };
     if (request.cursor !== undefined) headers.record_cursor = request.cursor;
+    request.budget?.spend();
     this.counts[request.kind]++;
     const started = this.now();
-    const { response, text } = await fetchWithTimeout(this.fetchFn, request.url, { method: 'GET', headers }, {
+    const { response, body: text } = await fetchText(this.fetchFn, request.url, { method: 'GET', headers }, {
       timeoutMs: this.timeoutMs,
       signal: request.signal,
       endpoint: request.endpoint,
+      maxResponseBytes: request.maxResponseBytes ?? this.maxResponseBytes,
     });
     const httpStatus = response.status;
     const body = readZohoBody(text, httpStatus, request.endpoint);
@@ -386,71 +452,6 @@ export function isRetryableZohoError(error: unknown): boolean {
   }
 }
 
-/** Options of {@link fetchWithTimeout}. @internal */
-export interface FetchWithTimeoutOptions {
-  /** Unit: ms. */
-  readonly timeoutMs: number;
-  /** The caller's signal; its abort rejects with `AbortedError`. */
-  readonly signal?: AbortSignal | undefined;
-  /** Endpoint name for error messages (never a URL with secrets). */
-  readonly endpoint: string;
-}
-
-/**
- * `fetch` plus reading the body as text, under one timeout
- * (`AbortSignal.any([callerSignal, AbortSignal.timeout(ms)])`). Turns every failure into a typed
- * error before it can reach p-retry (p-retry 7 would not retry a plain `TypeError`).
- *
- * @throws AbortedError (caller aborted), ZohoApiError `ERR_SYNC_ZOHO_TIMEOUT` (timeout) or
- *   `ERR_SYNC_ZOHO_NETWORK` (connection refused/reset, DNS, ...).
- * @internal
- */
-export async function fetchWithTimeout(
-  fetchFn: FetchFunction,
-  url: string,
-  init: RequestInit,
-  options: FetchWithTimeoutOptions,
-): Promise<{ response: Response; text: string }> {
-  const caller = options.signal;
-  if (caller?.aborted) throw abortedFrom(caller.reason);
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = caller === undefined ? timeout : anySignal(caller, timeout);
-  try {
-    const response = await fetchFn(url, { ...init, signal });
-    const text = await response.text();
-    return { response, text };
-  } catch (error) {
-    if (caller?.aborted) throw abortedFrom(caller.reason ?? error);
-    if (timeout.aborted) {
-      throw new ZohoApiError(`Zoho ${options.endpoint} did not answer within ${options.timeoutMs} ms`, {
-        code: SyncErrorCode.ZOHO_TIMEOUT,
-        endpoint: options.endpoint,
-        cause: error,
-      });
-    }
-    const detail = error instanceof Error ? describeNetworkError(error) : String(error);
-    throw new ZohoApiError(`Network failure calling Zoho ${options.endpoint}: ${detail}`, {
-      code: SyncErrorCode.ZOHO_NETWORK,
-      endpoint: options.endpoint,
-      cause: error,
-    });
-  }
-}
-
-function describeNetworkError(error: Error): string {
-  const cause = error.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${error.message} (${typeof code === 'string' ? code : cause.message})`;
-  }
-  return error.message;
-}
-
-function abortedFrom(reason: unknown): AbortedError {
-  if (reason instanceof AbortedError) return reason;
-  return new AbortedError('The Zoho call was aborted', { cause: reason });
-}
-
 /** Options of {@link runWithRetries}. @internal */
 export interface RunWithRetriesOptions {
   /** Unit: retries. */
@@ -464,16 +465,28 @@ export interface RunWithRetriesOptions {
   readonly endpoint: string;
   /** Which failures to retry. @defaultValue {@link isRetryableZohoError} */
   readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+  /** Scrubs the error that ends the attempts (message, cause chain) before it is thrown. */
+  readonly scrubber?: SecretScrubber | undefined;
 }
 
 /**
  * Runs `attempt` with p-retry: exponential backoff (factor 2, `randomize: true`, first delay
  * `minRetryDelayMs`), retrying only what `isRetryable` accepts; after a rate-limit error it first
  * waits `rateLimitPauseMs`. An abort of `signal` (also during a wait) rejects with `AbortedError`.
+ * The error that ends the attempts passes `options.scrubber` first: this is the one exit of every
+ * Zoho HTTP failure (token grants and Creator calls alike).
  *
  * @internal
  */
 export async function runWithRetries<T>(attempt: () => Promise<T>, options: RunWithRetriesOptions): Promise<T> {
+  try {
+    return await retrying(attempt, options);
+  } catch (error) {
+    throw options.scrubber === undefined ? error : options.scrubber.scrubError(error);
+  }
+}
+
+async function retrying<T>(attempt: () => Promise<T>, options: RunWithRetriesOptions): Promise<T> {
   const isRetryable = options.isRetryable ?? isRetryableZohoError;
   const { signal } = options;
   try {
@@ -536,4 +549,12 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }

@@ -16,24 +16,26 @@
  */
 import { AbortedError, SyncErrorCode, ZohoApiError, ZohoAuthError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { type FetchFunction, fetchText } from './bounded-fetch.js';
 import {
   DEFAULT_ZOHO_MIN_RETRY_DELAY_MS,
   DEFAULT_ZOHO_RETRIES,
   DEFAULT_ZOHO_TIMEOUT_MS,
-  type FetchFunction,
   type ZohoTokenProvider,
-  fetchWithTimeout,
   isPlainObject,
   isRetryableZohoError,
   runWithRetries,
 } from './http-client.js';
 import { parseZohoJson } from './json.js';
+import { SecretScrubber } from './secret-scrubber.js';
 
 /** Refresh a cached token when fewer than this many ms of its life remain. Unit: ms. */
 export const TOKEN_REFRESH_MARGIN_MS = 60_000;
 /** Lifetime assumed when the token response has no usable `expires_in` (Zoho documents 1 hour). Unit: s. */
 const DEFAULT_LIFETIME_S = 3600;
 const TOKEN_ENDPOINT = 'oauth/v2/token';
+/** Largest token response accepted; Zoho's is a few hundred bytes [doc]. Unit: bytes. */
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 /** Options of {@link ZohoTokenManager}. */
 export interface ZohoTokenManagerOptions {
@@ -57,6 +59,16 @@ export interface ZohoTokenManagerOptions {
   readonly logger?: Logger | undefined;
   /** Clock. Unit: epoch ms. @defaultValue `Date.now` */
   readonly now?: (() => number) | undefined;
+  /**
+   * Removes secrets from errors and log lines. The manager adds the client secret, the refresh
+   * token and every access token it reads. @defaultValue a new one
+   */
+  readonly scrubber?: SecretScrubber | undefined;
+  /**
+   * The API host calls go to; when a token response names another `api_domain`, one `warn` line
+   * says so (the calls do not switch). @defaultValue no comparison
+   */
+  readonly apiBaseUrl?: string | undefined;
 }
 
 interface CachedToken {
@@ -73,6 +85,10 @@ interface CachedToken {
  * - `invalidate(token)` after a 401/code 1030 drops the token only if it is still the cached one,
  *   so ten calls failing together with the same token cause exactly one new mint.
  * - A failed mint stores nothing; the next `getToken()` tries again.
+ * - Requests never follow a redirect (a 3xx is `ERR_SYNC_ZOHO_REDIRECT`), so the client secret
+ *   and refresh token go only to `accountsBaseUrl`; errors and log lines are scrubbed of them and
+ *   of every access token read (see {@link SecretScrubber}).
+ * - The response's `api_domain` is kept for {@link apiDomain} and never switched to.
  *
  * @example
  * ```ts
@@ -90,6 +106,10 @@ export class ZohoTokenManager implements ZohoTokenProvider {
   private readonly minRetryDelayMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly scrubber: SecretScrubber;
+  private readonly apiHost: string | undefined;
+  private lastApiDomain: string | undefined;
+  private warnedApiDomain: string | undefined;
   /** Aborted by {@link close}; stops a mint in progress. */
   private readonly lifetime = new AbortController();
   private cached: CachedToken | undefined;
@@ -110,8 +130,12 @@ export class ZohoTokenManager implements ZohoTokenProvider {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_ZOHO_TIMEOUT_MS;
     this.retries = options.retries ?? DEFAULT_ZOHO_RETRIES;
     this.minRetryDelayMs = options.minRetryDelayMs ?? DEFAULT_ZOHO_MIN_RETRY_DELAY_MS;
-    this.logger = options.logger ?? silentLogger;
+    this.scrubber = options.scrubber ?? new SecretScrubber();
+    this.scrubber.rememberSecret(options.clientSecret);
+    this.scrubber.rememberSecret(options.refreshToken);
+    this.logger = this.scrubber.logger(options.logger ?? silentLogger);
     this.now = options.now ?? Date.now;
+    this.apiHost = options.apiBaseUrl === undefined ? undefined : hostOf(options.apiBaseUrl);
   }
 
   /**
@@ -149,6 +173,15 @@ export class ZohoTokenManager implements ZohoTokenProvider {
     if (this.cached?.token === token) this.cached = undefined;
   }
 
+  /**
+   * The `api_domain` of the last successful token response (e.g. `https://www.zohoapis.eu`), or
+   * `undefined` before the first mint or when Zoho sent none. Informational only: API calls keep
+   * going to the configured host.
+   */
+  apiDomain(): string | undefined {
+    return this.lastApiDomain;
+  }
+
   /** HTTP requests sent to the token endpoint so far, retries included. Unit: calls. */
   getRequestCount(): number {
     return this.requests;
@@ -174,6 +207,7 @@ export class ZohoTokenManager implements ZohoTokenProvider {
       signal,
       logger: this.logger,
       endpoint: TOKEN_ENDPOINT,
+      scrubber: this.scrubber,
       isRetryable: (error) => isRetryableZohoError(error) || (error instanceof ZohoAuthError && isThrottled(error)),
     });
     this.cached = token;
@@ -181,10 +215,23 @@ export class ZohoTokenManager implements ZohoTokenProvider {
     return token;
   }
 
+  private noteApiDomain(value: unknown): void {
+    if (typeof value !== 'string' || value === '') return;
+    this.lastApiDomain = value;
+    const named = hostOf(value);
+    if (this.apiHost === undefined || named === undefined || named === this.apiHost || this.warnedApiDomain === named) return;
+    this.warnedApiDomain = named;
+    this.logger.warn('zoho token names another API domain; calls stay on the configured host', {
+      apiDomain: named,
+      configuredHost: this.apiHost,
+      hint: 'if Zoho answers code 1030, check the dataCentre option',
+    });
+  }
+
   private async requestToken(signal: AbortSignal): Promise<CachedToken> {
     this.requests++;
     const requestedAt = this.now();
-    const { response, text } = await fetchWithTimeout(
+    const { response, body: text } = await fetchText(
       this.fetchFn,
       this.tokenUrl,
       {
@@ -192,12 +239,14 @@ export class ZohoTokenManager implements ZohoTokenProvider {
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: this.form,
       },
-      { timeoutMs: this.timeoutMs, signal, endpoint: TOKEN_ENDPOINT },
+      { timeoutMs: this.timeoutMs, signal, endpoint: TOKEN_ENDPOINT, maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES },
     );
     const httpStatus = response.status;
     let body: unknown;
     try {
       body = parseZohoJson(text);
+      // Before anything else reads the body (an error text may quote the token).
+      if (isPlainObject(body)) this.scrubber.rememberToken(body.access_token);
     } catch (error) {
       throw new ZohoApiError(`Zoho accounts answered HTTP ${httpStatus} with a body that is not JSON`, {
         httpStatus,
@@ -217,6 +266,7 @@ export class ZohoTokenManager implements ZohoTokenProvider {
     }
     const accessToken = isPlainObject(body) ? body.access_token : undefined;
     if (typeof accessToken === 'string' && accessToken !== '' && isPlainObject(body)) {
+      this.noteApiDomain(body.api_domain);
       const lifetimeMs = lifetimeOf(body) * 1000;
       const margin = Math.min(TOKEN_REFRESH_MARGIN_MS, lifetimeMs / 2);
       return { token: accessToken, refreshAt: requestedAt + lifetimeMs - margin };
@@ -279,4 +329,12 @@ function waitOrAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): P
       },
     );
   });
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }

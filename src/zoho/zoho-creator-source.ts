@@ -9,7 +9,6 @@
  * - Get Record by ID `GET .../report/{report}/{ID}` ([code]: public clients) and code 3190.
  * - Criteria syntax: https://www.zoho.com/creator/help/script/search-by-criteria-date.html
  */
-import { IANAZone } from 'luxon';
 import type {
   ApiCallCounts,
   ListOptions,
@@ -22,19 +21,21 @@ import type {
 } from '../adapters/source.js';
 import { ConfigError, InvalidInputError, SyncErrorCode, ZohoApiError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { type ZohoDataCentre, isZohoDataCentre, resolveDataCentreHosts } from './data-centres.js';
-import { ZohoDateTimeCodec } from './date-time.js';
+import { resolveDataCentreHosts } from './data-centres.js';
+import { ZohoDateTimeCodec, quotedCriteriaLiteral } from './date-time.js';
 import {
   DEFAULT_ZOHO_MIN_RETRY_DELAY_MS,
   DEFAULT_ZOHO_RATE_LIMIT_PAUSE_MS,
   DEFAULT_ZOHO_RETRIES,
   DEFAULT_ZOHO_TIMEOUT_MS,
-  type FetchFunction,
   type ZohoCallKind,
+  type ZohoGetRequest,
+  type ZohoGetResult,
   ZohoHttpClient,
   type ZohoQuotaState,
   isPlainObject,
 } from './http-client.js';
+import { ListingGuard } from './listing-guard.js';
 import {
   MODIFIED_TIME_FIELD,
   type NormalisedRows,
@@ -42,10 +43,11 @@ import {
   isZohoId,
   toSourceEvents,
 } from './record-normaliser.js';
+import { SecretScrubber } from './secret-scrubber.js';
+import { type ZohoCreatorSourceOptions, type ZohoPageSize, validateSourceOptions } from './source-options.js';
 import { ZohoTokenManager } from './token-manager.js';
 
-/** Records per request Zoho v2.1 accepts (`max_records`; 200 default, 1000 maximum [doc]; the 200/500/1000 set is [inferred]). */
-export type ZohoPageSize = 200 | 500 | 1000;
+export type { ZohoCreatorSourceOptions, ZohoPageSize } from './source-options.js';
 
 /**
  * At most this many event IDs go into one `criteria` value; longer lists are split into chunks
@@ -54,82 +56,21 @@ export type ZohoPageSize = 200 | 500 | 1000;
  */
 export const MAX_EVENT_IDS_PER_CRITERIA = 50;
 
-/** The option names {@link ZohoCreatorSource} accepts; any other key is a typo and throws `ConfigError`. */
-export const ZOHO_SOURCE_OPTION_KEYS: readonly string[] = [
-  'accountOwner',
-  'appLinkName',
-  'eventsReport',
-  'registrationsReport',
-  'eventLookupField',
-  'clientId',
-  'clientSecret',
-  'refreshToken',
-  'dataCentre',
-  'apiBaseUrl',
-  'accountsBaseUrl',
-  'dateFormat',
-  'timeZone',
-  'pageSize',
-  'timeoutMs',
-  'retries',
-  'minRetryDelayMs',
-  'rateLimitPauseMs',
-  'fetch',
-  'logger',
-];
-
-/** Options of {@link ZohoCreatorSource}. */
-export interface ZohoCreatorSourceOptions {
-  /** Account owner name (workspace) in the API path, e.g. `jason18`. */
-  readonly accountOwner: string;
-  /** Application link name, e.g. `event-management`. */
-  readonly appLinkName: string;
-  /** Link name of the report listing events (partitions), e.g. `All_Events`. */
-  readonly eventsReport: string;
-  /** Link name of the report listing registrations (records), e.g. `All_Registrations`. */
-  readonly registrationsReport: string;
-  /** Link name of the lookup field on a registration that points at its event, e.g. `Event`. Letters, digits, `_`. */
-  readonly eventLookupField: string;
-  /** OAuth client ID. */
-  readonly clientId: string;
-  /** OAuth client secret. Never logged. */
-  readonly clientSecret: string;
-  /** OAuth refresh token (scopes `ZohoCreator.report.READ`, plus `ZohoCreator.dashboard.READ` when the meta call is needed). Never logged. */
-  readonly refreshToken: string;
-  /** Data centre. @defaultValue `'com'` */
-  readonly dataCentre?: ZohoDataCentre | undefined;
-  /** API host override, e.g. a simulator's `http://127.0.0.1:4010`. @defaultValue `https://www.zohoapis.<dataCentre>` */
-  readonly apiBaseUrl?: string | undefined;
-  /** Accounts host override. @defaultValue the DC's accounts server, e.g. `https://accounts.zoho.com` */
-  readonly accountsBaseUrl?: string | undefined;
-  /** The app's `date_format`, e.g. `dd-MMM-yyyy`. With `timeZone` given too, no meta call is made. @defaultValue read from `/meta/applications` */
-  readonly dateFormat?: string | undefined;
-  /** The app's IANA `time_zone`, e.g. `Europe/Berlin`. @defaultValue read from `/meta/applications` */
-  readonly timeZone?: string | undefined;
-  /** Records per request (`max_records`). Unit: records. @defaultValue 1000 */
-  readonly pageSize?: ZohoPageSize | undefined;
-  /** Timeout per HTTP request. Unit: ms. @defaultValue 30 000 */
-  readonly timeoutMs?: number | undefined;
-  /** Retries per call for retryable failures (network, timeout, 5xx, 429, malformed body). @defaultValue 3 */
-  readonly retries?: number | undefined;
-  /** First backoff delay, doubled per retry and randomised ×1–2. Unit: ms. @defaultValue 500 */
-  readonly minRetryDelayMs?: number | undefined;
-  /** Minimum wait after HTTP 429 / code 2955 before retrying. Unit: ms. @defaultValue 60 000 */
-  readonly rateLimitPauseMs?: number | undefined;
-  /** `fetch` implementation. @defaultValue `globalThis.fetch` */
-  readonly fetch?: FetchFunction | undefined;
-  /** Logger (never receives tokens or secrets). @defaultValue silent */
-  readonly logger?: Logger | undefined;
-}
-
 /**
  * Reads events and registrations from Zoho Creator.
  *
  * - IDs are exact digit strings (bare numeric IDs beyond 2^53 are parsed losslessly).
  * - Listings are lazy: one request per page, `record_cursor` header chained.
  * - Failures are typed: `ZohoApiError` (HTTP status, Zoho code/message, report name),
- *   `ZohoAuthError` (token refused), `AbortedError`, `InvalidInputError` (bad IDs);
- *   code 3100 is an empty listing, never an error, and no error is ever read as "no records".
+ *   `ZohoAuthError` (token refused), `AbortedError`, `InvalidInputError` (bad IDs),
+ *   `CallLimitError` (the run's `callBudget` is spent); code 3100 is an empty listing, never an
+ *   error, and no error is ever read as "no records".
+ * - Secrets: requests never follow redirects, so credentials and tokens go only to the configured
+ *   accounts and API hosts; every error leaving the source and every line it logs passes one
+ *   {@link SecretScrubber} that knows the client secret, the refresh token and every access token
+ *   minted.
+ * - Listings stop with `ERR_SYNC_ZOHO_LISTING_LOOP` when a cursor comes again or a page brings
+ *   no new record ID (see {@link ListingGuard}).
  *
  * @example
  * ```ts
@@ -151,6 +92,7 @@ export class ZohoCreatorSource implements SourceAdapter {
   private readonly apiBaseUrl: string;
   private readonly pageSize: ZohoPageSize;
   private readonly logger: Logger;
+  private readonly scrubber: SecretScrubber;
   private readonly tokens: ZohoTokenManager;
   private readonly client: ZohoHttpClient;
   private codec: ZohoDateTimeCodec | undefined;
@@ -163,59 +105,11 @@ export class ZohoCreatorSource implements SourceAdapter {
    *   `timeZone`, `pageSize` not 200/500/1000, negative or non-integer numbers).
    */
   constructor(options: ZohoCreatorSourceOptions) {
-    if (!isPlainObject(options)) throw new ConfigError('options', 'ZohoCreatorSource needs an options object');
-    for (const key of Object.keys(options)) {
-      if (ZOHO_SOURCE_OPTION_KEYS.includes(key)) continue;
-      const hint = key === 'dataCenter' ? ' (did you mean `dataCentre`?)' : '';
-      throw new ConfigError(key, `Unknown ZohoCreatorSource option \`${key}\`${hint}`);
-    }
-    for (const key of [
-      'accountOwner',
-      'appLinkName',
-      'eventsReport',
-      'registrationsReport',
-      'eventLookupField',
-      'clientId',
-      'clientSecret',
-      'refreshToken',
-    ] as const) {
-      const value: unknown = options[key];
-      if (typeof value !== 'string' || value.trim() === '') {
-        throw new ConfigError(key, `\`${key}\` must be a non-empty string`);
-      }
-    }
-    // The lookup field goes into criteria and `fields=` unquoted: allow link-name characters only.
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.eventLookupField)) {
-      throw new ConfigError('eventLookupField', '`eventLookupField` must be a Zoho field link name (letters, digits, _)');
-    }
-    const dataCentre = options.dataCentre ?? 'com';
-    if (!isZohoDataCentre(dataCentre)) {
-      throw new ConfigError('dataCentre', `\`dataCentre\` must be one of com, eu, in, com.au, jp, ca, com.cn, sa; got ${JSON.stringify(dataCentre)}`);
-    }
-    checkUrl('apiBaseUrl', options.apiBaseUrl);
-    checkUrl('accountsBaseUrl', options.accountsBaseUrl);
-    if (options.timeZone !== undefined && (typeof options.timeZone !== 'string' || !IANAZone.isValidZone(options.timeZone))) {
-      throw new ConfigError('timeZone', `\`timeZone\` must be an IANA time zone name, got ${JSON.stringify(options.timeZone)}`);
-    }
-    if (options.dateFormat !== undefined) new ZohoDateTimeCodec(options.dateFormat, 'UTC'); // throws ConfigError('dateFormat')
-    const pageSize = options.pageSize ?? 1000;
-    if (pageSize !== 200 && pageSize !== 500 && pageSize !== 1000) {
-      throw new ConfigError('pageSize', `\`pageSize\` must be 200, 500 or 1000; got ${JSON.stringify(pageSize)}`);
-    }
-    checkInteger('timeoutMs', options.timeoutMs, 1);
-    checkInteger('retries', options.retries, 0);
-    checkInteger('minRetryDelayMs', options.minRetryDelayMs, 0);
-    checkInteger('rateLimitPauseMs', options.rateLimitPauseMs, 0);
-    if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-      throw new ConfigError('fetch', '`fetch` must be a function');
-    }
-    if (options.logger !== undefined && !isLogger(options.logger)) {
-      throw new ConfigError('logger', '`logger` must have debug, info, warn and error methods');
-    }
-
+    const { pageSize, dataCentre } = validateSourceOptions(options);
     this.options = options;
     this.pageSize = pageSize;
-    this.logger = options.logger ?? silentLogger;
+    this.scrubber = new SecretScrubber([options.clientSecret, options.refreshToken]);
+    this.logger = this.scrubber.logger(options.logger ?? silentLogger);
     const hosts = resolveDataCentreHosts(dataCentre, options);
     this.apiBaseUrl = hosts.apiBaseUrl;
     const common = {
@@ -224,10 +118,12 @@ export class ZohoCreatorSource implements SourceAdapter {
       retries: options.retries ?? DEFAULT_ZOHO_RETRIES,
       minRetryDelayMs: options.minRetryDelayMs ?? DEFAULT_ZOHO_MIN_RETRY_DELAY_MS,
       logger: this.logger,
+      scrubber: this.scrubber,
     };
     this.tokens = new ZohoTokenManager({
       ...common,
       accountsBaseUrl: hosts.accountsBaseUrl,
+      apiBaseUrl: hosts.apiBaseUrl,
       clientId: options.clientId,
       clientSecret: options.clientSecret,
       refreshToken: options.refreshToken,
@@ -236,6 +132,8 @@ export class ZohoCreatorSource implements SourceAdapter {
       ...common,
       tokens: this.tokens,
       rateLimitPauseMs: options.rateLimitPauseMs ?? DEFAULT_ZOHO_RATE_LIMIT_PAUSE_MS,
+      maxResponseBytes: options.maxResponseBytes,
+      hostOptions: options.apiBaseUrl === undefined ? ['dataCentre'] : ['dataCentre', 'apiBaseUrl'],
     });
     if (options.dateFormat !== undefined && options.timeZone !== undefined) {
       this.codec = new ZohoDateTimeCodec(options.dateFormat, options.timeZone);
@@ -246,24 +144,28 @@ export class ZohoCreatorSource implements SourceAdapter {
    * Lists every event: all pages of the events report (`field_config=all`). Rows without a
    * valid `ID` are skipped with a warning. Counted as `meta` calls.
    *
-   * @throws ZohoApiError, ZohoAuthError, AbortedError.
+   * @throws ZohoApiError (`ERR_SYNC_ZOHO_LISTING_LOOP` when a cursor comes again or a page brings
+   *   no new event ID), ZohoAuthError, CallLimitError, AbortedError.
    */
   async listEvents(options: SourceCallOptions = {}): Promise<SourceEvent[]> {
+    try {
+      return await this.readEvents(options);
+    } catch (error) {
+      throw this.scrubber.scrubError(error);
+    }
+  }
+
+  private async readEvents(options: SourceCallOptions): Promise<SourceEvent[]> {
     const retries = checkRetries(options.retries);
     const events: SourceEvent[] = [];
-    const url = this.reportUrl(this.options.eventsReport, { field_config: 'all' });
+    const report = this.options.eventsReport;
+    const url = this.reportUrl(report, { field_config: 'all' });
+    const guard = new ListingGuard(report);
     let cursor: string | undefined;
-    for (;;) {
-      const result = await this.client.get({
-        url,
-        kind: 'meta',
-        endpoint: this.options.eventsReport,
-        cursor,
-        signal: options.signal,
-        retries,
-        expectData: 'array',
-      });
+    for (let pageNumber = 1; ; pageNumber++) {
+      const result = await this.get(options, { url, kind: 'meta', endpoint: report, cursor, retries, expectData: 'array' });
       const rows = result.outcome === 'ok' ? (result.body.data as unknown[]) : [];
+      guard.page(rows, pageNumber);
       const page = toSourceEvents(rows);
       events.push(...page.events);
       if (page.invalid.length > 0) {
@@ -274,6 +176,7 @@ export class ZohoCreatorSource implements SourceAdapter {
       }
       cursor = result.outcome === 'ok' ? result.recordCursor : undefined;
       if (cursor === undefined || rows.length === 0) return events;
+      guard.follow(cursor, pageNumber);
     }
   }
 
@@ -287,9 +190,12 @@ export class ZohoCreatorSource implements SourceAdapter {
    * only meaningful within its chunk (it is `undefined` on the last page of every chunk), so such
    * a listing cannot be resumed with `cursor` (that combination throws `InvalidInputError`).
    *
+   * A cursor that comes again in its chain, or a page that brings no record ID the listing has
+   * not listed already, ends the listing with `ZohoApiError` `ERR_SYNC_ZOHO_LISTING_LOOP`.
+   *
    * @throws InvalidInputError (bad `eventIds`, `cursor` with more than 50 `eventIds`),
-   *   ZohoApiError, ZohoAuthError, ConfigError (app not found by the meta call), AbortedError —
-   *   all through the iteration.
+   *   ZohoApiError, ZohoAuthError, ConfigError (app not found by the meta call, unsafe
+   *   `date_format`), CallLimitError, AbortedError — all through the iteration.
    */
   readRecords(options: ListOptions = {}): AsyncIterable<SourcePage<SourceRecord>> {
     return this.list(options, {
@@ -333,7 +239,7 @@ export class ZohoCreatorSource implements SourceAdapter {
           throw new InvalidInputError(`\`since\` must be epoch milliseconds, got ${String(since)}`);
         }
       },
-      criteria: (codec) => `(${MODIFIED_TIME_FIELD} >= '${codec.format(since)}')`,
+      criteria: (codec) => `(${MODIFIED_TIME_FIELD} >= ${quotedCriteriaLiteral(codec.format(since))})`,
       normalise: (n, rows) => n.toRecords(rows),
     });
   }
@@ -351,14 +257,21 @@ export class ZohoCreatorSource implements SourceAdapter {
     if (!isZohoId(recordId)) {
       throw new InvalidInputError(`Record ID must be 1–19 digits, got ${JSON.stringify(recordId)}`);
     }
+    try {
+      return await this.readRecord(recordId, options);
+    } catch (error) {
+      throw this.scrubber.scrubError(error);
+    }
+  }
+
+  private async readRecord(recordId: string, options: SourceCallOptions): Promise<SourceRecord | undefined> {
     const retries = checkRetries(options.retries);
     const normaliser = await this.normaliser(options);
     const report = this.options.registrationsReport;
-    const result = await this.client.get({
+    const result = await this.get(options, {
       url: `${this.reportPath(report)}/${recordId}`,
       kind: 'records',
       endpoint: report,
-      signal: options.signal,
       retries,
       expectData: 'object',
       allowNoSuchRecord: true,
@@ -399,7 +312,21 @@ export class ZohoCreatorSource implements SourceAdapter {
     this.tokens.close();
   }
 
+  /** One Creator call on behalf of a source call: its signal and call budget. */
+  private get(options: SourceCallOptions, request: Omit<ZohoGetRequest, 'signal' | 'budget'>): Promise<ZohoGetResult> {
+    return this.client.get({ ...request, signal: options.signal, budget: options.callBudget });
+  }
+
+  /** {@link listing}, with every error scrubbed of secrets on its way out. */
   private async *list<T>(options: ListOptions, spec: ListSpec<T>): AsyncGenerator<SourcePage<T>, void, undefined> {
+    try {
+      yield* this.listing(options, spec);
+    } catch (error) {
+      throw this.scrubber.scrubError(error);
+    }
+  }
+
+  private async *listing<T>(options: ListOptions, spec: ListSpec<T>): AsyncGenerator<SourcePage<T>, void, undefined> {
     // Every input check runs before the first Zoho call.
     spec.validate?.();
     const { signal } = options;
@@ -421,6 +348,7 @@ export class ZohoCreatorSource implements SourceAdapter {
     const normaliser = await this.normaliser(options);
     const base = spec.criteria?.(normaliser.codec);
     const report = this.options.registrationsReport;
+    const guard = new ListingGuard(report);
     let pageNumber = startPage;
     let yielded = false;
 
@@ -428,13 +356,14 @@ export class ZohoCreatorSource implements SourceAdapter {
       const criteria = allOf(base, chunk === undefined ? undefined : eventCriteria(this.options.eventLookupField, chunk));
       const url = this.reportUrl(report, criteria === undefined ? spec.params : { ...spec.params, criteria });
       let cursor = chunk === chunks[0] ? options.cursor : undefined;
+      guard.newChain();
+      if (cursor !== undefined) guard.follow(cursor, pageNumber - 1);
       for (;;) {
-        const result = await this.client.get({
+        const result = await this.get({ signal, callBudget: options.callBudget }, {
           url,
           kind: spec.kind,
           endpoint: report,
           cursor,
-          signal,
           retries,
           expectData: 'array',
         });
@@ -442,11 +371,13 @@ export class ZohoCreatorSource implements SourceAdapter {
         const rows = result.body.data as unknown[];
         // Defensive: an empty page ends the chain even if a cursor came with it (public widget code does the same).
         if (rows.length === 0) break;
+        guard.page(rows, pageNumber);
         const { items, rejected } = spec.normalise(normaliser, rows);
         yield { items, rejected, pageNumber: pageNumber++, nextCursor: result.recordCursor };
         yielded = true;
         if (result.recordCursor === undefined) break;
         cursor = result.recordCursor;
+        guard.follow(cursor, pageNumber - 1);
       }
     }
     if (!yielded) yield { items: [], rejected: [], pageNumber, nextCursor: undefined };
@@ -485,11 +416,10 @@ export class ZohoCreatorSource implements SourceAdapter {
    * (OAS-v2); the v2.1 path is [code] (used by public clients).
    */
   private async fetchCodec(options: SourceCallOptions): Promise<ZohoDateTimeCodec> {
-    const result = await this.client.get({
+    const result = await this.get(options, {
       url: `${this.apiBaseUrl}/creator/v2.1/meta/applications`,
       kind: 'meta',
       endpoint: 'meta/applications',
-      signal: options.signal,
       retries: options.retries,
     });
     const apps = result.outcome === 'ok' ? result.body.applications : [];
@@ -589,30 +519,4 @@ function eventChunks(eventIds: readonly string[] | undefined): (readonly string[
   const chunks: string[][] = [];
   for (let i = 0; i < ids.length; i += MAX_EVENT_IDS_PER_CRITERIA) chunks.push(ids.slice(i, i + MAX_EVENT_IDS_PER_CRITERIA));
   return chunks;
-}
-
-function checkUrl(option: string, value: unknown): void {
-  if (value === undefined) return;
-  let ok = false;
-  if (typeof value === 'string') {
-    try {
-      const url = new URL(value);
-      ok = url.protocol === 'https:' || url.protocol === 'http:';
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) throw new ConfigError(option, `\`${option}\` must be an http(s) URL, got ${JSON.stringify(value)}`);
-}
-
-function checkInteger(option: string, value: unknown, min: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(option, `\`${option}\` must be an integer ≥ ${min}, got ${String(value)}`);
-  }
-}
-
-function isLogger(value: unknown): value is Logger {
-  if (!isPlainObject(value)) return false;
-  return ['debug', 'info', 'warn', 'error'].every((m) => typeof value[m] === 'function');
 }
