@@ -135,7 +135,7 @@ export interface ZohoApiErrorDetails extends SyncErrorOptions {
   httpStatus?: number | undefined;
   /** Zoho's body `code` (e.g. 2894 unknown report, 2955 per-minute limit, 4000 daily limit). */
   zohoCode?: number | undefined;
-  /** Zoho's body `message`, verbatim. */
+  /** Zoho's body `message` as sent, except that the source's secrets are replaced by `[redacted]` (Zoho echoes input). */
   zohoMessage?: string | undefined;
   /** The report or endpoint called (never a token or a secret). */
   endpoint?: string | undefined;
