@@ -155,8 +155,11 @@ describe('maxCallsPerRun', () => {
   });
 
   it('the default ceiling is 5000 calls and the option is validated', () => {
-    expect(resolveOptions({ source: fakeSource(), sink: fakeSink() }).maxCallsPerRun).toBe(5000);
-    expect(() => resolveOptions({ source: fakeSource(), sink: fakeSink(), maxCallsPerRun: 0 })).toThrow(ConfigError);
+    const source = new ZohoCreatorSource(loopbackSourceOptions('http://127.0.0.1:9', 'http://127.0.0.1:9'));
+    const sink = new RedisSink({ redis, keyPrefix: prefix });
+    expect(resolveOptions({ source, sink }).maxCallsPerRun).toBe(5000);
+    expect(() => resolveOptions({ source, sink, maxCallsPerRun: 0 })).toThrow(ConfigError);
+    expect(() => resolveOptions({ source, sink, maxCallsPerRun: 2.5 })).toThrow(ConfigError);
     const budget = new RunCallBudget(2);
     budget.spend();
     budget.spend();
@@ -164,12 +167,3 @@ describe('maxCallsPerRun', () => {
     expect(budget.spent).toBe(2);
   });
 });
-
-function fakeSource() {
-  const fn = async () => [];
-  return { name: 'fake', listEvents: fn, readRecords: fn, readStamps: fn, readChangedSince: fn, getRecord: fn } as never;
-}
-function fakeSink() {
-  const fn = async () => undefined;
-  return { ping: fn, upsertRecords: fn, removeRecords: fn, compareStamps: fn, getSyncMeta: fn } as never;
-}
