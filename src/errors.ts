@@ -55,6 +55,16 @@ export const SyncErrorCode = {
   LISTENER: 'ERR_SYNC_LISTENER',
   /** A manual trigger was refused by the trigger rate limit. */
   TRIGGER_RATE_LIMITED: 'ERR_SYNC_TRIGGER_RATE_LIMITED',
+  /** A Zoho push carried no signature (or shared secret), or a wrong one (HTTP 401). */
+  PUSH_SIGNATURE: 'ERR_SYNC_PUSH_SIGNATURE',
+  /** A Zoho push's timestamp is missing, malformed or outside the replay window (HTTP 401). */
+  PUSH_EXPIRED: 'ERR_SYNC_PUSH_EXPIRED',
+  /** A Zoho push's signature was already accepted within the replay window (HTTP 409). */
+  PUSH_REPLAYED: 'ERR_SYNC_PUSH_REPLAYED',
+  /** A Zoho push's `Content-Type` is not JSON, text or form-encoded (HTTP 415). */
+  PUSH_CONTENT_TYPE: 'ERR_SYNC_PUSH_CONTENT_TYPE',
+  /** A Zoho push's body exceeds the configured limit (HTTP 413). */
+  PUSH_TOO_LARGE: 'ERR_SYNC_PUSH_TOO_LARGE',
 } as const;
 
 /** The union of all values of {@link SyncErrorCode}. */

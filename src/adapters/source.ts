@@ -155,6 +155,20 @@ export interface SourceAdapter {
    */
   getRecord(recordId: string, options?: SourceCallOptions): Promise<SourceRecord | undefined>;
 
+  /**
+   * Reads several records by ID in one listing (Zoho: criteria `(ID == a || ID == b …)`), at most
+   * 200 IDs per call. IDs the source does not hold are simply absent from `items`. Optional: the
+   * push applier falls back to {@link SourceAdapter.getRecord} per ID without it.
+   */
+  getRecordsById?(recordIds: readonly string[], options?: SourceCallOptions): Promise<Pick<SourcePage<SourceRecord>, 'items' | 'rejected'>>;
+
+  /**
+   * Turns a raw record pushed by the source system (Zoho: a Deluge workflow) into a
+   * {@link SourceRecord} without reading the source: what trusted-mode pushes store. Optional.
+   * Resolves a {@link RejectedRecord} when the row cannot be accepted.
+   */
+  normaliseRecord?(raw: unknown, options?: SourceCallOptions): Promise<SourceRecord | RejectedRecord>;
+
   /** Calls made so far, by kind (optional: sources without a quota may omit it). */
   getCallCounts?(): ApiCallCounts;
 

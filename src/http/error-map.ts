@@ -59,6 +59,10 @@ export interface HttpErrorBody {
  * | 400 | `ERR_SYNC_INVALID_INPUT` (e.g. `eventId` not 1–19 digits, bad `?wait=`) |
  * | 404 | `ERR_SYNC_UNKNOWN_EVENT` |
  * | 409 | `ERR_SYNC_BUSY` (with `run_id`), `ERR_SYNC_LEASE`, `ERR_SYNC_MASS_REMOVAL`, `ERR_SYNC_ABORTED` |
+ * | 401 | `ERR_SYNC_PUSH_SIGNATURE`, `ERR_SYNC_PUSH_EXPIRED` (push route) |
+ * | 409 | `ERR_SYNC_PUSH_REPLAYED` (push route) |
+ * | 413 | `ERR_SYNC_PUSH_TOO_LARGE` (push route) |
+ * | 415 | `ERR_SYNC_PUSH_CONTENT_TYPE` (push route) |
  * | 429 | `ERR_SYNC_TRIGGER_RATE_LIMITED` (with `retry_after_ms`) |
  * | 502 | every `ERR_SYNC_ZOHO_*` (with `zoho_code` / `http_status`), `ERR_SYNC_CALL_LIMIT` |
  * | 503 | `ERR_SYNC_SINK` (Redis unavailable or failing) |
@@ -72,6 +76,11 @@ export const ERROR_STATUS: Readonly<Record<SyncErrorCodeValue, number>> = Object
   [SyncErrorCode.MASS_REMOVAL]: 409,
   [SyncErrorCode.ABORTED]: 409,
   [SyncErrorCode.TRIGGER_RATE_LIMITED]: 429,
+  [SyncErrorCode.PUSH_SIGNATURE]: 401,
+  [SyncErrorCode.PUSH_EXPIRED]: 401,
+  [SyncErrorCode.PUSH_REPLAYED]: 409,
+  [SyncErrorCode.PUSH_CONTENT_TYPE]: 415,
+  [SyncErrorCode.PUSH_TOO_LARGE]: 413,
   [SyncErrorCode.ZOHO_API]: 502,
   [SyncErrorCode.ZOHO_AUTH]: 502,
   [SyncErrorCode.ZOHO_RATE_LIMITED]: 502,

@@ -1,0 +1,138 @@
+/**
+ * Applying a coalesced batch of pushes to the sink.
+ *
+ * Default (verified) mode: the pushed body is a hint only. Every record ID of the batch is read
+ * from the source in one by-ID listing (`SourceAdapter.getRecordsById`, Zoho: criteria
+ * `(ID == a || ID == b …)`, ≤ 200 IDs), then each found record is upserted (and removed from
+ * another event that held it, as `syncRecord` does) and each ID the source no longer has is
+ * removed. So a `deleted` push removes the record, and a forged `deleted` push for a record Zoho
+ * still has changes nothing.
+ *
+ * Trusted mode: `created`/`edited` pushes that carry a `record` are normalised by the source
+ * (`normaliseRecord`) and stored without a read; `deleted` pushes are removed without a read.
+ * Pushes without a record still take the verified path.
+ */
+import type { SinkAdapter } from '../adapters/sink.js';
+import type { RejectedRecord, SourceAdapter, SourceRecord } from '../adapters/source.js';
+import { parseZohoJson } from '../zoho/json.js';
+import type { PushEntry } from './inbox.js';
+
+/** What applying did to one record. */
+export type PushOutcome = 'added' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'rejected';
+
+/** Outcome per record ID, and the number of source calls spent (unit: calls). */
+export interface BatchResult {
+  readonly outcomes: ReadonlyMap<string, PushOutcome>;
+  /** The event of each record after applying (or the one it was removed from). */
+  readonly eventIds: ReadonlyMap<string, string | undefined>;
+}
+
+/** Options of {@link applyPushBatch}. */
+export interface ApplyOptions {
+  readonly trusted: boolean;
+  readonly signal?: AbortSignal | undefined;
+  readonly retries?: number | undefined;
+}
+
+/**
+ * Applies `entries` (≤ 200 distinct record IDs). Resolves only after every write is committed;
+ * rejects (a `SyncError` from the source or the sink) otherwise, leaving the batch to be retried
+ * whole (every step is idempotent).
+ */
+export async function applyPushBatch(source: SourceAdapter, sink: SinkAdapter, entries: readonly PushEntry[], options: ApplyOptions): Promise<BatchResult> {
+  const outcomes = new Map<string, PushOutcome>();
+  const eventIds = new Map<string, string | undefined>();
+  const trustedRecords: SourceRecord[] = [];
+  const trustedRemovals: PushEntry[] = [];
+  const rejected: RejectedRecord[] = [];
+  const toRead = new Set<string>();
+  // The last push of a record decides what trusted mode does with it.
+  const last = new Map<string, PushEntry>();
+  for (const entry of entries) last.set(entry.recordId, entry);
+  for (const entry of last.values()) {
+    if (options.trusted && entry.action === 'deleted') {
+      trustedRemovals.push(entry);
+    } else if (options.trusted && entry.recordJson !== undefined && source.normaliseRecord) {
+      const normalised = await source.normaliseRecord(parseZohoJson(entry.recordJson), { signal: options.signal, retries: options.retries });
+      if ('reason' in normalised) {
+        rejected.push(normalised);
+        outcomes.set(entry.recordId, 'rejected');
+      } else trustedRecords.push(normalised);
+    } else {
+      toRead.add(entry.recordId);
+    }
+  }
+
+  const found: SourceRecord[] = [...trustedRecords];
+  const absent: string[] = trustedRemovals.map((e) => e.recordId);
+  if (toRead.size > 0) {
+    const ids = [...toRead];
+    let items: readonly SourceRecord[];
+    if (source.getRecordsById) {
+      const page = await source.getRecordsById(ids, { signal: options.signal, retries: options.retries });
+      items = page.items;
+      for (const r of page.rejected) {
+        rejected.push(r);
+        const id = idOf(r.raw);
+        if (id !== undefined) {
+          outcomes.set(id, 'rejected');
+          toRead.delete(id);
+        }
+      }
+    } else {
+      const read = await Promise.all(ids.map((id) => source.getRecord(id, { signal: options.signal, retries: options.retries })));
+      items = read.filter((r): r is SourceRecord => r !== undefined);
+    }
+    const seen = new Set<string>();
+    for (const record of items) {
+      if (!toRead.has(record.id)) continue;
+      seen.add(record.id);
+      found.push(record);
+    }
+    for (const id of toRead) if (!seen.has(id)) absent.push(id);
+  }
+
+  if (rejected.length > 0) await sink.deadLetter(rejected);
+  const known = await sink.listEventIds();
+  // A record that moved to another event leaves the one that held it (as syncRecord does).
+  await Promise.all(
+    found.map(async (record) => {
+      const previous = await sink.locateRecord(
+        record.id,
+        known.filter((id) => id !== record.eventId),
+      );
+      if (previous !== undefined) await sink.removeRecords(previous, [record.id]);
+    }),
+  );
+  if (found.length > 0) {
+    const result = await sink.upsertRecords(found);
+    const added = new Set(result.events.flatMap((e) => e.added));
+    const updated = new Set(result.events.flatMap((e) => e.updated));
+    for (const record of found) {
+      outcomes.set(record.id, added.has(record.id) ? 'added' : updated.has(record.id) ? 'updated' : 'unchanged');
+      eventIds.set(record.id, record.eventId);
+    }
+  }
+  await Promise.all(
+    absent.map(async (id) => {
+      const hint = last.get(id)?.eventId;
+      const candidates = hint !== undefined && known.includes(hint) ? [hint, ...known.filter((e) => e !== hint)] : known;
+      const holder = await sink.locateRecord(id, candidates);
+      if (holder === undefined) {
+        outcomes.set(id, 'absent');
+        eventIds.set(id, hint);
+        return;
+      }
+      await sink.removeRecords(holder, [id]);
+      outcomes.set(id, 'removed');
+      eventIds.set(id, holder);
+    }),
+  );
+  return { outcomes, eventIds };
+}
+
+function idOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const id = (raw as Record<string, unknown>).ID;
+  return typeof id === 'string' ? id : typeof id === 'number' ? String(id) : undefined;
+}
