@@ -15,6 +15,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { INTERNAL_ERROR_MESSAGE, HttpErrorCode } from './http/error-map.js';
 import type { SyncHttpResponse, SyncRouterOptions } from './http/options.js';
 import { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
+import { readRawBody } from './push/raw-body.js';
 
 // Shared HTTP types and constants, so users of this subpath need no deep import.
 export {
@@ -53,19 +54,53 @@ export type SyncWorkerRouterOptions = SyncRouterOptions<Request>;
 export function createSyncWorkerRouter(worker: SyncWorkerLike, options: SyncWorkerRouterOptions): Router {
   const routes = createSyncRoutes<Request>(worker, options);
   const router = express.Router();
+  const maxBodyBytes = options.pushes?.maxBodyBytes ?? 0;
   for (const route of routes) {
-    const handler = toExpressHandler(route);
+    const handler = route.name === 'push' ? toRawBodyHandler(route, maxBodyBytes, options.logger) : toExpressHandler(route);
     if (route.method === 'GET') router.get(route.path, handler);
     else router.post(route.path, handler);
   }
   return router;
 }
 
-function toExpressHandler(route: SyncRoute<Request>): (req: Request, res: Response, next: NextFunction) => void {
+/**
+ * The push route needs the RAW body (the signature is computed over its bytes). It takes, in order:
+ * a `Buffer` left by `express.raw()`, a `Buffer` `req.rawBody` left by a `verify` hook, or reads the
+ * stream itself (capped at `maxBodyBytes`). A body already parsed by `express.json()` without a
+ * raw copy cannot be verified: that is a mounting mistake, answered 500 and logged.
+ */
+function toRawBodyHandler(route: SyncRoute<Request>, maxBodyBytes: number, logger: SyncWorkerRouterOptions['logger']): (req: Request, res: Response, next: NextFunction) => void {
+  const handle = toDispatcher(route);
   return (req, res, next) => {
+    const held = req as Request & { rawBody?: unknown; _body?: unknown };
+    if (Buffer.isBuffer(held.body)) return handle(req, res, next, { body: held.body });
+    if (Buffer.isBuffer(held.rawBody)) return handle(req, res, next, { body: held.rawBody });
+    if (held._body === true || req.readableEnded) {
+      (logger ?? console).error('The push route needs the raw body: mount the sync-worker router before express.json()/urlencoded(), or keep req.rawBody');
+      send(res, { status: 500, body: { error: { code: HttpErrorCode.INTERNAL, message: INTERNAL_ERROR_MESSAGE } }, headers: { 'cache-control': 'no-store' } });
+      return;
+    }
+    readRawBody(req, maxBodyBytes).then(
+      (raw) => handle(req, res, next, raw.ok ? { body: raw.body } : { truncatedBytes: raw.bytes }),
+      (error: unknown) => next(error),
+    );
+  };
+}
+
+/** A three-parameter handler: Express takes a four-parameter function for an error handler. */
+function toExpressHandler(route: SyncRoute<Request>): (req: Request, res: Response, next: NextFunction) => void {
+  const dispatch = toDispatcher(route);
+  return (req, res, next) => dispatch(req, res, next);
+}
+
+function toDispatcher(
+  route: SyncRoute<Request>,
+): (req: Request, res: Response, next: NextFunction, extra?: { body?: Buffer; truncatedBytes?: number }) => void {
+  return (req, res, next, extra) => {
     let pending: Promise<SyncHttpResponse>;
     try {
       pending = route.handler({
+        ...extra,
         method: req.method,
         path: route.path,
         params: req.params as Record<string, string | undefined>,

@@ -18,7 +18,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, F
 import { ConfigError, InvalidInputError } from './errors.js';
 import type { Logger } from './logger.js';
 import { HttpErrorCode, INTERNAL_ERROR_MESSAGE, toErrorResponse } from './http/error-map.js';
-import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpResponse, type SyncRouterOptions } from './http/options.js';
+import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpRequest, type SyncHttpResponse, type SyncRouterOptions } from './http/options.js';
 import { createSyncRoutes, invalidEventIdMessage, INVALID_WAIT_MESSAGE, type SyncRouteName, type SyncWorkerLike } from './http/routes.js';
 
 // Shared HTTP types and constants, so users of this subpath need no deep import.
@@ -65,22 +65,30 @@ export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = asy
   for (const key of Object.keys(options)) {
     if (!PLUGIN_OPTION_KEYS.has(key)) throw new ConfigError(key, `Unknown option \`${key}\``);
   }
-  const { worker, token, authorize, allowUnauthenticated, triggerLimit, logger } = options;
+  const { worker, token, authorize, allowUnauthenticated, triggerLimit, logger, pushes } = options;
   const routes = createSyncRoutes<FastifyRequest>(worker, {
     token,
     authorize,
     allowUnauthenticated,
     triggerLimit,
+    pushes,
     logger: logger ?? fastifyLogger(app),
   } as SyncRouterOptions<FastifyRequest>);
 
-  // None of the routes reads a body: accept (and drain) any content type instead of failing on,
-  // e.g., an empty JSON body. Encapsulated: only this plugin's routes are affected.
+  // Only the push route reads a body, and it needs the RAW bytes (the signature covers them):
+  // accept any content type as a Buffer instead of parsing or failing on, e.g., an empty JSON body.
+  // Encapsulated: only this plugin's routes are affected.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const pushRoute = routes.find((r) => r.name === 'push');
 
   // Errors raised before a handler runs (body too large, aborted upload, ...) keep the library's shape.
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (pushRoute !== undefined && error.statusCode === 413 && request.routeOptions.url?.endsWith('/push')) {
+      // Too large for the route's bodyLimit: the push handler answers it, in its own terms (413, counted, `pushRejected`).
+      const response = await pushRoute.handler(toNeutral(request, pushRoute.path, { truncatedBytes: Number(request.headers['content-length']) || (pushes?.maxBodyBytes ?? 0) + 1 }));
+      return reply.code(response.status).headers(response.headers ?? {}).send(response.body);
+    }
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'Sync-worker route failed');
     const response: SyncHttpResponse =
@@ -96,16 +104,10 @@ export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = asy
       url: route.path,
       schema: SCHEMAS[route.name],
       attachValidation: true,
+      ...(route.name === 'push' && pushes !== undefined ? { bodyLimit: pushes.maxBodyBytes } : {}),
       handler: async (request, reply) => {
-        const response = await route.handler({
-          method: request.method,
-          path: route.path,
-          params: (request.params ?? {}) as Record<string, string | undefined>,
-          query: (request.query ?? {}) as Record<string, unknown>,
-          headers: request.headers,
-          raw: request,
-          invalid: validationMessage(request),
-        });
+        const body = route.name === 'push' && Buffer.isBuffer(request.body) ? request.body : undefined;
+        const response = await route.handler(toNeutral(request, route.path, { body }));
         reply.code(response.status);
         if (response.headers) reply.headers(response.headers);
         return response.body;
@@ -113,6 +115,19 @@ export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = asy
     });
   }
 };
+
+function toNeutral(request: FastifyRequest, path: string, extra: { body?: Buffer | undefined; truncatedBytes?: number }): SyncHttpRequest<FastifyRequest> {
+  return {
+    method: request.method,
+    path,
+    params: (request.params ?? {}) as Record<string, string | undefined>,
+    query: (request.query ?? {}) as Record<string, unknown>,
+    headers: request.headers,
+    raw: request,
+    invalid: validationMessage(request),
+    ...extra,
+  };
+}
 
 /** Our option names, plus `worker` and the options Fastify's `register()` itself reads (it passes them on to the plugin). */
 const PLUGIN_OPTION_KEYS: ReadonlySet<string> = new Set([...SYNC_ROUTER_OPTION_KEYS, 'worker', 'prefix', 'logLevel', 'logSerializers']);
@@ -303,4 +318,14 @@ const SCHEMAS: Readonly<Record<SyncRouteName, FastifySchema>> = {
     response: triggerResponses,
   },
   'discrepancy-check': { response: { 200: discrepancySchema, ...errors } },
+  push: {
+    response: {
+      202: {
+        type: 'object',
+        required: ['accepted', 'push_id'],
+        properties: { accepted: { type: 'boolean' }, push_id: { type: 'string' }, action: { type: 'string' }, record_id: { type: 'string' } },
+      },
+      ...errors,
+    },
+  },
 };

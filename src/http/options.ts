@@ -8,6 +8,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { PushRequest } from '../push/receiver.js';
+import type { PushStatus } from '../push/zoho-pushes.js';
 
 /**
  * The request as every route handler sees it, whatever the framework.
@@ -33,6 +35,10 @@ export interface SyncHttpRequest<TRaw = unknown> {
    * authenticates first and then answers 400 with this message, in the library's error shape.
    */
   readonly invalid?: string | undefined;
+  /** The RAW request body, byte for byte (only the push route reads it; see `PushRequest.body`). */
+  readonly body?: Buffer | undefined;
+  /** Set by a binding that stopped keeping an oversized body: the bytes seen (the push route answers 413). */
+  readonly truncatedBytes?: number | undefined;
 }
 
 /** What a route handler answers; the binding writes it as JSON. */
@@ -90,6 +96,23 @@ export interface SyncRouterCommonOptions {
    * @defaultValue a console logger at level `error`
    */
   readonly logger?: Logger | undefined;
+  /**
+   * Serve `POST /push` for Zoho workflow pushes (a `ZohoPushes`). That route is authenticated by
+   * the push signature (or shared secret), never by the router's bearer token: a Deluge script
+   * must not hold the token that can trigger full syncs. `GET /status` then also shows `pushes`.
+   * @defaultValue undefined (no push route)
+   */
+  readonly pushes?: SyncPushesLike | undefined;
+}
+
+/** The part of `ZohoPushes` the routes use. */
+export interface SyncPushesLike {
+  /** Answers one push; never rejects. */
+  handleZohoPush(request: PushRequest): Promise<SyncHttpResponse>;
+  /** Push counts and lag. */
+  getStatus(): PushStatus;
+  /** Largest accepted body. Unit: bytes. */
+  readonly maxBodyBytes: number;
 }
 
 /**
@@ -134,4 +157,4 @@ export type SyncRouterOptions<TRaw = unknown> =
   | SyncRouterOpenOptions;
 
 /** The option names {@link SyncRouterOptions} knows, for the run-time unknown-key check. */
-export const SYNC_ROUTER_OPTION_KEYS: readonly string[] = Object.freeze(['token', 'authorize', 'allowUnauthenticated', 'triggerLimit', 'logger']);
+export const SYNC_ROUTER_OPTION_KEYS: readonly string[] = Object.freeze(['token', 'authorize', 'allowUnauthenticated', 'triggerLimit', 'logger', 'pushes']);

@@ -12,6 +12,7 @@
  * | POST | `/incremental-sync` | as `/full-sync` |
  * | POST | `/force-sync/:eventId` | as `/full-sync` |
  * | GET  | `/discrepancy-check` | 200 the `DiscrepancyReport` (waits; read-only, never heals) |
+ * | POST | `/push` | 202 the push is in the inbox (only with the `pushes` option; signed, no bearer token — see `ZohoPushes`) |
  *
  * Errors (see `ERROR_STATUS` in `error-map.ts`): 400 bad input, 401 unauthenticated, 404 unknown
  * event, 409 a run in flight (`run_id` names it; no second run starts), 429 trigger limit, 502 Zoho
@@ -38,7 +39,7 @@ export type SyncWorkerLike = Pick<SyncWorker, 'trigger' | 'getStatus' | 'start' 
 export type SyncRouteMethod = 'GET' | 'POST';
 
 /** Stable names of the seven routes (used by the bindings to attach schemas). */
-export type SyncRouteName = 'status' | 'start' | 'stop' | 'full-sync' | 'incremental-sync' | 'force-sync' | 'discrepancy-check';
+export type SyncRouteName = 'status' | 'start' | 'stop' | 'full-sync' | 'incremental-sync' | 'force-sync' | 'discrepancy-check' | 'push';
 
 /** One route of the table. */
 export interface SyncRoute<TRaw = unknown> {
@@ -104,6 +105,11 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
   const logger: Logger = options.logger ?? createConsoleLogger('error', 'zoho-redis-sync:http');
   const secrets = typeof options.token === 'string' ? [options.token] : [];
 
+  const pushes = options.pushes;
+  if (pushes !== undefined && (typeof pushes?.handleZohoPush !== 'function' || typeof pushes.getStatus !== 'function')) {
+    throw new ConfigError('pushes', 'Expected `pushes` to be a ZohoPushes');
+  }
+
   const route = (
     name: SyncRouteName,
     method: SyncRouteMethod,
@@ -116,7 +122,8 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     handler: async (request) => {
       let response: SyncHttpResponse;
       try {
-        await authenticate(request);
+        // The push route authenticates by its signature (inside handleZohoPush), not by the bearer token.
+        if (name !== 'push') await authenticate(request);
         if (request.invalid !== undefined) throw new InvalidInputError(request.invalid);
         response = await answer(request);
       } catch (error) {
@@ -168,7 +175,8 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
 
   /** The worker's status; the last run's error message is redacted like every error body. */
   const currentStatus = (): SyncHttpResponse => {
-    const status: SyncWorkerStatus = worker.getStatus();
+    const raw: SyncWorkerStatus = worker.getStatus();
+    const status = pushes === undefined ? raw : { ...raw, pushes: pushes.getStatus() };
     const lastRun = status.last_run;
     if (lastRun?.error_message) {
       return { status: 200, body: { ...status, last_run: { ...lastRun, error_message: redact(lastRun.error_message, secrets) } } };
@@ -176,7 +184,7 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     return { status: 200, body: status };
   };
 
-  return [
+  const routes: SyncRoute<TRaw>[] = [
     route('status', 'GET', '/status', async () => currentStatus()),
     route('start', 'POST', '/start', async () => {
       await worker.start();
@@ -211,6 +219,14 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
       }
     }),
   ];
+  if (pushes !== undefined) {
+    routes.push(
+      route('push', 'POST', '/push', (request) =>
+        pushes.handleZohoPush({ headers: request.headers, body: request.body, truncatedBytes: request.truncatedBytes }),
+      ),
+    );
+  }
+  return routes;
 }
 
 /**

@@ -9,7 +9,7 @@ export type RawBody = { readonly ok: true; readonly body: Buffer } | { readonly 
 
 /**
  * Collects the stream up to `limit` bytes. Beyond the limit it keeps draining (so the answer reaches
- * the client) without keeping the bytes, up to `8 × limit`, then destroys the stream.
+ * the client) without keeping the bytes, up to `max(16 × limit, 16 MiB)`, then destroys the stream.
  *
  * @throws the stream's own error (aborted upload).
  */
@@ -21,7 +21,7 @@ export function readRawBody(stream: Readable, limit: number): Promise<RawBody> {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       bytes += buffer.length;
       if (bytes <= limit) chunks.push(buffer);
-      else if (bytes > limit * 8) {
+      else if (bytes > Math.max(limit * 16, 16 * 1024 * 1024)) {
         stream.destroy();
         resolve({ ok: false, bytes });
       }

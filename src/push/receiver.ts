@@ -29,6 +29,8 @@ export interface PushRequest {
    * as UTF-8. Pass `undefined` for a request without a body.
    */
   readonly body: Buffer | Uint8Array | string | undefined;
+  /** Set by a binding that stopped keeping an oversized body: the bytes it saw (answered 413). */
+  readonly truncatedBytes?: number | undefined;
 }
 
 /** What the handler needs. */
@@ -53,8 +55,9 @@ export function createPushHandler(deps: PushReceiverDeps): (request: PushRequest
     try {
       const mediaType = pushMediaType(request.headers['content-type']);
       const body = toBuffer(request.body);
-      if (body.length > deps.maxBodyBytes) {
-        throw new PushRejectedError(SyncErrorCode.PUSH_TOO_LARGE, `Push body of ${body.length} bytes exceeds the limit of ${deps.maxBodyBytes} bytes`);
+      const size = Math.max(body.length, request.truncatedBytes ?? 0);
+      if (size > deps.maxBodyBytes) {
+        throw new PushRejectedError(SyncErrorCode.PUSH_TOO_LARGE, `Push body of ${size} bytes exceeds the limit of ${deps.maxBodyBytes} bytes`);
       }
       const verified = deps.verify(request.headers, body);
       const push = parsePushPayload(body, mediaType);

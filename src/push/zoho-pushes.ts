@@ -111,6 +111,8 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
   readonly #rejectedByCode: Record<string, number> = {};
   /** The secrets, for redaction. */
   readonly secrets: readonly string[];
+  /** Largest accepted body (the bindings stop keeping bytes beyond it). Unit: bytes. */
+  readonly maxBodyBytes: number;
 
   constructor(options: ZohoPushesOptions) {
     super();
@@ -133,6 +135,7 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
     const maxBodyBytes = int('maxBodyBytes', options.maxBodyBytes, 262_144, 256);
     const maxBatch = int('maxBatch', options.maxBatch, 200, 1);
     if (maxBatch > 200) throw new ConfigError('maxBatch', '`maxBatch` must be at most 200 (one by-ID listing)');
+    this.maxBodyBytes = maxBodyBytes;
     this.#logger = options.logger ?? createConsoleLogger('warn', 'zoho-redis-sync:pushes');
     this.secrets = [options.secret, options.sharedSecret].filter((s): s is string => s !== undefined);
     this.inbox = new PushInbox({ redis, keyPrefix: options.keyPrefix, deadLetterMaxLength: int('deadLetterMaxLength', options.deadLetterMaxLength, 10_000, 1) });
