@@ -105,4 +105,20 @@ export type { RunHandle, RunInfo, RunKind, RunProgress, RunRequest, RunResult } 
 export type { StatusConfig, StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from './worker/status.js';
 export { type DiscrepancyCheckOptions, RUN_KINDS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
 export { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
+export type { SyncPushesLike } from './http/options.js';
+export { PUSH_REJECTION_CODES, PushRejectedError, type PushRejectionCode } from './push/errors.js';
+export type {
+  PushAppliedPayload,
+  PushDeadLetteredPayload,
+  PushRejectedPayload,
+  RecordPushedPayload,
+  ZohoPushEvents,
+} from './push/events.js';
+export type { PushOutcome } from './push/apply.js';
+export { type DeadPushEntry, PUSH_CONSUMER_GROUP, type PushEntry } from './push/inbox.js';
+export type { LagSummary } from './push/lag.js';
+export type { PushAction, PushMediaType, PushPayload } from './push/payload.js';
+export type { PushRequest } from './push/receiver.js';
+export { computeHmac, SHARED_SECRET_HEADER, SIGNATURE_HEADER, signPush, TIMESTAMP_HEADER } from './push/signature.js';
+export { type PushStatus, ZohoPushes, type ZohoPushesOptions } from './push/zoho-pushes.js';
 export { ERROR_STATUS, toErrorResponse } from './http/error-map.js';

@@ -22,6 +22,7 @@ import type { DiscrepancyReport } from './worker/discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './worker/events.js';
 import type { RunKind } from './worker/run.js';
 import type { SyncWorker } from './worker/sync-worker.js';
+import type { ZohoPushes } from './push/zoho-pushes.js';
 
 /** The part of `SyncWorker` the metrics use (a structural type, so tests may pass a fake). */
 export type MetricsWorker = Pick<SyncWorker, 'on' | 'off' | 'getStatus'>;
@@ -348,4 +349,85 @@ function dayFormatter(timeZone: string): (ms: number) => string {
     throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone, got ${JSON.stringify(timeZone)}`);
   }
   return (ms) => format.format(ms);
+}
+
+/** The part of `ZohoPushes` the push metrics use (a structural type, so tests may pass a fake). */
+export type MetricsPushes = Pick<ZohoPushes, 'on' | 'off' | 'getStatus'>;
+
+/** Options of {@link registerPushMetrics}. */
+export interface PushMetricsOptions {
+  /** Prefix of every metric name. @defaultValue `'zoho_redis_sync_'` */
+  readonly prefix?: string | undefined;
+  /** Buckets of `<prefix>push_lag_seconds`. Unit: seconds. @defaultValue `[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]` */
+  readonly lagBuckets?: readonly number[] | undefined;
+}
+
+/**
+ * Registers the push metrics of a `ZohoPushes` on `registry` (names with the default prefix):
+ *
+ * | metric | type | labels | fed by |
+ * |---|---|---|---|
+ * | `pushes_received_total` | counter | `action` | `recordPushed` |
+ * | `pushes_rejected_total` | counter | `code` (e.g. `ERR_SYNC_PUSH_SIGNATURE`) | `pushRejected` |
+ * | `pushes_applied_total` | counter | `outcome` (`added`/`updated`/`unchanged`/`removed`/`absent`/`rejected`) | `pushApplied` |
+ * | `pushes_dead_lettered_total` | counter | | `pushDeadLettered` |
+ * | `push_lag_seconds` | histogram | | `pushApplied` (acceptance → committed Redis write) |
+ * | `push_lag_p50_seconds`, `push_lag_p99_seconds` | gauge | | `getStatus().lag_ms` at scrape (latest samples) |
+ *
+ * @throws `ConfigError` for an invalid prefix or buckets; prom-client's own error for a name already registered.
+ */
+export function registerPushMetrics(pushes: MetricsPushes, registry: MetricsRegistry, options: PushMetricsOptions = {}): SyncMetrics {
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) {
+    throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${JSON.stringify(prefix)}`);
+  }
+  const buckets = [...(options.lagBuckets ?? [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])];
+  if (buckets.length === 0 || buckets.some((b, i) => !(b > 0) || (i > 0 && b <= buckets[i - 1]!))) {
+    throw new ConfigError('lagBuckets', 'Expected `lagBuckets` to be positive numbers in increasing order');
+  }
+  const registers: MetricsRegistry[] = [registry];
+  const names: string[] = [];
+  const name = (suffix: string): string => {
+    names.push(`${prefix}${suffix}`);
+    return `${prefix}${suffix}`;
+  };
+  const received = new Counter({ name: name('pushes_received_total'), help: 'Zoho pushes accepted into the inbox, by action.', labelNames: ['action'] as const, registers });
+  for (const action of ['created', 'edited', 'deleted']) received.inc({ action }, 0);
+  const rejected = new Counter({ name: name('pushes_rejected_total'), help: 'Zoho pushes refused, by error code.', labelNames: ['code'] as const, registers });
+  const applied = new Counter({ name: name('pushes_applied_total'), help: 'Zoho pushes applied to Redis, by outcome.', labelNames: ['outcome'] as const, registers });
+  for (const outcome of ['added', 'updated', 'unchanged', 'removed', 'absent', 'rejected']) applied.inc({ outcome }, 0);
+  const dead = new Counter({ name: name('pushes_dead_lettered_total'), help: 'Zoho pushes moved to the dead-letter stream after their retries.', registers });
+  const lag = new Histogram({ name: name('push_lag_seconds'), help: 'Push-to-Redis lag: from acceptance to the committed write. Unit: seconds.', buckets, registers });
+  for (const q of ['p50', 'p99'] as const) {
+    new Gauge({
+      name: name(`push_lag_${q}_seconds`),
+      help: `Push-to-Redis lag, ${q} of the latest samples. Unit: seconds.`,
+      registers,
+      collect() {
+        const value = pushes.getStatus().lag_ms[q];
+        if (value !== null) this.set(value / 1000);
+      },
+    });
+  }
+  const listeners = {
+    recordPushed: (p: { action: string }) => received.inc({ action: p.action }),
+    pushRejected: (p: { code: string }) => rejected.inc({ code: p.code }),
+    pushApplied: (p: { outcome: string; lagMs: number }) => {
+      applied.inc({ outcome: p.outcome });
+      lag.observe(p.lagMs / 1000);
+    },
+    pushDeadLettered: (p: { pushIds: readonly string[] }) => dead.inc(p.pushIds.length),
+  };
+  const entries = Object.entries(listeners) as [string, (...args: unknown[]) => void][];
+  for (const [event, listener] of entries) (pushes.on as (e: string, l: (...args: unknown[]) => void) => unknown)(event, listener);
+  let registered = true;
+  return {
+    names: Object.freeze([...names]),
+    unregister() {
+      if (!registered) return;
+      registered = false;
+      for (const [event, listener] of entries) (pushes.off as (e: string, l: (...args: unknown[]) => void) => unknown)(event, listener);
+      for (const metric of names) registry.removeSingleMetric(metric);
+    },
+  };
 }

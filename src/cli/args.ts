@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 
 /** The commands of the CLI. */
-export const CLI_COMMANDS = ['full-sync', 'incremental-sync', 'force-sync', 'status', 'discrepancy-check'] as const;
+export const CLI_COMMANDS = ['full-sync', 'incremental-sync', 'force-sync', 'status', 'discrepancy-check', 'pushes', 'replay-pushes'] as const;
 
 /** One of {@link CLI_COMMANDS}. */
 export type CliCommand = (typeof CLI_COMMANDS)[number];
@@ -44,6 +44,8 @@ Commands:
   force-sync <eventId>      Re-read one event completely and remove what left it
   status                    Show what Redis holds: watermark, last syncs, events, checkpoints, lease
   discrepancy-check         Compare Zoho with Redis record by record (read-only unless --heal)
+  pushes                    List Zoho pushes waiting in the inbox and those that failed (dead-lettered)
+  replay-pushes             Move failed pushes back into the inbox and apply them (reads Zoho)
 
 Options:
   --simulator               Use a local Zoho Creator simulator (no Zoho credentials needed)

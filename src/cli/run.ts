@@ -12,6 +12,8 @@ import { readEventMetas } from '../worker/record-ops.js';
 import type { RunRequest } from '../worker/run.js';
 import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS } from '../worker/options.js';
 import { type ParsedArgs, parseCliArgs, USAGE, UsageError } from './args.js';
+import { PushInbox } from '../push/inbox.js';
+import { formatPushes, readPushes, replayPushes } from './pushes.js';
 import { type CliReporter, type CliStream, createJsonReporter, createProgressReporter, failureReason } from './output.js';
 import { type CliEnv, type CliRedis, type CliSource, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
 
@@ -81,7 +83,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return EXIT.OK;
     }
 
+    if (args.command === 'pushes') {
+      const pushes = await readPushes(new PushInbox({ redis: redis.redis, keyPrefix: redis.keyPrefix }), redis.keyPrefix);
+      reporter.document('pushes', mode === 'json' ? pushes : formatPushes(pushes));
+      return EXIT.OK;
+    }
     source = await createSource(io.env, { simulator: args.simulator, logger });
+    if (args.command === 'replay-pushes') {
+      const inbox = new PushInbox({ redis: redis.redis, keyPrefix: redis.keyPrefix });
+      const result = await replayPushes(inbox, redis.redis, source.source, redis.sink);
+      reporter.document(
+        'replay-pushes',
+        mode === 'json' ? result : `Replayed ${result.replayed} push(es): ${result.applied} applied, ${result.failed} failed again\n`,
+      );
+      return result.failed > 0 ? EXIT.FAILED : EXIT.OK;
+    }
     const worker = createCliWorker(io.env, source.source, redis.sink, logger);
     reporter.attach(worker);
     if (mode === 'progress') io.stdout.write(`${source.description} → Redis ${redis.redisUrl} (key prefix ${redis.keyPrefix})\n`);
