@@ -38,6 +38,7 @@ import {
 } from './common.js';
 import { ceilingLoad, chainWalk, type LoadResult, naiveLoad, timePageSteps } from './loaders.js';
 import type { ChildReport, ChildTask } from './memory-child.js';
+import { measurePushes } from './pushes.js';
 
 /** What bench/poller.ts reports. Unit: ms. */
 export interface PollerReport {
@@ -642,17 +643,25 @@ async function main(): Promise<void> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   log(`bench: Redis ${redisVersion} at ${REDIS_URL}, Node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ', QUICK' : ''}`);
+  // BENCH_ONLY=pushes runs the push section alone.
+  const all = process.env.BENCH_ONLY !== 'pushes';
   try {
-    log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
-    const sim = await startSim({ events: EVENTS, registrations: SIZES.throughput, seed: 1, latencyMs: 0 });
-    try {
-      await throughput(sim, redis);
-      await eventLoopAndCalls(sim, redis);
-    } finally {
-      await sim.close();
+    if (all) {
+      log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
+      const sim = await startSim({ events: EVENTS, registrations: SIZES.throughput, seed: 1, latencyMs: 0 });
+      try {
+        await throughput(sim, redis);
+        await eventLoopAndCalls(sim, redis);
+      } finally {
+        await sim.close();
+      }
+      await latencyBound(redis);
+      await memoryAndReconciliation(redis);
     }
-    await latencyBound(redis);
-    await memoryAndReconciliation(redis);
+    const pushes = await measurePushes(redis);
+    section(pushes.title);
+    for (const r of pushes.rows) row(r);
+    results.pushes = pushes.raw;
   } finally {
     redis.disconnect();
   }
