@@ -4,7 +4,7 @@
  */
 import type { SinkAdapter } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
-import { type DeadPushEntry, PushInbox, type PushEntry } from '../push/inbox.js';
+import type { DeadPushEntry, PushEntry, PushInbox } from '../push/inbox.js';
 import { PushProcessor } from '../push/processor.js';
 
 /** The `pushes` command's answer. Times are ISO 8601. */
