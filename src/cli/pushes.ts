@@ -2,8 +2,9 @@
  * The CLI's push commands: `pushes` lists what waits in the push inbox and what was dead-lettered;
  * `replay-pushes` moves dead-lettered pushes back into the inbox and applies them from this process.
  */
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import type { DeadPushEntry, PushEntry, PushInbox } from '../push/inbox.js';
 import { PushProcessor } from '../push/processor.js';
 
@@ -68,7 +69,8 @@ export async function replayPushes(
   inbox: PushInbox,
   redis: ConstructorParameters<typeof PushProcessor>[1],
   source: SourceAdapter,
-  sink: SinkAdapter,
+  sink: RecordSink,
+  state: StateStore,
   options: { maxAttempts?: number; retryBaseMs?: number; timeoutMs?: number } = {},
 ): Promise<CliReplayResult> {
   const ids = new Set(await inbox.replayDead(Date.now()));
@@ -87,6 +89,7 @@ export async function replayPushes(
     redis,
     source,
     sink,
+    state,
     {
       coalesceWindowMs: 20,
       maxBatch: 200,

@@ -12,8 +12,10 @@
  * (`normaliseRecord`) and stored without a read; `deleted` pushes are removed without a read.
  * Pushes without a record still take the verified path.
  */
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { RejectedRecord, SourceAdapter, SourceRecord } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
+import { locateRecord } from '../worker/record-ops.js';
 import { parseZohoJson } from '../zoho/json.js';
 import type { PushEntry } from './inbox.js';
 
@@ -39,7 +41,13 @@ export interface ApplyOptions {
  * rejects (a `SyncError` from the source or the sink) otherwise, leaving the batch to be retried
  * whole (every step is idempotent).
  */
-export async function applyPushBatch(source: SourceAdapter, sink: SinkAdapter, entries: readonly PushEntry[], options: ApplyOptions): Promise<BatchResult> {
+export async function applyPushBatch(
+  source: SourceAdapter,
+  sink: RecordSink,
+  state: StateStore,
+  entries: readonly PushEntry[],
+  options: ApplyOptions,
+): Promise<BatchResult> {
   const outcomes = new Map<string, PushOutcome>();
   const eventIds = new Map<string, string | undefined>();
   const trustedRecords: SourceRecord[] = [];
@@ -92,12 +100,13 @@ export async function applyPushBatch(source: SourceAdapter, sink: SinkAdapter, e
     for (const id of toRead) if (!seen.has(id)) absent.push(id);
   }
 
-  if (rejected.length > 0) await sink.deadLetter(rejected);
-  const known = await sink.listEventIds();
+  if (rejected.length > 0) await state.deadLetter(rejected);
+  const known = await state.listEventIds();
   // A record that moved to another event leaves the one that held it (as syncRecord does).
   await Promise.all(
     found.map(async (record) => {
-      const previous = await sink.locateRecord(
+      const previous = await locateRecord(
+        sink,
         record.id,
         known.filter((id) => id !== record.eventId),
       );
@@ -105,6 +114,7 @@ export async function applyPushBatch(source: SourceAdapter, sink: SinkAdapter, e
     }),
   );
   if (found.length > 0) {
+    await state.noteWrites(found);
     const result = await sink.upsertRecords(found);
     const added = new Set(result.events.flatMap((e) => e.added));
     const updated = new Set(result.events.flatMap((e) => e.updated));
@@ -116,8 +126,9 @@ export async function applyPushBatch(source: SourceAdapter, sink: SinkAdapter, e
   await Promise.all(
     absent.map(async (id) => {
       const hint = last.get(id)?.eventId;
-      const candidates = hint !== undefined && known.includes(hint) ? [hint, ...known.filter((e) => e !== hint)] : known;
-      const holder = await sink.locateRecord(id, candidates);
+      // The pushed event ID is a hint worth checking even when the event is not (yet) known.
+      const candidates = hint !== undefined ? [hint, ...known.filter((e) => e !== hint)] : known;
+      const holder = await locateRecord(sink, id, candidates);
       if (holder === undefined) {
         outcomes.set(id, 'absent');
         eventIds.set(id, hint);

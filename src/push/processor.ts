@@ -15,8 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import { type SyncError, toSyncError } from '../errors.js';
 import { applyPushBatch } from './apply.js';
 import type { PushAppliedPayload, PushDeadLetteredPayload } from './events.js';
@@ -70,7 +71,8 @@ export class PushProcessor {
   readonly #inbox: PushInbox;
   readonly #redis: Redis | Cluster;
   readonly #source: SourceAdapter;
-  readonly #sink: SinkAdapter;
+  readonly #sink: RecordSink;
+  readonly #state: StateStore;
   readonly #settings: PushProcessorSettings;
   readonly #hooks: PushProcessorHooks;
   readonly #retries = new Map<string, Retry>();
@@ -80,11 +82,20 @@ export class PushProcessor {
   #lastClaimAt = 0;
   #wake: (() => void) | undefined;
 
-  constructor(inbox: PushInbox, redis: Redis | Cluster, source: SourceAdapter, sink: SinkAdapter, settings: PushProcessorSettings, hooks: PushProcessorHooks) {
+  constructor(
+    inbox: PushInbox,
+    redis: Redis | Cluster,
+    source: SourceAdapter,
+    sink: RecordSink,
+    state: StateStore,
+    settings: PushProcessorSettings,
+    hooks: PushProcessorHooks,
+  ) {
     this.#inbox = inbox;
     this.#redis = redis;
     this.#source = source;
     this.#sink = sink;
+    this.#state = state;
     this.#settings = settings;
     this.#hooks = hooks;
   }
@@ -188,7 +199,7 @@ export class PushProcessor {
     this.counts.batches++;
     let result: Awaited<ReturnType<typeof applyPushBatch>>;
     try {
-      result = await applyPushBatch(this.#source, this.#sink, batch, { trusted: this.#settings.trusted });
+      result = await applyPushBatch(this.#source, this.#sink, this.#state, batch, { trusted: this.#settings.trusted });
     } catch (error) {
       await this.#failed(batch, toSyncError(error));
       return;

@@ -12,8 +12,9 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
-import type { SinkAdapter } from '../adapters/sink.js';
+import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
+import type { StateStore } from '../adapters/state-store.js';
 import { ConfigError, SyncError, SyncErrorCode } from '../errors.js';
 import type { SyncHttpResponse } from '../http/options.js';
 import { createConsoleLogger, type Logger } from '../logger.js';
@@ -31,7 +32,9 @@ export interface ZohoPushesOptions {
   /** Where records are read by ID (the `ZohoCreatorSource` of the worker). */
   readonly source: SourceAdapter;
   /** Where records are written (the worker's sink). */
-  readonly sink: SinkAdapter;
+  readonly sink: RecordSink;
+  /** The worker's state store (known events, dead letters). @defaultValue `sink.state` (a `RedisSink` brings one) */
+  readonly state?: StateStore | undefined;
   /** HMAC-SHA256 key shared with the Deluge scripts (≥ 16 characters). Required unless `sharedSecret` is given. */
   readonly secret?: string | undefined;
   /**
@@ -86,7 +89,7 @@ export interface PushStatus {
 }
 
 const OPTION_KEYS = new Set([
-  'redis', 'source', 'sink', 'secret', 'sharedSecret', 'keyPrefix', 'toleranceMs', 'maxBodyBytes', 'coalesceWindowMs', 'maxBatch',
+  'redis', 'source', 'sink', 'state', 'secret', 'sharedSecret', 'keyPrefix', 'toleranceMs', 'maxBodyBytes', 'coalesceWindowMs', 'maxBatch',
   'claimIdleMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs', 'trusted', 'deadLetterMaxLength', 'logger', 'now',
 ]);
 
@@ -121,7 +124,9 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
     const { redis, source, sink } = options;
     if (typeof redis?.xadd !== 'function') throw new ConfigError('redis', 'Expected an ioredis client');
     if (typeof source?.getRecord !== 'function') throw new ConfigError('source', 'Expected a SourceAdapter');
-    if (typeof sink?.upsertRecords !== 'function') throw new ConfigError('sink', 'Expected a SinkAdapter');
+    if (typeof sink?.upsertRecords !== 'function') throw new ConfigError('sink', 'Expected a RecordSink');
+    const state = options.state ?? sink.state;
+    if (typeof state?.listEventIds !== 'function') throw new ConfigError('state', 'Expected `state` (e.g. new RedisStateStore({ redis })): the sink brings no state store of its own');
     checkSecret('secret', options.secret);
     checkSecret('sharedSecret', options.sharedSecret);
     if (options.secret === undefined && options.sharedSecret === undefined) {
@@ -162,6 +167,7 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
       redis,
       source,
       sink,
+      state,
       {
         coalesceWindowMs: int('coalesceWindowMs', options.coalesceWindowMs, 50, 0),
         maxBatch,
