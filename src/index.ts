@@ -64,6 +64,7 @@ export {
   DEFAULT_KEY_PREFIX,
   type KeySchema,
 } from './redis/key-schema.js';
+export { createRecordLayout, DEFAULT_INDEX_KEY, DEFAULT_RECORD_KEY, type RecordLayout, type RecordLayoutOptions } from './redis/layout.js';
 export { RedisSink, type RedisSinkOptions } from './redis/redis-sink.js';
 export { createRedisClient, type CreateRedisClientOptions } from './redis/connection.js';
 export {

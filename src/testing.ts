@@ -33,3 +33,4 @@ export {
   ZohoSimulator,
   type ZohoSimulatorOptions,
 } from './testing/simulator.js';
+export { type SinkContractOptions, type SinkContractRunner, testSinkContract } from './testing/sink-contract.js';

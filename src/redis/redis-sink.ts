@@ -1,5 +1,6 @@
 /**
- * {@link RedisSink}: the {@link RecordSink} on ioredis. Key layout: see `createKeySchema`. The
+ * {@link RedisSink}: the {@link RecordSink} on ioredis. Records and their per-event index follow the
+ * sink's record layout (`layout` option, see ./layout.ts; default: `createKeySchema`'s keys). The
  * worker's bookkeeping lives in a {@link RedisStateStore} (`sink.state` shares the client and prefix).
  */
 import type { Cluster, Redis } from 'ioredis';
@@ -9,6 +10,7 @@ import { InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
 import { type CommandGroup, checkRedisClient, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
+import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
 import { queueScript, type ScriptArg } from './scripts.js';
 import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore } from './state-store.js';
 import { checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
@@ -31,6 +33,12 @@ export interface RedisSinkOptions {
   readonly scanCount?: number | undefined;
   /** Time {@link RedisSink.ping} waits for `PONG`. Default 3000. Unit: milliseconds. */
   readonly pingTimeoutMs?: number | undefined;
+  /**
+   * Where and how records and the per-event index are stored: key templates, encoding (`json` |
+   * `hash`) and index type (`hash` | `set`). Default: today's schema (`<prefix>:{e:<eventId>}:rec:<id>`
+   * JSON, `<prefix>:{e:<eventId>}:ids` HASH). See the README's "Key layouts".
+   */
+  readonly layout?: RecordLayoutOptions | undefined;
 }
 
 /** Default of {@link RedisSinkOptions.batchSize}. Unit: records. */
@@ -41,7 +49,7 @@ export const MAX_BATCH_SIZE = 5000;
 export const DEFAULT_SCAN_COUNT = 1000;
 export { DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
 /** The option names {@link RedisSink} accepts; any other key is a typo and throws `ConfigError`. */
-export const REDIS_SINK_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'batchSize', 'deadLetterMaxLen', 'scanCount', 'pingTimeoutMs'];
+export const REDIS_SINK_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'batchSize', 'deadLetterMaxLen', 'scanCount', 'pingTimeoutMs', 'layout'];
 
 interface EventTally {
   readonly eventId: string;
@@ -54,7 +62,8 @@ interface PreparedRecord {
   readonly id: string;
   readonly eventId: string;
   readonly modifiedAt: string;
-  readonly json: string;
+  /** The JSON text (`json` encoding, one element) or field–value pairs (`hash` encoding). */
+  readonly payload: string[];
 }
 
 /**
@@ -86,10 +95,12 @@ interface PreparedRecord {
 export class RedisSink implements RecordSink {
   /** Name for logs. */
   readonly name = 'redis';
-  /** Both optional extras in one round trip; JSON kept exactly. */
-  readonly capabilities: RecordSinkCapabilities = Object.freeze({ compareStamps: true, locateRecord: true, exactRoundTrip: true });
-  /** The key schema in use (every key this sink and its state store read or write). */
+  /** Both optional extras in one round trip; exact round trips with the `json` encoding. */
+  readonly capabilities: RecordSinkCapabilities;
+  /** The key schema of the prefix (the state store's keys; with the default layout also the record keys). */
   readonly keys: KeySchema;
+  /** The record layout in use (`layout.recordKey(eventId, id)`, `layout.indexKey(eventId)`). */
+  readonly layout: RecordLayout;
   /** The worker's bookkeeping on the same client and prefix (`SyncWorker` uses it when given no `state`). */
   readonly state: RedisStateStore;
 
@@ -106,6 +117,8 @@ export class RedisSink implements RecordSink {
     const redis = options?.redis;
     checkRedisClient(redis);
     this.keys = createKeySchema(options.keyPrefix);
+    this.layout = createRecordLayout(this.keys.prefix, options.layout);
+    this.capabilities = Object.freeze({ compareStamps: true, locateRecord: true, exactRoundTrip: this.layout.encoding === 'json' });
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
@@ -130,38 +143,41 @@ export class RedisSink implements RecordSink {
   /**
    * Writes records in chunks of `batchSize`: each chunk is grouped by event and sent as one pipeline
    * holding one upsert script call per event (standalone Redis: one round trip per chunk). Each
-   * script call is atomic (`EVALSHA`) and compares the stored JSON with the new one, so the counts
+   * script call is atomic (`EVALSHA`) and compares the stored record with the new one, so the counts
    * are what Redis actually did: writing the same batch twice reports it as unchanged the second time.
    *
-   * Records are stored as `JSON.stringify(record.data)` (text kept as is, UTF-8 on the wire), the
-   * index maps each ID to `modifiedAt` (epoch ms). A record listed twice is processed twice, in order.
+   * With the `json` encoding a record is stored as `JSON.stringify(record.data)` (text kept as is,
+   * UTF-8 on the wire); with `hash`, as its top-level fields (see `toHashFields`). The index keeps
+   * each ID with `modifiedAt` (epoch ms; a SET index: the ID, and the record's stamp field the time).
+   * A record listed twice is processed twice, in order.
    *
    * Chunks already committed stay committed if a later chunk fails (re-running the call is idempotent).
    *
    * @returns totals and one entry per event, in order of first appearance.
    * @throws {@link InvalidInputError} (before any write) for a record with an empty ID, an unusable
-   *   event ID, a non-integer `modifiedAt` or data that JSON cannot encode.
+   *   event ID, a non-integer `modifiedAt` or data that cannot be encoded.
    * @throws {@link SinkError} when any reply of any pipeline is an error (e.g. `WRONGTYPE`).
    */
   async upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult> {
     const prepared = records.map((record) => this.prepareRecord(record));
+    const { encoding, index, stampField } = this.layout;
     const tallies = new Map<string, EventTally>();
     for (let start = 0; start < prepared.length; start += this.batchSize) {
       const byEvent = groupByEvent(prepared.slice(start, start + this.batchSize));
       const events = [...byEvent.entries()];
       const groups: CommandGroup[] = events.map(([eventId, list]) => {
-        const idsKey = this.keys.ids(eventId);
-        const keys = [idsKey];
-        const args: ScriptArg[] = [];
+        const indexKey = this.layout.indexKey(eventId);
+        const keys = [indexKey];
+        const args: ScriptArg[] = [encoding, index, stampField ?? ''];
         for (const r of list) {
-          keys.push(this.keys.record(eventId, r.id));
-          args.push(r.id, r.modifiedAt, r.json);
+          keys.push(this.layout.recordKey(eventId, r.id));
+          args.push(r.id, r.modifiedAt, r.payload.length, ...r.payload);
         }
-        return { label: `upsert into event ${eventId} (${idsKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
+        return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
       });
       const replies = await this.commands.execGroups('upsertRecords', groups);
-      events.forEach(([eventId], index) => {
-        const reply = parseUpsertReply(replies[index]?.[0], groups[index]!.label);
+      events.forEach(([eventId], i) => {
+        const reply = parseUpsertReply(replies[i]?.[0], groups[i]!.label);
         let tally = tallies.get(eventId);
         if (tally === undefined) {
           tally = { eventId, added: [], updated: [], unchanged: 0 };
@@ -188,107 +204,110 @@ export class RedisSink implements RecordSink {
 
   /**
    * Removes records of one event: one atomic script call per `batchSize` IDs (`DEL` record key +
-   * `HDEL` index field, every key declared), all in one pipeline.
+   * `HDEL`/`SREM` index entry, every key declared), all in one pipeline.
    *
-   * @returns the IDs that were actually held (record key or index field existed).
+   * @returns the IDs that were actually held (record key or index entry existed).
    * @throws {@link InvalidInputError} for an unusable event or record ID (before any write).
    * @throws {@link SinkError} on any error reply.
    */
   async removeRecords(eventId: string, ids: readonly string[]): Promise<string[]> {
-    const idsKey = this.keys.ids(eventId);
-    const recordKeys = ids.map((id) => this.keys.record(eventId, id));
+    const indexKey = this.layout.indexKey(eventId);
+    const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
     if (ids.length === 0) return [];
     const [replies] = await this.commands.execGroups('removeRecords', [
       {
-        label: `remove from event ${eventId} (${idsKey})`,
+        label: `remove from event ${eventId} (${indexKey})`,
         add: (p) => {
           for (let start = 0; start < ids.length; start += this.batchSize) {
             const chunk = ids.slice(start, start + this.batchSize);
-            queueScript(p, 'zrsRemoveBatch', [idsKey, ...recordKeys.slice(start, start + this.batchSize)], chunk);
+            queueScript(p, 'zrsRemoveBatch', [indexKey, ...recordKeys.slice(start, start + this.batchSize)], [this.layout.index, ...chunk]);
           }
         },
       },
     ]);
     const removed: string[] = [];
     for (const reply of replies ?? []) {
-      if (!Array.isArray(reply)) throw new SinkError(`Unexpected reply of the remove script for ${idsKey}: ${safeJson(reply)}`);
+      if (!Array.isArray(reply)) throw new SinkError(`Unexpected reply of the remove script for ${indexKey}: ${safeJson(reply)}`);
       for (const id of reply) removed.push(String(id));
     }
     return removed;
   }
 
   /**
-   * Number of records held for an event (`HLEN` of the index, O(1)). Unit: records.
+   * Number of records held for an event (`HLEN` / `SCARD` of the index, O(1)). Unit: records.
    * @throws {@link SinkError} on failure.
    */
   async countRecords(eventId: string): Promise<number> {
-    const key = this.keys.ids(eventId);
+    const key = this.layout.indexKey(eventId);
+    if (this.layout.index === 'set') return this.commands.run(`SCARD ${key}`, (r) => r.scard(key));
     return this.commands.run(`HLEN ${key}`, (r) => r.hlen(key));
   }
 
   /**
-   * Streams the IDs held for an event with `HSCAN … COUNT scanCount`, one chunk per reply (empty
-   * chunks skipped). `HSCAN` guarantees every ID held for the whole scan is yielded at least once;
-   * an ID may be yielded twice if the hash is resized meanwhile.
+   * Streams the IDs held for an event with `HSCAN` / `SSCAN … COUNT scanCount`, one chunk per reply
+   * (empty chunks skipped). The scan guarantees every ID held for the whole scan is yielded at least
+   * once; an ID may be yielded twice if the index is resized meanwhile.
    *
    * @throws {@link SinkError} on failure.
    */
   async *scanRecordIds(eventId: string): AsyncGenerator<string[], void, undefined> {
-    const key = this.keys.ids(eventId);
+    const key = this.layout.indexKey(eventId);
+    const isSet = this.layout.index === 'set';
     let cursor = '0';
     do {
-      const [next, flat] = await this.commands.run(`HSCAN ${key}`, (r) => r.hscan(key, cursor, 'COUNT', this.scanCount));
+      const [next, flat] = await this.commands.run(`${isSet ? 'SSCAN' : 'HSCAN'} ${key}`, (r) =>
+        isSet ? r.sscan(key, cursor, 'COUNT', this.scanCount) : r.hscan(key, cursor, 'COUNT', this.scanCount),
+      );
       cursor = next;
-      const ids: string[] = [];
-      for (let i = 0; i < flat.length; i += 2) ids.push(flat[i]!);
+      const ids = isSet ? flat : flat.filter((_, i) => i % 2 === 0);
       if (ids.length > 0) yield ids;
     } while (cursor !== '0');
   }
 
   /**
-   * The indexed modification instants of records of one event (`HMGET` of the index).
-   * @returns epoch ms per ID, in order; `undefined` for an ID the index lacks.
+   * The modification instants held for records of one event: `HMGET` of a HASH index, or (SET
+   * index) `HGET <record> <stampField>` per ID in one pipeline.
+   * @returns epoch ms per ID, in order; `undefined` for an ID not held.
    * @throws {@link SinkError} on failure.
    */
   async readStamps(eventId: string, ids: readonly string[]): Promise<(number | undefined)[]> {
-    const key = this.keys.ids(eventId);
-    for (const id of ids) this.keys.record(eventId, id);
     if (ids.length === 0) return [];
-    const values = await this.commands.run(`HMGET ${key}`, (r) => r.hmget(key, ...ids));
-    return values.map((v) => parseNumber(v));
+    const group = this.stampGroup(eventId, ids);
+    const [replies] = await this.commands.execGroups('readStamps', [group]);
+    return this.parseStamps(replies ?? [], ids.length, group.label);
   }
 
   /**
    * Finds the first of `eventIds` (in the order given) whose index holds the record: pipelined
-   * `HEXISTS` over the events (one round trip on standalone Redis).
+   * `HEXISTS` / `SISMEMBER` over the events (one round trip on standalone Redis).
    *
    * @returns the event ID, or `undefined` when none holds it.
    * @throws {@link SinkError} on any error reply.
    */
   async locateRecord(recordId: string, eventIds: readonly string[]): Promise<string | undefined> {
     if (typeof recordId !== 'string' || recordId.length === 0) throw new InvalidInputError('recordId must be a non-empty string');
+    const isSet = this.layout.index === 'set';
     const groups: CommandGroup[] = eventIds.map((eventId) => {
-      const key = this.keys.ids(eventId);
-      return { label: `HEXISTS ${key}`, add: (p) => void p.hexists(key, recordId) };
+      const key = this.layout.indexKey(eventId);
+      return { label: `${isSet ? 'SISMEMBER' : 'HEXISTS'} ${key}`, add: (p) => void (isSet ? p.sismember(key, recordId) : p.hexists(key, recordId)) };
     });
     const replies = await this.commands.execGroups('locateRecord', groups);
-    const index = replies.findIndex((r) => r[0] === 1);
-    return index < 0 ? undefined : eventIds[index];
+    const found = replies.findIndex((r) => r[0] === 1);
+    return found < 0 ? undefined : eventIds[found];
   }
 
   /**
-   * Compares source stamps with the index: `HMGET` of each event's index, all events in one pipeline
-   * (one round trip on standalone Redis).
+   * Compares source stamps with the held times (see {@link RedisSink.readStamps}), all events in one
+   * pipeline (one round trip on standalone Redis).
    *
-   * @returns `missing`: stamps whose ID the index lacks; `stale`: stamps whose indexed modification
-   *   instant differs from `modifiedAt`. Both in input order.
+   * @returns `missing`: stamps of records not held; `stale`: stamps whose held modification instant
+   *   differs from `modifiedAt`. Both in input order.
    * @throws {@link InvalidInputError} for a stamp with an empty ID, unusable event ID or non-integer `modifiedAt`.
    * @throws {@link SinkError} on any error reply.
    */
   async compareStamps(stamps: readonly RecordStamp[]): Promise<StampComparison> {
     const byEvent = new Map<string, RecordStamp[]>();
     for (const stamp of stamps) {
-      this.keys.record(stamp.eventId, stamp.id);
       checkInstant(`modifiedAt of record ${stamp.id}`, stamp.modifiedAt);
       const list = byEvent.get(stamp.eventId);
       if (list === undefined) byEvent.set(stamp.eventId, [stamp]);
@@ -296,23 +315,15 @@ export class RedisSink implements RecordSink {
     }
     if (byEvent.size === 0) return { missing: [], stale: [] };
     const events = [...byEvent.entries()];
-    const groups: CommandGroup[] = events.map(([eventId, list]) => {
-      const idsKey = this.keys.ids(eventId);
-      const ids = list.map((s) => s.id);
-      return { label: `compare stamps of event ${eventId} (${idsKey})`, add: (p) => void p.hmget(idsKey, ...ids) };
-    });
+    const groups = events.map(([eventId, list]) => this.stampGroup(eventId, list.map((s) => s.id)));
     const replies = await this.commands.execGroups('compareStamps', groups);
     const missingSet = new Set<RecordStamp>();
     const staleSet = new Set<RecordStamp>();
-    events.forEach(([, list], index) => {
-      const held = replies[index]?.[0];
-      if (!Array.isArray(held) || held.length !== list.length) {
-        throw new SinkError(`Unexpected HMGET reply for ${groups[index]!.label}`);
-      }
-      list.forEach((stamp, i) => {
-        const value: unknown = held[i];
-        if (value === null || value === undefined) missingSet.add(stamp);
-        else if (parseNumber(value) !== stamp.modifiedAt) staleSet.add(stamp);
+    events.forEach(([, list], i) => {
+      const held = this.parseStamps(replies[i] ?? [], list.length, groups[i]!.label);
+      list.forEach((stamp, j) => {
+        if (held[j] === undefined) missingSet.add(stamp);
+        else if (held[j] !== stamp.modifiedAt) staleSet.add(stamp);
       });
     });
     return {
@@ -322,48 +333,89 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * Reads one record, parsed (`GET` of its key, then `JSON.parse`).
-   * @returns the record data as the source sent it, or `undefined` when not held.
-   * @throws {@link SinkError} on failure or when the stored value is not a JSON object.
+   * Reads one record: `GET` + `JSON.parse` (`json` encoding: the data as the source sent it), or
+   * `HGETALL` (`hash` encoding: every field as stored, i.e. strings, without the stamp field).
+   * @returns the record, or `undefined` when not held.
+   * @throws {@link SinkError} on failure or when a stored JSON value is not a JSON object.
    */
   async getRecord(eventId: string, recordId: string): Promise<Record<string, unknown> | undefined> {
-    const json = await this.getRecordJson(eventId, recordId);
-    return json === undefined ? undefined : decodeJsonObject(this.keys.record(eventId, recordId), json);
+    const key = this.layout.recordKey(eventId, recordId);
+    if (this.layout.encoding === 'json') {
+      const json = await this.getRecordJson(eventId, recordId);
+      return json === undefined ? undefined : decodeJsonObject(key, json);
+    }
+    const fields = await this.commands.run(`HGETALL ${key}`, (r) => r.hgetall(key));
+    const stampField = this.layout.stampField;
+    if (stampField !== undefined) delete fields[stampField];
+    return Object.keys(fields).length === 0 ? undefined : fields;
   }
 
   /**
-   * Reads one record's stored JSON text, unparsed (`GET`).
+   * Reads one record's stored JSON text, unparsed (`GET`; `json` encoding only).
    * @returns the JSON exactly as stored, or `undefined` when not held.
+   * @throws {@link InvalidInputError} with the `hash` encoding (there is no JSON text; use getRecord).
    * @throws {@link SinkError} on failure.
    */
   async getRecordJson(eventId: string, recordId: string): Promise<string | undefined> {
-    const key = this.keys.record(eventId, recordId);
+    if (this.layout.encoding !== 'json') throw new InvalidInputError('getRecordJson needs the json encoding; with layout.encoding hash use getRecord');
+    const key = this.layout.recordKey(eventId, recordId);
     const json = await this.commands.run(`GET ${key}`, (r) => r.get(key));
     return json ?? undefined;
   }
 
   /**
-   * All record IDs of an event in one reply (`HKEYS` of the index). Cost: O(n) time on the server
-   * and all IDs in memory at once; for large events use {@link RedisSink.scanRecordIds}.
+   * All record IDs of an event in one reply (`HKEYS` / `SMEMBERS` of the index). Cost: O(n) time on
+   * the server and all IDs in memory at once; for large events use {@link RedisSink.scanRecordIds}.
    * @throws {@link SinkError} on failure.
    */
   async listRecordIds(eventId: string): Promise<string[]> {
-    const key = this.keys.ids(eventId);
+    const key = this.layout.indexKey(eventId);
+    if (this.layout.index === 'set') return this.commands.run(`SMEMBERS ${key}`, (r) => r.smembers(key));
     return this.commands.run(`HKEYS ${key}`, (r) => r.hkeys(key));
+  }
+
+  /** The commands reading one event's held times for `ids` (one slot: the event's hash tag). */
+  private stampGroup(eventId: string, ids: readonly string[]): CommandGroup {
+    const indexKey = this.layout.indexKey(eventId);
+    const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
+    const stampField = this.layout.stampField;
+    if (stampField === undefined) return { label: `HMGET ${indexKey}`, add: (p) => void p.hmget(indexKey, ...ids) };
+    return {
+      label: `read ${stampField} of event ${eventId}'s records`,
+      add: (p) => {
+        for (const key of recordKeys) p.hget(key, stampField);
+      },
+    };
+  }
+
+  private parseStamps(replies: readonly unknown[], count: number, label: string): (number | undefined)[] {
+    const values = this.layout.stampField === undefined ? replies[0] : replies;
+    if (!Array.isArray(values) || values.length !== count) throw new SinkError(`Unexpected reply for ${label}`);
+    return values.map((v) => parseNumber(v));
   }
 
   private prepareRecord(record: SourceRecord): PreparedRecord {
     if (typeof record?.id !== 'string' || record.id.length === 0) {
       throw new InvalidInputError(`record ID must be a non-empty string, got ${safeJson(record?.id)}`);
     }
-    this.keys.record(record.eventId, record.id);
+    this.layout.recordKey(record.eventId, record.id);
     checkInstant(`modifiedAt of record ${record.id}`, record.modifiedAt);
+    if (this.layout.encoding === 'hash') {
+      const fields = toHashFields(`record ${record.id}`, record.data);
+      takeRecordJson(record); // offered JSON is not needed: drop it
+      const stampField = this.layout.stampField;
+      if (fields.length === 0) throw new InvalidInputError(`record ${record.id} has no fields to store as a hash`);
+      if (stampField !== undefined && fields.some((f, i) => i % 2 === 0 && f === stampField)) {
+        throw new InvalidInputError(`record ${record.id} has a field named like layout.stampField (${stampField}); choose a stamp field the records do not use`);
+      }
+      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), payload: fields };
+    }
     return {
       id: record.id,
       eventId: record.eventId,
       modifiedAt: String(record.modifiedAt),
       // The worker's size check already computed the JSON: take it rather than stringify again.
-      json: takeRecordJson(record) ?? encodeJson(`record ${record.id}`, record.data),
+      payload: [takeRecordJson(record) ?? encodeJson(`record ${record.id}`, record.data)],
     };
   }
 }

@@ -16,44 +16,118 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /**
- * Upserts one event's records in the default layout (record = JSON STRING, index = HASH
- * id → modification instant). Atomic per call (one `EVALSHA`).
+ * Upserts one event's records, in any record layout (see ./layout.ts). Atomic per call (one `EVALSHA`).
  *
- * KEYS: `[1]` the event's index hash, then `[1 + i]` the key of the i-th record (every key the
- * script touches is declared, so Redis Cluster can route it and follow slot migrations). ARGV:
- * triples `recordId, modifiedAt (epoch ms), json`, the i-th triple for the i-th record key.
+ * KEYS: `[1]` the event's index (HASH or SET), then `[1 + i]` the key of the i-th record (every key
+ * the script touches is declared, so Redis Cluster can route it and follow slot migrations).
+ * ARGV: `[1]` the encoding (`json` | `hash`), `[2]` the index type (`hash` | `set`), `[3]` the stamp
+ * field (`''` for none), then per record `recordId, modifiedAt (epoch ms), n, payload…` where the
+ * payload is the JSON text (`n = 1`) or `n / 2` field–value pairs.
  *
- * Per record: `GET` the record key; equal JSON → unchanged (the index field is rewritten only if
- * its value differs); missing → `SET`, added; different → `SET`, updated. The index fields are
+ * Per record: read it (`GET`, or `HGETALL` for a hash); equal content → unchanged (only a changed
+ * time is written: the index field, or the stamp field); missing → written, added; different →
+ * written (a hash is replaced: `DEL` + `HSET`, so dropped fields vanish), updated. A HASH index is
  * written by one multi-field `HSET` per 1,000 records (a record listed twice is compared with the
- * time queued for it, and later pairs win: the same result as writing in order): two commands per
- * record (Lua `redis.call` costs about as much as the command itself; 1,000 records keep `unpack`
- * far below Lua's stack limit).
+ * time queued for it, and later pairs win: the same result as writing in order), a SET index by one
+ * `SADD` per 1,000 (Lua `redis.call` costs about as much as the command itself; 1,000 records keep
+ * `unpack` far below Lua's stack limit).
  *
  * Reply: `{unchangedCount, addedCount, addedId…, updatedId…}`.
  */
 export const UPSERT_BATCH_LUA = `
+local encoding = ARGV[1]
+local indexType = ARGV[2]
+local stampField = ARGV[3]
 local added = {}
 local updated = {}
 local unchanged = 0
 local fields = {}
 local queued = {}
+local members = {}
 local function flush()
   if #fields > 0 then
     redis.call('HSET', KEYS[1], unpack(fields))
     fields = {}
   end
+  if #members > 0 then
+    redis.call('SADD', KEYS[1], unpack(members))
+    members = {}
+  end
 end
-for i = 1, #ARGV, 3 do
+local i = 4
+local r = 1
+while i <= #ARGV do
   local id = ARGV[i]
   local at = ARGV[i + 1]
-  local json = ARGV[i + 2]
-  local key = KEYS[1 + (i + 2) / 3]
-  local cur = redis.call('GET', key)
-  if type(cur) == 'string' and cur == json then
+  local n = tonumber(ARGV[i + 2])
+  local first = i + 3
+  local key = KEYS[1 + r]
+  i = first + n
+  r = r + 1
+  local same = false
+  local existed = false
+  if encoding == 'json' then
+    local json = ARGV[first]
+    local cur = redis.call('GET', key)
+    existed = type(cur) == 'string'
+    same = existed and cur == json
+    if not same then
+      redis.call('SET', key, json)
+    end
+  else
+    local cur = redis.call('HGETALL', key)
+    existed = #cur > 0
+    local held = {}
+    local heldCount = 0
+    local heldStamp = nil
+    for j = 1, #cur, 2 do
+      if cur[j] == stampField then
+        heldStamp = cur[j + 1]
+      else
+        held[cur[j]] = cur[j + 1]
+        heldCount = heldCount + 1
+      end
+    end
+    same = existed and heldCount * 2 == n
+    if same then
+      for j = first, first + n - 1, 2 do
+        if held[ARGV[j]] ~= ARGV[j + 1] then
+          same = false
+          break
+        end
+      end
+    end
+    if same then
+      if stampField ~= '' and heldStamp ~= at then
+        redis.call('HSET', key, stampField, at)
+      end
+    else
+      if existed then
+        redis.call('DEL', key)
+      end
+      local args = {}
+      for j = first, first + n - 1 do
+        args[#args + 1] = ARGV[j]
+      end
+      if stampField ~= '' then
+        args[#args + 1] = stampField
+        args[#args + 1] = at
+      end
+      redis.call('HSET', key, unpack(args))
+    end
+  end
+  if same then
     unchanged = unchanged + 1
+  elseif existed then
+    updated[#updated + 1] = id
+  else
+    added[#added + 1] = id
+  end
+  if indexType == 'hash' then
     local held = queued[id]
-    if held == nil then
+    if not same then
+      held = nil
+    elseif held == nil then
       held = redis.call('HGET', KEYS[1], id)
     end
     if type(held) ~= 'string' or held ~= at then
@@ -62,17 +136,9 @@ for i = 1, #ARGV, 3 do
       queued[id] = at
     end
   else
-    redis.call('SET', key, json)
-    fields[#fields + 1] = id
-    fields[#fields + 1] = at
-    queued[id] = at
-    if type(cur) == 'string' then
-      updated[#updated + 1] = id
-    else
-      added[#added + 1] = id
-    end
+    members[#members + 1] = id
   end
-  if #fields >= 2000 then
+  if #fields >= 2000 or #members >= 1000 then
     flush()
   end
 end
@@ -85,18 +151,25 @@ return {unchanged, addedCount, unpack(added)}
 `;
 
 /**
- * Removes records of one event in the default layout. Atomic per call.
+ * Removes records of one event, in any record layout. Atomic per call.
  *
- * KEYS: `[1]` the event's index hash, then `[1 + i]` the key of the i-th record. ARGV: the record
- * IDs, the i-th for the i-th record key. Per ID: `DEL` the record key and `HDEL` the index field.
- * Reply: `{removedId…}` — the IDs for which a record key or an index field existed.
+ * KEYS: `[1]` the event's index, then `[1 + i]` the key of the i-th record. ARGV: `[1]` the index
+ * type (`hash` | `set`), then the record IDs, the i-th for the i-th record key. Per ID: `DEL` the
+ * record key and `HDEL` / `SREM` the index entry.
+ * Reply: `{removedId…}` — the IDs for which a record key or an index entry existed.
  */
 export const REMOVE_BATCH_LUA = `
 local removed = {}
-for i = 1, #ARGV do
+local hashIndex = ARGV[1] == 'hash'
+for i = 2, #ARGV do
   local id = ARGV[i]
-  local d = redis.call('DEL', KEYS[1 + i])
-  local h = redis.call('HDEL', KEYS[1], id)
+  local d = redis.call('DEL', KEYS[i])
+  local h
+  if hashIndex then
+    h = redis.call('HDEL', KEYS[1], id)
+  else
+    h = redis.call('SREM', KEYS[1], id)
+  end
   if d > 0 or h > 0 then
     removed[#removed + 1] = id
   end
