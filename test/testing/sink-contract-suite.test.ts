@@ -60,7 +60,14 @@ describe('testSinkContract', () => {
   }, 60_000);
 
   it('fails a sink whose removals report IDs it did not hold, and one that promises a missing extra', async () => {
-    const lying = await failingTests((s) => delegate(s, { removeRecords: async (e, ids) => (await s.removeRecords(e, ids), [...ids]) }));
+    const lying = await failingTests((s) =>
+      delegate(s, {
+        removeRecords: async (e, ids) => {
+          await s.removeRecords(e, ids);
+          return [...ids];
+        },
+      }),
+    );
     expect(lying).toEqual(['removes records and reports only the IDs it held']);
     const promising = await failingTests((s) => delegate(s, { locateRecord: undefined }));
     expect(promising).toContain('declares a name and its capabilities, and answers ping');
