@@ -10,7 +10,11 @@ import { defineConfig } from 'tsup';
  * 2. The `zoho-redis-sync` bin (package.json#bin): ESM only, no types; the shebang of
  *    src/cli/main.ts is kept.
  *
- * The library build cleans dist/ except the bin's files, which the second build writes concurrently.
+ * The library build cleans dist/ except the bin's file, which the second build writes concurrently.
+ *
+ * No sourcemaps: they were three quarters of the tarball, and they map to src/ files the package
+ * does not ship. The published JavaScript is unminified, with names kept, so a stack trace already
+ * points at readable code (see the changeset "smaller-package").
  */
 const external = ['ioredis', 'express', 'fastify', 'fastify-plugin', 'prom-client'];
 const noExternal = ['p-retry', 'p-limit', 'yocto-queue', 'is-network-error'];
@@ -26,8 +30,8 @@ export default defineConfig([
     },
     format: ['esm', 'cjs'],
     dts: true,
-    clean: ['!cli.js', '!cli.js.map'],
-    sourcemap: true,
+    clean: ['!cli.js'],
+    sourcemap: false,
     target: 'node20',
     platform: 'node',
     splitting: true,
@@ -41,7 +45,7 @@ export default defineConfig([
     format: ['esm'],
     dts: false,
     clean: false,
-    sourcemap: true,
+    sourcemap: false,
     target: 'node20',
     platform: 'node',
     splitting: false,

@@ -63,7 +63,9 @@ describe('package.json ↔ tsup.config.ts', () => {
     expect(bin.format).toEqual(['esm']);
     expect(readFileSync(new URL('../../src/cli/main.ts', import.meta.url), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     // The library build cleans dist/ but must not delete what the concurrent bin build writes.
-    expect(library.clean).toEqual(['!cli.js', '!cli.js.map']);
+    expect(library.clean).toEqual(['!cli.js']);
+    // No sourcemaps in the package (they map to src/, which is not shipped).
+    for (const c of configs) expect(c.sourcemap).toBe(false);
   });
 
   it('ESM-only dependencies are bundled; peers and optional peers stay external', () => {
