@@ -71,6 +71,9 @@ export async function applyPushBatch(
     }
   }
 
+  // Known events are needed only after the read: ask Redis while Zoho answers (one round trip saved).
+  const knownEvents = state.listEventIds();
+  knownEvents.catch(() => undefined);
   const found: SourceRecord[] = [...trustedRecords];
   const absent: string[] = trustedRemovals.map((e) => e.recordId);
   if (toRead.size > 0) {
@@ -101,10 +104,12 @@ export async function applyPushBatch(
   }
 
   if (rejected.length > 0) await state.deadLetter(rejected);
-  const known = await state.listEventIds();
-  // A record that moved to another event leaves the one that held it (as syncRecord does).
-  await Promise.all(
-    found.map(async (record) => {
+  const known = await knownEvents;
+  // A record that moved to another event leaves the one that held it (as syncRecord does); its
+  // events are registered as known at the same time (both before the upsert).
+  await Promise.all([
+    found.length > 0 ? state.noteWrites(found) : undefined,
+    ...found.map(async (record) => {
       const previous = await locateRecord(
         sink,
         record.id,
@@ -112,9 +117,8 @@ export async function applyPushBatch(
       );
       if (previous !== undefined) await sink.removeRecords(previous, [record.id]);
     }),
-  );
+  ]);
   if (found.length > 0) {
-    await state.noteWrites(found);
     const result = await sink.upsertRecords(found);
     const added = new Set(result.events.flatMap((e) => e.added));
     const updated = new Set(result.events.flatMap((e) => e.updated));
