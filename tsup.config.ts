@@ -6,7 +6,7 @@ import { defineConfig } from 'tsup';
  *    the two lists in step), ESM + CJS + .d.ts/.d.cts. p-retry and p-limit are ESM-only: they are
  *    bundled (`noExternal`) so that the CJS build works on every Node 20 release, not only on those
  *    where require(esm) is enabled by default (20.19+). prom-client (an optional peer, used only by
- *    `./metrics`) stays external.
+ *    `./metrics`) and bullmq (an optional peer, used only by `./bullmq`) stay external.
  * 2. The `zoho-redis-sync` bin (package.json#bin): ESM only, no types; the shebang of
  *    src/cli/main.ts is kept.
  *
@@ -16,7 +16,7 @@ import { defineConfig } from 'tsup';
  * does not ship. The published JavaScript is unminified, with names kept, so a stack trace already
  * points at readable code (see the changeset "smaller-package").
  */
-const external = ['ioredis', 'express', 'fastify', 'fastify-plugin', 'prom-client'];
+const external = ['ioredis', 'express', 'fastify', 'fastify-plugin', 'prom-client', 'bullmq'];
 const noExternal = ['p-retry', 'p-limit', 'yocto-queue', 'is-network-error'];
 
 export default defineConfig([
@@ -27,6 +27,7 @@ export default defineConfig([
       fastify: 'src/fastify.ts',
       testing: 'src/testing.ts',
       metrics: 'src/metrics.ts',
+      bullmq: 'src/bullmq.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

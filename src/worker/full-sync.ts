@@ -23,12 +23,27 @@ export interface FullSyncPlan {
   readonly allowMassRemoval: boolean;
   /** Whether this listing may move the global watermark (only whole-report listings may). */
   readonly advanceWatermark: boolean;
+  /**
+   * The events as Zoho listed them moments ago (a partition job of a fanned-out full sync: the
+   * planner listed them once); omitted = list them now (one Zoho call).
+   */
+  readonly events?: readonly SourceEvent[] | undefined;
+}
+
+/** What a full listing saw (for a caller that combines several listings into one watermark). */
+export interface FullSyncOutcome {
+  /** Highest modification instant listed (epoch ms), if any. */
+  readonly maxModifiedAt: number | undefined;
+  /** When the listing started (epoch ms; a resumed listing: when the interrupted one started). */
+  readonly listingStartedAt: number;
+  /** Pages committed by this run. */
+  readonly pages: number;
 }
 
 /** Runs a full (or forced) sync. Throws a `SyncError` on failure, leaving the checkpoint in place. */
-export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<void> {
+export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<FullSyncOutcome> {
   const { state, source } = ctx;
-  const events = await source.listEvents(ctx.callOptions());
+  const events = plan.events ?? (await source.listEvents(ctx.callOptions()));
   const zohoEventIds = new Set(events.map((e) => e.id));
   for (const id of plan.eventIds ?? []) if (!zohoEventIds.has(id)) throw new UnknownEventError(id);
   await state.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
@@ -97,6 +112,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       if (candidate !== undefined) await state.advanceWatermark(candidate, ctx.fenced());
     }
     await state.clearCheckpoint(plan.checkpointName, ctx.fenced());
+    return { maxModifiedAt: maxSeen, listingStartedAt, pages };
   } finally {
     const targets = plan.eventIds ?? [...zohoEventIds];
     await state.releaseScope(scope, targets).catch((e: unknown) => ctx.logger.warn('Could not release a seen scope', { scope, error: e }));

@@ -3,7 +3,9 @@
  * entry (and the reverse), with ESM and CJS files and their own types; `typesVersions` covers the
  * subpaths for TypeScript's legacy `node10` resolution; the bin is built by the second tsup config.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Options } from 'tsup';
 import { describe, expect, it } from 'vitest';
 import config from '../../tsup.config.js';
@@ -25,6 +27,7 @@ interface PackageJson {
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
 }
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as PackageJson;
 const configs = (Array.isArray(config) ? config : [config]) as Options[];
 const [library, bin] = configs as [Options, Options];
@@ -71,11 +74,28 @@ describe('package.json ↔ tsup.config.ts', () => {
   it('ESM-only dependencies are bundled; peers and optional peers stay external', () => {
     for (const c of configs) {
       expect(c.noExternal).toEqual(expect.arrayContaining(['p-retry', 'p-limit']));
-      expect(c.external).toEqual(expect.arrayContaining(['ioredis', 'express', 'fastify', 'prom-client']));
+      expect(c.external).toEqual(expect.arrayContaining(['ioredis', 'express', 'fastify', 'prom-client', 'bullmq']));
     }
-    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['express', 'fastify', 'ioredis', 'prom-client']);
-    expect(pkg.peerDependenciesMeta).toEqual({ express: { optional: true }, fastify: { optional: true }, 'prom-client': { optional: true } });
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['bullmq', 'express', 'fastify', 'ioredis', 'prom-client']);
+    expect(pkg.peerDependenciesMeta).toEqual({
+      bullmq: { optional: true },
+      express: { optional: true },
+      fastify: { optional: true },
+      'prom-client': { optional: true },
+    });
     expect(pkg.dependencies['prom-client']).toBeUndefined();
+    expect(pkg.dependencies.bullmq).toBeUndefined();
+  });
+
+  it('only the ./bullmq entry imports bullmq (the core stays free of it)', () => {
+    const grep = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? grep(join(dir, e.name)) : e.name.endsWith('.ts') && /from 'bullmq'/.test(readFileSync(join(dir, e.name), 'utf8')) ? [join(dir, e.name)] : [],
+      );
+    const importers = grep(join(ROOT, 'src')).map((f) => f.slice(ROOT.length + 1).replaceAll('\\', '/'));
+    expect(importers).toEqual(['src/distributed/distributed-sync.ts']);
+    const index = readFileSync(join(ROOT, 'src/index.ts'), 'utf8');
+    expect(index).not.toMatch(/distributed|bullmq/);
   });
 
   it('ships only dist, README and CHANGELOG; npm pack builds first', () => {

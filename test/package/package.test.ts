@@ -22,7 +22,7 @@ import { deletePrefix, REDIS_URL, randomPrefix } from '../redis/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PREFIX = randomPrefix('pkg');
-const ENTRIES = { '.': 'index', './express': 'express', './fastify': 'fastify', './testing': 'testing', './metrics': 'metrics' } as const;
+const ENTRIES = { '.': 'index', './express': 'express', './fastify': 'fastify', './testing': 'testing', './metrics': 'metrics', './bullmq': 'bullmq' } as const;
 
 /** The version of a package installed in this repository (so the consumer's install hits the npm cache). */
 function installedVersion(name: string): string {
@@ -61,6 +61,7 @@ import * as expressEntry from '@org/zoho-redis-sync/express';
 import * as fastifyEntry from '@org/zoho-redis-sync/fastify';
 import * as testing from '@org/zoho-redis-sync/testing';
 import * as metrics from '@org/zoho-redis-sync/metrics';
+import * as bullmqEntry from '@org/zoho-redis-sync/bullmq';
 import pkg from '@org/zoho-redis-sync/package.json' with { type: 'json' };
 import express from 'express';
 import Fastify from 'fastify';
@@ -68,8 +69,9 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
 const expected = JSON.parse(process.env.EXPECTED_EXPORTS);
-const modules = { '.': core, './express': expressEntry, './fastify': fastifyEntry, './testing': testing, './metrics': metrics };
+const modules = { '.': core, './express': expressEntry, './fastify': fastifyEntry, './testing': testing, './metrics': metrics, './bullmq': bullmqEntry };
 for (const [subpath, mod] of Object.entries(modules)) assert.deepEqual(Object.keys(mod).sort(), expected[subpath], subpath);
+assert.equal(bullmqEntry.planPartitions([{ id: '1', expectedRecords: 10 }, { id: '2', expectedRecords: 20 }]).partitions.length, 1);
 
 const sim = await testing.createZohoSimulator({ dataset: { events: 3, registrations: 1200, seed: 7 } });
 const redis = new Redis(process.env.REDIS_URL);
@@ -113,6 +115,7 @@ const expressEntry = require('@org/zoho-redis-sync/express');
 const fastifyEntry = require('@org/zoho-redis-sync/fastify');
 const testing = require('@org/zoho-redis-sync/testing');
 const metrics = require('@org/zoho-redis-sync/metrics');
+const bullmqEntry = require('@org/zoho-redis-sync/bullmq');
 const pkg = require('@org/zoho-redis-sync/package.json');
 const { Redis } = require('ioredis');
 const { Registry } = require('prom-client');
@@ -126,8 +129,9 @@ async function main() {
   assert.doesNotMatch(text, /require\(["'](p-retry|p-limit)["']\)/);
 
   const expected = JSON.parse(process.env.EXPECTED_EXPORTS);
-  const modules = { '.': core, './express': expressEntry, './fastify': fastifyEntry, './testing': testing, './metrics': metrics };
+  const modules = { '.': core, './express': expressEntry, './fastify': fastifyEntry, './testing': testing, './metrics': metrics, './bullmq': bullmqEntry };
   for (const [subpath, mod] of Object.entries(modules)) assert.deepEqual(Object.keys(mod).sort(), expected[subpath], subpath);
+  assert.equal(typeof bullmqEntry.DistributedSync, 'function');
 
   // p-limit (SyncWorker) and p-retry (Zoho calls, Redis retries) at work in the CJS build.
   const sim = await testing.createZohoSimulator({ dataset: { events: 2, registrations: 1100, seed: 8 } });
@@ -188,6 +192,7 @@ import { createSyncWorkerRouter } from '@org/zoho-redis-sync/express';
 import { syncWorkerRoutes } from '@org/zoho-redis-sync/fastify';
 import { registerSyncMetrics } from '@org/zoho-redis-sync/metrics';
 import { createZohoSimulator } from '@org/zoho-redis-sync/testing';
+import { DistributedSync, type DistributedSyncOptions } from '@org/zoho-redis-sync/bullmq';
 import express from 'express';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
@@ -220,6 +225,12 @@ export async function main(): Promise<number> {
   await fastify.register(syncWorkerRoutes, { prefix: '/api/sync-worker', worker, token: 'secret' });
   const metrics = registerSyncMetrics(worker, new Registry(), { dailyCallLimit: 1000 });
   metrics.unregister();
+  const distributedOptions: DistributedSyncOptions = { connection: new Redis({ maxRetriesPerRequest: null }), redis: new Redis(), source, sink };
+  const distributed = new DistributedSync(distributedOptions);
+  createSyncWorkerRouter(distributed, { token: 'secret' });
+  // @ts-expect-error the distributed status has the SyncWorker shape
+  const wrong: string = distributed.getStatus().stats.records_added;
+  void wrong;
   try {
     await worker.forceSyncEvent('4433256000013547003');
   } catch (error) {
@@ -269,7 +280,7 @@ describe('the packed tarball in a fresh project', () => {
         '--prefer-offline',
         '--ignore-scripts',
         tarball,
-        ...['ioredis', 'prom-client', 'express', 'fastify', '@types/node', '@types/express'].map((n) => `${n}@${installedVersion(n)}`),
+        ...['ioredis', 'prom-client', 'express', 'fastify', 'bullmq', '@types/node', '@types/express'].map((n) => `${n}@${installedVersion(n)}`),
       ],
       consumer,
     );
