@@ -37,6 +37,7 @@ import {
   stopChild,
 } from './common.js';
 import { ceilingLoad, chainWalk, type LoadResult, naiveLoad, timePageSteps } from './loaders.js';
+import { scaleOutBench } from './scale-out.js';
 import type { ChildReport, ChildTask } from './memory-child.js';
 import { measurePushes } from './pushes.js';
 
@@ -643,8 +644,9 @@ async function main(): Promise<void> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   log(`bench: Redis ${redisVersion} at ${REDIS_URL}, Node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ', QUICK' : ''}`);
-  // BENCH_ONLY=pushes runs the push section alone.
-  const all = process.env.BENCH_ONLY !== 'pushes';
+  // BENCH_ONLY=pushes or BENCH_ONLY=scale-out runs that section alone.
+  const only = process.env.BENCH_ONLY;
+  const all = only !== 'pushes' && only !== 'scale-out';
   try {
     if (all) {
       log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
@@ -658,13 +660,20 @@ async function main(): Promise<void> {
       await latencyBound(redis);
       await memoryAndReconciliation(redis);
     }
-    const pushes = await measurePushes(redis);
-    section(pushes.title);
-    for (const r of pushes.rows) row(r);
-    results.pushes = pushes.raw;
+    if (all || only === 'pushes') {
+      const pushes = await measurePushes(redis);
+      section(pushes.title);
+      for (const r of pushes.rows) row(r);
+      results.pushes = pushes.raw;
+    }
+    if (all || only === 'scale-out') await scaleOutBench({ section, row, log, results });
   } finally {
     redis.disconnect();
   }
+  writeOut(started, redisVersion);
+}
+
+function writeOut(started: number, redisVersion: string): void {
   const table = printTable();
   const totalMs = performance.now() - started;
   process.stdout.write(`${table}\n\nTotal bench time: ${sec(totalMs)}\n`);

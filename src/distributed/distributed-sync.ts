@@ -404,7 +404,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       r.hgetall(this.#keys.current),
       r.get(this.#keys.quota),
     ]);
-    const meta = await this.#o.sink.getSyncMeta();
+    const meta = await this.#o.sink.state.getSyncMeta();
     const s: SyncStats = { ...ZERO_STATS };
     for (const key of Object.keys(s) as (keyof SyncStats)[]) if (stats[key] !== undefined) s[key] = Number(stats[key]);
     const last = lastRun ? (JSON.parse(lastRun) as StatusLastRun & { api_calls?: ApiCallCounts }) : null;
@@ -621,7 +621,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       leaseTtlMs: this.#o.eventLeaseTtlMs,
       signal,
     });
-    const meta = await this.#o.sink.getSyncMeta();
+    const meta = await this.#o.sink.state.getSyncMeta();
     return this.#result(runId, 'force', eventId, startedAt, [part], part.apiCalls, meta.watermark);
   }
 
@@ -630,13 +630,10 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     if (job.data.step !== 'finalize') {
       const before = this.#source.getCallCounts?.() ?? ZERO_CALLS;
       const events = await this.#source.listEvents({ signal, retries: this.options.maxRetries });
-      const metas = await this.#o.sink.getEventMetas(events.map((e) => e.id));
+      // The counts of each event's last complete listing (a first sync knows none: spread evenly).
+      const states = await this.#o.sink.state.getEventStates(events.map((e) => e.id));
       const plan = planPartitions(
-        events.map((e, i) => {
-          const m = metas[i]!;
-          const expected = m.sourceCount ?? (m.recordCount > 0 ? m.recordCount : undefined);
-          return { id: e.id, expectedRecords: expected };
-        }),
+        events.map((e, i) => ({ id: e.id, expectedRecords: states[i]?.sourceCount })),
         { unknownPartitions: this.#o.unknownPartitions },
       );
       const byId = new Map(events.map((e) => [e.id, e]));
@@ -678,11 +675,11 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     }
     // Several listings are never one snapshot: the multi-page rule applies.
     const candidate = watermarkCandidate(maxSeen, listingStart, 2, Date.now());
-    if (candidate !== undefined) await this.#o.sink.advanceWatermark(candidate);
+    if (candidate !== undefined) await this.#o.sink.state.advanceWatermark(candidate);
     const finishedAt = Date.now();
-    await this.#o.sink.setSyncMeta({ lastSyncAt: finishedAt, lastFullSyncAt: finishedAt });
+    await this.#o.sink.state.setSyncMeta({ lastSyncAt: finishedAt, lastFullSyncAt: finishedAt });
     const calls = values.reduce((sum, v) => add(sum, v.apiCalls), job.data.planCalls ?? ZERO_CALLS);
-    const meta = await this.#o.sink.getSyncMeta();
+    const meta = await this.#o.sink.state.getSyncMeta();
     return this.#result(runId, 'full', undefined, startedAt, values, calls, meta.watermark);
   }
 

@@ -16,7 +16,7 @@ import { type FullSyncOutcome, runFullSync } from '../worker/full-sync.js';
 import type { ResolvedSyncWorkerOptions } from '../worker/options.js';
 import { RunContext, type SafeEmit } from '../worker/run-context.js';
 import type { RunKind, RunProgress } from '../worker/run.js';
-import { RetryingSink } from '../worker/sink-retry.js';
+import { RetryingSink, retryingStateStore } from '../worker/sink-retry.js';
 import { acquireEventLeases } from './event-leases.js';
 
 /** What a partition job returns (JSON: it travels as the BullMQ job's return value). */
@@ -112,6 +112,7 @@ export async function runPartition(input: PartitionRunInput): Promise<PartitionR
     controller.signal,
     input.source,
     new RetryingSink(input.sink, { retries: input.options.maxRetries, signal: controller.signal }),
+    retryingStateStore(input.sink.state, { retries: input.options.maxRetries, signal: controller.signal }),
     input.options,
     input.logger,
     withMinimumLevel(input.logger, input.options.redisLogLevel),

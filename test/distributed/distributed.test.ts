@@ -108,7 +108,7 @@ describe('DistributedSync on BullMQ (real Redis, simulator)', () => {
     expect(result.added).toBe(2419);
     expect(result.eventsSynced).toBe(40);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
-    expect((await h.sink.getSyncMeta()).watermark).toBeDefined();
+    expect((await h.sink.state.getSyncMeta()).watermark).toBeDefined();
     // First full sync: Redis knew no counts, 8 listings over unknown sizes (≤ 3 + 8 record calls).
     const recordCalls = h.sim.countRequests({ kind: 'records' });
     expect(recordCalls).toBeLessThanOrEqual(1 + 3 + 8);
