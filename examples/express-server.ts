@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createSyncWorkerRouter } from '../src/express.js';
-import { banner, createExampleSetup, exampleToken, listenAddress } from './shared/setup.js';
+import { banner, createExampleSetup, exampleToken, listenAddress, listenFailure } from './shared/setup.js';
 
 const setup = await createExampleSetup();
 const token = exampleToken();
@@ -19,13 +19,15 @@ const { port, host } = listenAddress();
 const app = express();
 app.use('/api/sync-worker', createSyncWorkerRouter(setup.worker, { token: token.token }));
 
-const server = app.listen(port, host, () => {
+// Express 5 calls this back with the error when listening fails (EADDRINUSE, EACCES, ...).
+const server = app.listen(port, host, (error?: Error) => {
+  if (error) {
+    console.error(listenFailure(error, host, port));
+    void setup.close().finally(() => process.exit(1));
+    return;
+  }
   const address = server.address() as AddressInfo;
   for (const line of banner('Express', `http://${host}:${address.port}/api/sync-worker`, token, setup)) console.log(line);
-});
-server.on('error', (error) => {
-  console.error(`Cannot listen on ${host}:${port}: ${error.message}`);
-  void setup.close().finally(() => process.exit(1));
 });
 
 const shutdown = (): void => {

@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { syncWorkerRoutes } from '../src/fastify.js';
-import { banner, createExampleSetup, exampleToken, listenAddress } from './shared/setup.js';
+import { banner, createExampleSetup, exampleToken, listenAddress, listenFailure } from './shared/setup.js';
 
 const setup = await createExampleSetup();
 const token = exampleToken();
@@ -23,7 +23,7 @@ app.addHook('onClose', async () => setup.close());
 try {
   await app.listen({ port, host });
 } catch (error) {
-  console.error(`Cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(listenFailure(error, host, port));
   await app.close();
   process.exit(1);
 }

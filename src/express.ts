@@ -14,7 +14,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { INTERNAL_ERROR_MESSAGE, HttpErrorCode } from './http/error-map.js';
 import type { SyncHttpResponse, SyncRouterOptions } from './http/options.js';
-import { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
+import { createSyncRoutes, type SyncRoute, type SyncWorkerLike, unmatchedRouteResponse } from './http/routes.js';
 import { readRawBody } from './push/raw-body.js';
 
 // Shared HTTP types and constants, so users of this subpath need no deep import.
@@ -46,6 +46,11 @@ export type SyncWorkerRouterOptions = SyncRouterOptions<Request>;
  * no rejection goes unhandled and no request hangs — also on Express 4, which ignores promises
  * returned by handlers. Statuses and bodies: see `createSyncRoutes`.
  *
+ * Mounted under a path (`app.use('/api/sync-worker', router)`), every other request under that
+ * path is answered here in the library's error shape: 405 with `Allow` for a known path with the
+ * wrong method, 404 `ERR_SYNC_NOT_FOUND` otherwise (as the Fastify plugin does). Mounted at the
+ * root (`app.use(router)`), unknown paths are left to the app.
+ *
  * @param worker - the `SyncWorker` to expose.
  * @param options - exactly one of `token` (bearer, constant-time comparison), `authorize(request)`
  *   (`request.raw` is the Express request) or `allowUnauthenticated: true`; optional `triggerLimit`, `logger`.
@@ -60,6 +65,14 @@ export function createSyncWorkerRouter(worker: SyncWorkerLike, options: SyncWork
     if (route.method === 'GET') router.get(route.path, handler);
     else router.post(route.path, handler);
   }
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    // At the root, the rest of the app's paths are not ours to refuse.
+    if (req.baseUrl === '') {
+      next();
+      return;
+    }
+    send(res, unmatchedRouteResponse(routes, req.method, req.path));
+  });
   return router;
 }
 

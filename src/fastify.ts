@@ -19,7 +19,14 @@ import { ConfigError, InvalidInputError } from './errors.js';
 import type { Logger } from './logger.js';
 import { HttpErrorCode, INTERNAL_ERROR_MESSAGE, toErrorResponse } from './http/error-map.js';
 import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpRequest, type SyncHttpResponse, type SyncRouterOptions } from './http/options.js';
-import { createSyncRoutes, invalidEventIdMessage, INVALID_WAIT_MESSAGE, type SyncRouteName, type SyncWorkerLike } from './http/routes.js';
+import {
+  createSyncRoutes,
+  invalidEventIdMessage,
+  INVALID_WAIT_MESSAGE,
+  type SyncRouteName,
+  type SyncWorkerLike,
+  unmatchedRouteResponse,
+} from './http/routes.js';
 
 // Shared HTTP types and constants, so users of this subpath need no deep import.
 export {
@@ -53,6 +60,9 @@ export type SyncWorkerPluginOptions = SyncRouterOptions<FastifyRequest> & {
  * Fastify plugin serving the seven sync-worker endpoints under the `prefix` you register it with:
  * `GET /status`, `POST /start`, `POST /stop`, `POST /full-sync`, `POST /incremental-sync`,
  * `POST /force-sync/:eventId`, `GET /discrepancy-check`. Statuses and bodies: see `createSyncRoutes`.
+ *
+ * Registered with a `prefix`, every other request under it is answered in the library's error shape
+ * (405 with `Allow` for a known path with the wrong method, 404 `ERR_SYNC_NOT_FOUND` otherwise).
  *
  * Params, query and responses have JSON schemas (`eventId` matches `^\d{1,19}$`); a request that
  * fails them still gets the library's error body (`{ error: { code: 'ERR_SYNC_INVALID_INPUT', ... } }`,
@@ -97,6 +107,16 @@ export const syncWorkerRoutes: FastifyPluginAsync<SyncWorkerPluginOptions> = asy
         : { ...toErrorResponse(new InvalidInputError(error.message)), status };
     return reply.code(response.status).header('cache-control', 'no-store').send(response.body);
   });
+
+  // Other requests under the prefix (unknown path, wrong method, HEAD of a POST route) get the
+  // library's error body. Without a prefix the plugin sits at the root: the app's 404 stays the app's.
+  if (app.prefix !== '') {
+    app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+      const path = request.url.split('?')[0]!.slice(app.prefix.length) || '/';
+      const response = unmatchedRouteResponse(routes, request.method, path);
+      return reply.code(response.status).headers(response.headers ?? {}).send(response.body);
+    });
+  }
 
   for (const route of routes) {
     app.route({

@@ -135,6 +135,19 @@ export function listenAddress(env: Env = process.env): { port: number; host: str
   return { port, host: env.HOST || '127.0.0.1' };
 }
 
+/**
+ * The line an example server prints when it cannot listen: "port N is in use" for EADDRINUSE (with
+ * what to do), the system's message otherwise.
+ */
+export function listenFailure(error: unknown, host: string, port: number): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') {
+    return `Cannot listen on ${host}:${port}: port ${port} is in use (another server runs there); stop it, or set PORT to another port (PORT=0 picks a free one).`;
+  }
+  if (code === 'EACCES') return `Cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges); set PORT to another port.`;
+  return `Cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
 /** The bearer token of an example server: `SYNC_API_TOKEN`, or `dev-token`. */
 export function exampleToken(env: Env = process.env): { token: string; isDefault: boolean } {
   const token = env.SYNC_API_TOKEN;

@@ -24,6 +24,15 @@ export const HttpErrorCode = {
   UNAUTHORIZED: 'ERR_SYNC_UNAUTHORIZED',
   /** Anything unexpected (500); the message is generic and the details go to the logger. */
   INTERNAL: 'ERR_SYNC_INTERNAL',
+  /**
+   * 403: with an `authorize` hook, a route that spends Zoho quota or changes state was called by a
+   * request a cross-site HTML form could have sent (no `X-Requested-With`, no JSON content type).
+   */
+  CROSS_SITE: 'ERR_SYNC_CROSS_SITE',
+  /** 404: no route at this path under the mount point. */
+  NOT_FOUND: 'ERR_SYNC_NOT_FOUND',
+  /** 405 (with `Allow`): the path exists with another method, or `HEAD` on a route that does work. */
+  METHOD_NOT_ALLOWED: 'ERR_SYNC_METHOD_NOT_ALLOWED',
 } as const;
 
 /** The union of {@link HttpErrorCode} values. */
@@ -114,6 +123,25 @@ export class UnauthorizedError extends Error {
   }
 }
 
+/**
+ * A request refused by the HTTP layer itself, before any worker call: 403 cross-site, 404 no such
+ * route, 405 wrong method. Carries its status and any headers to send (e.g. `Allow`).
+ */
+export class HttpRequestError extends Error {
+  override readonly name = 'HttpRequestError';
+  constructor(
+    /** One of {@link HttpErrorCode.CROSS_SITE}, {@link HttpErrorCode.NOT_FOUND}, {@link HttpErrorCode.METHOD_NOT_ALLOWED}. */
+    readonly code: typeof HttpErrorCode.CROSS_SITE | typeof HttpErrorCode.NOT_FOUND | typeof HttpErrorCode.METHOD_NOT_ALLOWED,
+    /** 403, 404 or 405. */
+    readonly status: number,
+    message: string,
+    /** Headers to send with the answer (e.g. `{ allow: 'POST' }`). */
+    readonly headers: Readonly<Record<string, string>> | undefined = undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** Options of {@link toErrorResponse}. */
 export interface ErrorResponseOptions {
   /** The run the error concerns (a failed `?wait=true` run). Busy errors always name the run in flight instead. */
@@ -126,7 +154,7 @@ export interface ErrorResponseOptions {
  * Maps anything thrown to `{ status, body: { error: { code, message, ... } }, headers? }`.
  *
  * - `SyncError`s get the status of {@link ERROR_STATUS} and their own stable code.
- * - {@link UnauthorizedError} → 401.
+ * - {@link UnauthorizedError} → 401; {@link HttpRequestError} → its own status (403, 404, 405).
  * - Anything else → 500 `ERR_SYNC_INTERNAL` with a generic message (no stack, no internals).
  *
  * Messages are redacted: `Bearer ...`, `Zoho-oauthtoken ...`, `refresh_token=`, `client_secret=`,
@@ -140,6 +168,9 @@ export function toErrorResponse(error: unknown, options: ErrorResponseOptions = 
       body: errorBody(HttpErrorCode.UNAUTHORIZED, redact(error.message, secrets)),
       headers: error.challenge ? { 'www-authenticate': error.challenge } : undefined,
     };
+  }
+  if (error instanceof HttpRequestError) {
+    return { status: error.status, body: errorBody(error.code, redact(error.message, secrets)), headers: error.headers };
   }
   if (!isSyncError(error)) {
     return { status: 500, body: errorBody(HttpErrorCode.INTERNAL, INTERNAL_ERROR_MESSAGE) };

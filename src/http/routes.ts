@@ -14,13 +14,25 @@
  * | GET  | `/discrepancy-check` | 200 the `DiscrepancyReport` (waits; read-only, never heals) |
  * | POST | `/push` | 202 the push is in the inbox (only with the `pushes` option; signed, no bearer token — see `ZohoPushes`) |
  *
- * Errors (see `ERROR_STATUS` in `error-map.ts`): 400 bad input, 401 unauthenticated, 404 unknown
- * event, 409 a run in flight (`run_id` names it; no second run starts), 429 trigger limit, 502 Zoho
- * failure, 503 Redis unavailable, 500 anything else.
+ * Every route but `GET /status` does work: it spends Zoho quota (`GET /discrepancy-check` costs
+ * 1 events call + `ceil(N/1000)` ID-only calls for N registrations, plus a token call when the
+ * access token is due) or changes state. For those routes:
+ * - `HEAD` answers 405 (`Allow: GET`) and starts nothing (both frameworks would otherwise run the
+ *   GET handler for a HEAD request);
+ * - with an `authorize` hook (cookie or session authentication, which a browser attaches by
+ *   itself), the request must carry `X-Requested-With` (any non-empty value) or
+ *   `Content-Type: application/json` — neither can be sent by a cross-site HTML form or a
+ *   no-CORS request — else 403 `ERR_SYNC_CROSS_SITE`. A bearer `token` needs no such check: no
+ *   browser sends it by itself.
  *
- * Order of checks for every request: authentication (401) → input (400) → trigger limit (429) →
- * worker. So an unauthenticated or malformed request never reaches the worker: no Zoho call, no
- * Redis write.
+ * Errors (see `ERROR_STATUS` in `error-map.ts`): 400 bad input, 401 unauthenticated, 403 cross-site,
+ * 404 unknown event (or, via {@link unmatchedRouteResponse}, no such route), 405 wrong method, 409 a
+ * run in flight (`run_id` names it; no second run starts), 429 trigger limit, 502 Zoho failure,
+ * 503 Redis unavailable, 500 anything else.
+ *
+ * Order of checks for every request: `HEAD` on a working route (405) → authentication (401) →
+ * cross-site (403) → input (400) → trigger limit (429) → worker. So an unauthenticated, forged or
+ * malformed request never reaches the worker: no Zoho call, no Redis write.
  */
 import { ConfigError, InvalidInputError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../logger.js';
@@ -28,7 +40,7 @@ import type { SyncWorker } from '../worker/sync-worker.js';
 import type { RunHandle, RunKind, RunRequest } from '../worker/run.js';
 import type { SyncWorkerStatus } from '../worker/status.js';
 import { createAuthenticator } from './auth.js';
-import { redact, toErrorResponse } from './error-map.js';
+import { HttpErrorCode, HttpRequestError, redact, toErrorResponse } from './error-map.js';
 import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpRequest, type SyncHttpResponse, type SyncRouterOptions } from './options.js';
 import { type TriggerLimitKind, TriggerLimiter } from './trigger-limit.js';
 
@@ -49,6 +61,11 @@ export interface SyncRoute<TRaw = unknown> {
   readonly method: SyncRouteMethod;
   /** Path relative to the mount point, Express/Fastify syntax: `/status`, `/force-sync/:eventId`. */
   readonly path: string;
+  /**
+   * Whether the route spends Zoho quota or changes state (every route but `status`): `HEAD` is
+   * refused with 405 and, in `authorize` mode, a cross-site-form-proof request is required.
+   */
+  readonly sideEffects: boolean;
   /**
    * Answers one request. Never rejects: every failure becomes an error answer
    * (`{ error: { code, message, ... } }`). Headers always include `cache-control: no-store`.
@@ -104,6 +121,8 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
   }
   const logger: Logger = options.logger ?? createConsoleLogger('error', 'zoho-redis-sync:http');
   const secrets = typeof options.token === 'string' ? [options.token] : [];
+  // Cookie/session authentication rides along on any cross-site request; a bearer token does not.
+  const crossSiteCheck = options.authorize !== undefined;
 
   const pushes = options.pushes;
   if (pushes !== undefined && (typeof pushes?.handleZohoPush !== 'function' || typeof pushes.getStatus !== 'function')) {
@@ -114,16 +133,21 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     name: SyncRouteName,
     method: SyncRouteMethod,
     path: string,
+    sideEffects: boolean,
     answer: (request: SyncHttpRequest<TRaw>) => Promise<SyncHttpResponse>,
   ): SyncRoute<TRaw> => ({
     name,
     method,
     path,
+    sideEffects,
     handler: async (request) => {
       let response: SyncHttpResponse;
       try {
-        // The push route authenticates by its signature (inside handleZohoPush), not by the bearer token.
+        if (sideEffects && request.method.toUpperCase() === 'HEAD') throw headRefused(method);
+        // The push route authenticates by its signature (inside handleZohoPush), not by the bearer token;
+        // a cross-site form cannot sign, so it needs no anti-form header either.
         if (name !== 'push') await authenticate(request);
+        if (sideEffects && crossSiteCheck && name !== 'push' && !cannotComeFromAForm(request.headers)) throw crossSiteRefused();
         if (request.invalid !== undefined) throw new InvalidInputError(request.invalid);
         response = await answer(request);
       } catch (error) {
@@ -185,27 +209,27 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
   };
 
   const routes: SyncRoute<TRaw>[] = [
-    route('status', 'GET', '/status', async () => currentStatus()),
-    route('start', 'POST', '/start', async () => {
+    route('status', 'GET', '/status', false, async () => currentStatus()),
+    route('start', 'POST', '/start', true, async () => {
       await worker.start();
       return currentStatus();
     }),
-    route('stop', 'POST', '/stop', async () => {
+    route('stop', 'POST', '/stop', true, async () => {
       await worker.stop();
       return currentStatus();
     }),
-    route('full-sync', 'POST', '/full-sync', (request) => runRoute('full-sync', 'full', request, { kind: 'full' }, './status')),
-    route('incremental-sync', 'POST', '/incremental-sync', (request) =>
+    route('full-sync', 'POST', '/full-sync', true, (request) => runRoute('full-sync', 'full', request, { kind: 'full' }, './status')),
+    route('incremental-sync', 'POST', '/incremental-sync', true, (request) =>
       runRoute('incremental-sync', 'incremental', request, { kind: 'incremental' }, './status'),
     ),
-    route('force-sync', 'POST', '/force-sync/:eventId', async (request) => {
+    route('force-sync', 'POST', '/force-sync/:eventId', true, async (request) => {
       const eventId = request.params.eventId;
       if (eventId === undefined || !EVENT_ID_PATTERN.test(eventId)) {
         throw new InvalidInputError(invalidEventIdMessage(eventId ?? ''));
       }
       return runRoute('force-sync', 'force', request, { kind: 'force', eventId }, '../status');
     }),
-    route('discrepancy-check', 'GET', '/discrepancy-check', async () => {
+    route('discrepancy-check', 'GET', '/discrepancy-check', true, async () => {
       limiter.check('discrepancy');
       // Read-only: `heal` is never passed through, whatever the query says.
       const handle = worker.trigger({ kind: 'discrepancy-check', heal: false });
@@ -221,7 +245,7 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
   ];
   if (pushes !== undefined) {
     routes.push(
-      route('push', 'POST', '/push', (request) =>
+      route('push', 'POST', '/push', true, (request) =>
         pushes.handleZohoPush({ headers: request.headers, body: request.body, truncatedBytes: request.truncatedBytes }),
       ),
     );
@@ -250,4 +274,64 @@ export const INVALID_WAIT_MESSAGE = '`wait` must be true or false';
 export function invalidEventIdMessage(eventId: string): string {
   const shown = eventId.length > 40 ? `${eventId.slice(0, 40)}…` : eventId;
   return `eventId must be a Zoho record ID of 1–19 digits, got ${JSON.stringify(shown)}`;
+}
+
+/**
+ * Whether a request carries something a cross-site HTML form (or a no-CORS `fetch`) cannot send:
+ * an `X-Requested-With` header with any non-empty value, or `Content-Type: application/json`.
+ * Forms can only send `application/x-www-form-urlencoded`, `multipart/form-data` and `text/plain`;
+ * a page on another origin that sets a custom header or a JSON content type triggers a CORS
+ * preflight, which these routes never approve (Fetch standard, "CORS-safelisted request-header").
+ */
+export function cannotComeFromAForm(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  const requestedWith = headers['x-requested-with'];
+  if (typeof requestedWith === 'string' && requestedWith.trim() !== '') return true;
+  const contentType = headers['content-type'];
+  return typeof contentType === 'string' && /^\s*application\/json\s*(;|$)/i.test(contentType);
+}
+
+/** The 403 message of a request that a cross-site form could have sent. */
+export const CROSS_SITE_MESSAGE =
+  'This route spends Zoho quota or changes state: send `X-Requested-With: XMLHttpRequest` or `Content-Type: application/json` ' +
+  '(a cross-site form cannot), so that a page elsewhere cannot make a logged-in browser call it';
+
+function crossSiteRefused(): HttpRequestError {
+  return new HttpRequestError(HttpErrorCode.CROSS_SITE, 403, CROSS_SITE_MESSAGE);
+}
+
+function headRefused(method: SyncRouteMethod): HttpRequestError {
+  return new HttpRequestError(
+    HttpErrorCode.METHOD_NOT_ALLOWED,
+    405,
+    `HEAD is not served here: this route does work (Zoho calls or state changes); use ${method}`,
+    { allow: method },
+  );
+}
+
+function matches(pattern: string, path: string): boolean {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  return want.length === got.length && want.every((segment, i) => (segment.startsWith(':') ? (got[i] ?? '') !== '' : segment === got[i]));
+}
+
+/**
+ * The answer for a request no route of `routes` took (the bindings call it for paths under their
+ * mount point): 405 `ERR_SYNC_METHOD_NOT_ALLOWED` with `Allow` when the path exists with other
+ * methods (`HEAD` is never allowed on a route that does work), else 404 `ERR_SYNC_NOT_FOUND`.
+ * Always in the library's error shape with `cache-control: no-store`; nothing reaches the worker.
+ *
+ * @param path - the path relative to the mount point, without the query string (`/nope`).
+ */
+export function unmatchedRouteResponse<TRaw>(routes: readonly SyncRoute<TRaw>[], method: string, path: string): SyncHttpResponse {
+  const normalised = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const allowed = routes.filter((r) => matches(r.path, normalised)).map((r) => (r.sideEffects || r.method !== 'GET' ? r.method : 'GET, HEAD'));
+  const shown = normalised.length > 80 ? `${normalised.slice(0, 80)}…` : normalised;
+  const error =
+    allowed.length > 0
+      ? new HttpRequestError(HttpErrorCode.METHOD_NOT_ALLOWED, 405, `${method.toUpperCase()} is not allowed on ${shown}; use ${allowed.join(', ')}`, {
+          allow: allowed.join(', '),
+        })
+      : new HttpRequestError(HttpErrorCode.NOT_FOUND, 404, `No sync-worker route ${method.toUpperCase()} ${shown}`);
+  const response = toErrorResponse(error);
+  return { ...response, headers: { ...response.headers, ...NO_STORE } };
 }

@@ -438,7 +438,14 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         throw refusal;
       }
       held = lease;
-      announce();
+      if (request.kind === 'force') {
+        // A forced run is announced once Zoho confirmed the event: an unknown event is a refused request, not a run.
+        const admit = ctx.accept;
+        ctx.accept = () => {
+          announce();
+          admit();
+        };
+      } else announce();
       const allowMassRemoval = request.allowMassRemoval ?? false;
       let discrepancies: DiscrepancyReport | undefined;
       switch (request.kind) {
@@ -508,17 +515,24 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       return result;
     } catch (error) {
       if (skipped) throw error;
-      announce();
       // A fenced write refused (another owner's newer fence) means the lease was lost, even if no
       // renewal has noticed yet: report it the same way.
       if (held && !controller.signal.aborted && isSyncError(error) && error.code === SyncErrorCode.LEASE) held.lose(error);
       // When the run was aborted (stop(), lease lost), report why rather than the symptom.
       const err = controller.signal.aborted ? abortReason(controller.signal) : toSyncError(error);
+      if (!announced && err.code === SyncErrorCode.UNKNOWN_EVENT) {
+        // Refused before it started (no such event in Zoho): no run to count, no failure, no ERROR.
+        this.#logger.warn(`Force sync ${ctx.runId} refused: ${err.message}`, { code: err.code });
+        throw err;
+      }
+      announce();
+      // stop() (Ctrl-C, SIGTERM): an interruption asked for, resumed from its checkpoint at the next start.
+      const stopped = controller.signal.aborted && err.code === SyncErrorCode.ABORTED;
       const finishedAt = Date.now();
       const apiCalls = diffCalls(this.#callCounts(), callsBefore);
       if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = finishedAt;
       this.#finish(ctx, 'failed', finishedAt, apiCalls, err);
-      this.#logger.error(`Sync run ${ctx.runId} (${ctx.kind}) failed: ${err.message}`, {
+      (stopped ? this.#logger.warn : this.#logger.error).call(this.#logger, `Sync run ${ctx.runId} (${ctx.kind}) ${stopped ? 'interrupted' : 'failed'}: ${err.message}`, {
         code: err.code,
         page: ctx.currentPage,
       });
@@ -532,7 +546,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
           failedAtPage: ctx.currentPage,
           apiCalls,
         });
-        this.#emitError(err, true); // logged above with its run ID and page
+        if (!stopped) this.#emitError(err, true); // logged above with its run ID and page
       };
       throw err;
     } finally {

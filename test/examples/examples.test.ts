@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +114,26 @@ describe('examples/', () => {
       const denied = await fetch(`${baseUrl}/status`);
       expect(denied.status).toBe(401);
       expect(await stop(c)).toBe(0);
+    });
+  }
+
+  for (const [file, framework] of [
+    ['express-server.ts', 'express'],
+    ['fastify-server.ts', 'fastify'],
+  ] as const) {
+    it(`${file} on a busy port says "port N is in use" and exits 1 (no crash)`, async () => {
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const port = (busy.address() as AddressInfo).port;
+      try {
+        const c = run(file, { PORT: String(port), SYNC_API_TOKEN: TOKEN, SYNC_KEY_PREFIX: prefix(`busy-${framework}`), SIM_EVENTS: '2', SIM_REGISTRATIONS: '20' });
+        children.push(c);
+        expect(await c.exited).toBe(1);
+        expect(c.output()).toContain(`Cannot listen on 127.0.0.1:${port}: port ${port} is in use (another server runs there); stop it, or set PORT to another port (PORT=0 picks a free one).`);
+        expect(c.output()).not.toMatch(/Cannot read properties|TypeError|at .*express-server/);
+      } finally {
+        await new Promise<void>((resolve) => busy.close(() => resolve()));
+      }
     });
   }
 

@@ -276,7 +276,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     const port = await proxy.listen();
     // maxRetriesPerRequest 0: ioredis rejects the commands in flight when the connection drops
     // (with its default it would resend them itself and the worker would never see the fault).
-    const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
+    const redis = new Redis(proxy.clientUrl(port), { maxRetriesPerRequest: 0 }); // REDIS_URL's DB and credentials
     redis.on('error', () => undefined); // ECONNRESET when killed: expected here
     cleanups.push(async () => {
       redis.disconnect();

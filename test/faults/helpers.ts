@@ -155,10 +155,23 @@ export class RedisCutProxy {
   /** Bytes of replies held back and dropped by the last cut. */
   droppedBytes = 0;
 
-  constructor(
-    private readonly upstreamPort = 6379,
-    private readonly upstreamHost = '127.0.0.1',
-  ) {}
+  private readonly upstreamHost: string;
+  private readonly upstreamPort: number;
+
+  /** @param upstreamUrl the Redis behind the proxy; default the run's `REDIS_URL` (its host, port, DB and credentials). */
+  constructor(private readonly upstreamUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') {
+    const url = new URL(upstreamUrl);
+    this.upstreamHost = url.hostname || '127.0.0.1';
+    this.upstreamPort = Number(url.port || 6379);
+  }
+
+  /** The upstream URL with the proxy's port in place of Redis's: same credentials and DB. */
+  clientUrl(port: number): string {
+    const url = new URL(this.upstreamUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    return url.toString();
+  }
 
   /** Listens on a free port; resolves it. */
   async listen(): Promise<number> {

@@ -23,8 +23,10 @@ const binding: Binding = {
       client: {
         async request(method, path, headers = {}): Promise<ContractResponse> {
           const agent = request(app);
-          const response = await (method === 'GET' ? agent.get(`${MOUNT}${path}`) : agent.post(`${MOUNT}${path}`)).set({ ...headers });
-          return { status: response.status, body: response.body as unknown, text: response.text, headers: response.headers };
+          const url = `${MOUNT}${path}`;
+          const verbs = { GET: 'get', POST: 'post', HEAD: 'head', PUT: 'put', DELETE: 'delete' } as const;
+          const response = await agent[verbs[method]](url).set({ ...headers });
+          return { status: response.status, body: response.body as unknown, text: response.text ?? '', headers: response.headers };
         },
       },
       close: async () => undefined,
@@ -49,7 +51,7 @@ function brokenWorker(): SyncWorkerLike {
 }
 
 describe('Express binding specifics', () => {
-  it('returns a real Router mountable anywhere, and leaves unknown paths to the app', async () => {
+  it('returns a real Router mountable anywhere; under a mount path it answers unknown paths itself, at the root it leaves them to the app', async () => {
     const status = { is_running: false } as SyncWorkerStatus;
     const worker: SyncWorkerLike = { ...brokenWorker(), getStatus: () => status };
     const app = express();
@@ -58,10 +60,21 @@ describe('Express binding specifics', () => {
       res.status(404).json({ fallthrough: true });
     });
     expect((await request(app).get('/deep/mount/point/status')).body).toEqual({ is_running: false });
-    expect((await request(app).get('/deep/mount/point/nope')).body).toEqual({ fallthrough: true });
-    expect((await request(app).get('/status')).status).toBe(404);
-    // Wrong method on a known path is not handled by the router either.
-    expect((await request(app).get('/deep/mount/point/full-sync')).body).toEqual({ fallthrough: true });
+    const unknown = await request(app).get('/deep/mount/point/nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ error: { code: 'ERR_SYNC_NOT_FOUND', message: 'No sync-worker route GET /nope' } });
+    expect((await request(app).get('/status')).body).toEqual({ fallthrough: true });
+    const wrongMethod = await request(app).get('/deep/mount/point/full-sync');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+
+    const root = express();
+    root.use(createSyncWorkerRouter(worker, { allowUnauthenticated: true }));
+    root.get('/health', (_req, res) => {
+      res.json({ ok: true });
+    });
+    expect((await request(root).get('/status')).body).toEqual({ is_running: false });
+    expect((await request(root).get('/health')).body).toEqual({ ok: true });
   });
 
   it('answers 500 with a generic body when the worker throws or rejects (no hang, no unhandled rejection)', async () => {
@@ -83,8 +96,9 @@ describe('Express binding specifics', () => {
   it('route handlers return nothing to Express (Express 4 ignores returned promises)', () => {
     const router = createSyncWorkerRouter(brokenWorker(), { allowUnauthenticated: true, logger: silentLogger });
     const layers = (router as unknown as { stack: { route?: { stack: { handle: (...args: unknown[]) => unknown }[] } }[] }).stack;
-    expect(layers).toHaveLength(7);
-    for (const layer of layers) {
+    const routeLayers = layers.filter((layer) => layer.route !== undefined);
+    expect(routeLayers).toHaveLength(7);
+    for (const layer of routeLayers) {
       const handle = layer.route!.stack[0]!.handle;
       const res = { headersSent: true, destroy: () => undefined };
       expect(handle({ method: 'GET', params: {}, query: {}, headers: {} }, res, () => undefined)).toBeUndefined();

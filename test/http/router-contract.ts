@@ -38,8 +38,11 @@ export interface ContractResponse {
 
 /** Sends one request to the mounted routes; `path` is relative to {@link MOUNT} (`/status`). */
 export interface ContractClient {
-  request(method: 'GET' | 'POST', path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
+  request(method: ContractMethod, path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
 }
+
+/** Methods the contract sends (HEAD, PUT and DELETE only to prove they start nothing). */
+export type ContractMethod = 'GET' | 'POST' | 'HEAD' | 'PUT' | 'DELETE';
 
 /** What a binding provides to the contract. */
 export interface Binding {
@@ -113,9 +116,9 @@ export interface ContractContext {
   /** Opens the source gate (gated cases hold every listing until then). */
   readonly openGate: () => void;
   /** Sends a request with `Authorization: Bearer <token>` unless `headers` says otherwise. */
-  call(method: 'GET' | 'POST', path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
+  call(method: ContractMethod, path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
   /** Sends a request without any `Authorization` header. */
-  anonymous(method: 'GET' | 'POST', path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
+  anonymous(method: ContractMethod, path: string, headers?: Readonly<Record<string, string>>): Promise<ContractResponse>;
   /** Keys under this case's prefix. */
   keyCount(): Promise<number>;
 }
@@ -259,6 +262,89 @@ export const CONTRACT: readonly ContractCase[] = [
     options: () => ({ allowUnauthenticated: true }),
     run: async (ctx) => {
       expect(status(await ctx.anonymous('GET', '/status')).is_running).toBe(false);
+    },
+  },
+
+  // ------------------------------------------------------------------ HEAD, cross-site, unmatched
+  {
+    name: 'HEAD never starts Zoho work: 405 with Allow on every working route (HEAD /status answers); no Zoho call, no run',
+    run: async (ctx) => {
+      const keysBefore = await ctx.keyCount();
+      for (const endpoint of ENDPOINTS) {
+        const path = endpoint.path(ctx.eventId);
+        const response = await ctx.call('HEAD', path);
+        if (path === '/status') {
+          expect(response.status).toBe(200);
+          continue;
+        }
+        expect(response.status, `HEAD ${path}`).toBe(405);
+        expect(response.headers.allow, `HEAD ${path}`).toBe(endpoint.method);
+        expect(response.headers['cache-control']).toBe('no-store');
+      }
+      expect(ctx.sim.requests.length).toBe(0);
+      expect(await ctx.keyCount()).toBe(keysBefore);
+      expect(ctx.worker.isRunning).toBe(false);
+      expect(ctx.worker.getStatus().stats).toMatchObject({ total_syncs: 0, discrepancy_checks: 0 });
+    },
+  },
+  {
+    name: 'authorize hook (cookie auth): a request a cross-site form could send gets 403 on every working route; X-Requested-With or a JSON content type passes',
+    options: () => ({ authorize: (request) => request.headers.cookie === 'session=ok' }),
+    run: async (ctx) => {
+      const cookie = { cookie: 'session=ok' };
+      for (const endpoint of ENDPOINTS) {
+        const path = endpoint.path(ctx.eventId);
+        if (path === '/status') continue;
+        for (const contentType of [undefined, 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain']) {
+          const headers = contentType ? { ...cookie, 'content-type': contentType } : cookie;
+          const error = expectError(await ctx.anonymous(endpoint.method, path, headers), 403, 'ERR_SYNC_CROSS_SITE');
+          expect(error.message).toContain('X-Requested-With');
+        }
+        // Authentication still comes first.
+        expectError(await ctx.anonymous(endpoint.method, path, { 'x-requested-with': 'XMLHttpRequest' }), 401, 'ERR_SYNC_UNAUTHORIZED');
+      }
+      expect(ctx.sim.requests.length).toBe(0);
+      expect(ctx.worker.isRunning).toBe(false);
+      expect(ctx.worker.getStatus().stats.total_syncs).toBe(0);
+      // Reading the status needs nothing more than the cookie.
+      expect(status(await ctx.anonymous('GET', '/status', cookie)).is_running).toBe(false);
+      const synced = await ctx.anonymous('POST', '/full-sync?wait=true', { ...cookie, 'x-requested-with': 'XMLHttpRequest' });
+      expect(synced.status, synced.text).toBe(200);
+      expect(synced.body).toMatchObject({ kind: 'full', added: DATASET.registrations });
+      const checked = await ctx.anonymous('GET', '/discrepancy-check', { ...cookie, 'content-type': 'application/json; charset=utf-8' });
+      expect(checked.status, checked.text).toBe(200);
+      expect((checked.body as DiscrepancyReport).hasDiscrepancies).toBe(false);
+    },
+  },
+  {
+    name: 'bearer-token mode needs no anti-form header (no browser sends the token by itself)',
+    run: async (ctx) => {
+      const response = await ctx.call('POST', '/incremental-sync?wait=true', { authorization: `Bearer ${ctx.token}`, 'content-type': 'text/plain' });
+      expect(response.status, response.text).toBe(200);
+    },
+  },
+  {
+    name: 'unmatched requests under the mount: 404 ERR_SYNC_NOT_FOUND, or 405 with Allow for a known path; JSON error shape, no worker call',
+    run: async (ctx) => {
+      const notFound = await ctx.call('GET', '/nope');
+      expect(expectError(notFound, 404, 'ERR_SYNC_NOT_FOUND').message).toBe('No sync-worker route GET /nope');
+      expect(notFound.headers['content-type']).toMatch(/application\/json/);
+      expect(notFound.headers['cache-control']).toBe('no-store');
+      expectError(await ctx.call('POST', '/force-sync'), 404, 'ERR_SYNC_NOT_FOUND');
+      for (const [method, path, allow] of [
+        ['GET', '/full-sync', 'POST'],
+        ['GET', `/force-sync/${ctx.eventId}`, 'POST'],
+        ['DELETE', `/force-sync/${ctx.eventId}`, 'POST'],
+        ['PUT', '/status', 'GET, HEAD'],
+        ['POST', '/discrepancy-check', 'GET'],
+      ] as const) {
+        const response = await ctx.call(method, path);
+        const error = expectError(response, 405, 'ERR_SYNC_METHOD_NOT_ALLOWED');
+        expect(error.message).toContain(`use ${allow}`);
+        expect(response.headers.allow, `${method} ${path}`).toBe(allow);
+      }
+      expect(ctx.sim.requests.length).toBe(0);
+      expect(ctx.worker.getStatus().stats.total_syncs).toBe(0);
     },
   },
 

@@ -52,6 +52,61 @@ describe('forceSyncEvent and syncRecord (simulator + real Redis)', () => {
     expect(await h.redisIds()).toEqual([]);
   });
 
+  it('a force sync of an unknown event is a refused request: no failed sync counted, last_run untouched, no run events, no ERROR log', async () => {
+    const lines: { level: string; message: string }[] = [];
+    const at = (level: string) => (message: string) => lines.push({ level, message });
+    const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const worker = h.worker({ logger });
+    const events: string[] = [];
+    for (const name of ['syncStarted', 'syncFailed', 'syncCompleted', 'error'] as const) worker.on(name, () => events.push(name));
+    await worker.performFullSync();
+    const before = worker.getStatus();
+    events.length = 0;
+    const handle = worker.trigger({ kind: 'force', eventId: '4433256000099999999' });
+    await expect(handle.accepted).rejects.toBeInstanceOf(UnknownEventError);
+    await expect(handle.result).rejects.toMatchObject({ code: SyncErrorCode.UNKNOWN_EVENT });
+    const after = worker.getStatus();
+    expect(after.stats).toEqual(before.stats);
+    expect(after.stats.failed_syncs).toBe(0);
+    expect(after.last_run).toEqual(before.last_run);
+    expect(after.last_run?.outcome).toBe('succeeded');
+    expect(after.current_run).toBeNull();
+    expect(events).toEqual([]);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.find((l) => l.message.includes('refused'))).toMatchObject({ level: 'warn', message: expect.stringContaining('4433256000099999999') });
+    // The next forced sync of a real event runs normally and is announced.
+    await worker.forceSyncEvent(h.sim.listEvents()[0]!.id);
+    expect(events).toEqual(['syncStarted', 'syncCompleted']);
+    expect(worker.getStatus().stats.successful_syncs).toBe(2);
+  });
+
+  it('stop() during a run ("the worker was stopped") is logged as an interruption at WARN, not at ERROR, and emits no error event', async () => {
+    const lines: { level: string; message: string }[] = [];
+    const at = (level: string) => (message: string) => lines.push({ level, message });
+    const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const worker = h.worker({ logger, batchSize: 50 });
+    const errors: unknown[] = [];
+    const failed: string[] = [];
+    worker.on('error', (e) => errors.push(e));
+    worker.on('syncFailed', (p) => failed.push(p.error.code));
+    let pages = 0;
+    worker.on('recordsAdded', () => {
+      pages += 1;
+    });
+    const run = worker.performFullSync();
+    run.catch(() => undefined);
+    while (pages === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await worker.stop();
+    await expect(run).rejects.toMatchObject({ code: SyncErrorCode.ABORTED, message: 'The worker was stopped' });
+    expect(failed).toEqual([SyncErrorCode.ABORTED]);
+    expect(errors).toEqual([]);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.find((l) => l.message.includes('The worker was stopped'))).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/^Sync run \S+ \(full\) interrupted: The worker was stopped$/),
+    });
+  });
+
   it('syncRecord upserts a new registration, removes one Zoho answers 3190 for, and logs the real IDs', async () => {
     const lines: string[] = [];
     const logger: Logger = { debug: () => {}, info: (m) => lines.push(m), warn: () => {}, error: () => {} };
