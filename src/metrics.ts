@@ -102,10 +102,54 @@ type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K])
  * @param registry - the prom-client registry to register on (e.g. `new Registry()` or prom-client's `register`).
  * @param options - see {@link SyncMetricsOptions}.
  * @returns the names and an `unregister()` function.
- * @throws `ConfigError` (code `ERR_SYNC_INVALID_OPTION`) for an invalid option; prom-client's own error when a metric of the
- *   same name is already registered on `registry` (call `unregister()` first, or use another prefix).
+ * @throws `ConfigError` (code `ERR_SYNC_INVALID_OPTION`) for an invalid option, and (option `prefix`) when a metric
+ *   of one of these names is already registered on `registry` — the message names it; call the earlier
+ *   `unregister()` first, or use another prefix. Either way nothing is left registered and no listener is attached.
  */
 export function registerSyncMetrics(worker: MetricsWorker, registry: MetricsRegistry, options: SyncMetricsOptions = {}): SyncMetrics {
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  const planned = METRIC_SUFFIXES.filter((suffix) => suffix !== 'zoho_quota_remaining' || options.dailyCallLimit !== undefined).map((s) => `${prefix}${s}`);
+  // All or nothing: refuse before registering anything rather than fail half-way on the first clash.
+  const taken = planned.filter((full) => registry.getSingleMetric(full) !== undefined);
+  if (taken.length > 0) {
+    throw new ConfigError(
+      'prefix',
+      `A metric named ${taken.map((t) => `\`${t}\``).join(', ')} is already registered on this registry: ` +
+        'call unregister() of the earlier registerSyncMetrics() first, or pass another `prefix`. Nothing was registered.',
+    );
+  }
+  try {
+    return registerAll(worker, registry, options);
+  } catch (error) {
+    // None of these names existed before (checked above): whatever was registered is ours to remove.
+    for (const full of planned) registry.removeSingleMetric(full);
+    throw error;
+  }
+}
+
+/** Every metric name suffix {@link registerSyncMetrics} registers (`zoho_quota_remaining` only with `dailyCallLimit`). */
+const METRIC_SUFFIXES: readonly string[] = Object.freeze([
+  'runs_total',
+  'run_duration_seconds',
+  'records_total',
+  'zoho_calls_total',
+  'zoho_quota_exhausted',
+  'zoho_quota_remaining',
+  'discrepancy_records',
+  'discrepancy_events',
+  'discrepancy_records_found_total',
+  'event_staleness_seconds',
+  'dead_lettered_total',
+  'mass_removal_blocked_total',
+  'lease_lost_total',
+  'ticks_skipped_total',
+  'runs_skipped_total',
+  'worker_running',
+  'run_in_progress',
+  'last_success_timestamp_seconds',
+]);
+
+function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: SyncMetricsOptions): SyncMetrics {
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   if (typeof prefix !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) {
     throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${JSON.stringify(prefix)}`);
@@ -123,6 +167,8 @@ export function registerSyncMetrics(worker: MetricsWorker, registry: MetricsRegi
   const registers: MetricsRegistry[] = [registry];
   const names: string[] = [];
   const name = (suffix: string): string => {
+    // The clash check and the roll-back above only know the names in METRIC_SUFFIXES.
+    if (!METRIC_SUFFIXES.includes(suffix)) throw new Error(`metric suffix ${suffix} is missing from METRIC_SUFFIXES`);
     const full = `${prefix}${suffix}`;
     names.push(full);
     return full;

@@ -86,7 +86,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   try {
     parsed = parse(argv);
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+    throw new UsageError(parseErrorMessage(error));
   }
   const { values, positionals } = parsed;
   const base = {
@@ -116,6 +116,21 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     throw new UsageError(`${base.heal ? '--heal' : '--fail-on-discrepancy'} applies to discrepancy-check only`);
   }
   return { ...base, command: cmd };
+}
+
+/**
+ * Our own wording of `util.parseArgs` errors: its unknown-option text ends in an unbalanced quote
+ * (`… as in '-- "--foo"`), and the option names are quoted here the way the CLI quotes everything.
+ */
+function parseErrorMessage(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const option = /'(-[^']*)'/.exec(message)?.[1];
+  if (option !== undefined) {
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `Unknown option ${JSON.stringify(option)}`;
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `Option ${JSON.stringify(option)} takes no value`;
+  }
+  return message.split('\n')[0]!;
 }
 
 function parse(argv: readonly string[]) {

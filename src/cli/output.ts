@@ -2,7 +2,7 @@
  * What the CLI prints: a progress bar with records and pages on a terminal, or one JSON line per
  * worker event when stdout is not a terminal (or with `--json`).
  */
-import { isSyncError, type SyncError } from '../errors.js';
+import { isSyncError, type SyncError, SyncErrorCode } from '../errors.js';
 import type { DiscrepancyReport } from '../worker/discrepancy.js';
 import type { SyncWorkerEvents } from '../worker/events.js';
 import type { RunKind, RunProgress, RunResult } from '../worker/run.js';
@@ -131,14 +131,16 @@ export interface ProgressLineInput {
 /**
  * One line of the progress display, e.g.
  * `full-sync [████████░░░░░░░░] 52% 1,260/2,419 records · page 2 · +12 ~0 -0 · 1.2s`.
- * Without an expected total the bar is indeterminate (a sliding block) and shows the count only.
+ * Without an expected total — or once more records came than expected — the bar is indeterminate
+ * (a sliding block) and shows the count only, so it never shows more done than the total.
  */
 export function renderProgressLine(input: ProgressLineInput): string {
   const { progress: p, expectedRecords, elapsedMs, label } = input;
   const barWidth = 20;
   let bar: string;
   let counts: string;
-  if (expectedRecords !== undefined && expectedRecords > 0) {
+  // Never more done than the total: once Zoho lists more than Redis held, the total is unknown.
+  if (expectedRecords !== undefined && expectedRecords > 0 && p.recordsFetched <= expectedRecords) {
     const ratio = Math.min(1, p.recordsFetched / expectedRecords);
     const filled = Math.round(ratio * barWidth);
     bar = `[${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%`;
@@ -149,7 +151,10 @@ export function renderProgressLine(input: ProgressLineInput): string {
     const step = input.frame % (2 * span);
     const pos = step <= span ? step : 2 * span - step;
     bar = `[${' '.repeat(pos)}${'█'.repeat(block)}${' '.repeat(span - pos)}]`;
-    counts = `${fmt(p.recordsFetched)} records`;
+    counts =
+      expectedRecords !== undefined && expectedRecords > 0
+        ? `${fmt(p.recordsFetched)} records (Redis held ${fmt(expectedRecords)})`
+        : `${fmt(p.recordsFetched)} records`;
   }
   const pages = `${fmt(p.pages)} ${p.pages === 1 ? 'page' : 'pages'}`;
   const changes = `+${fmt(p.added)} ~${fmt(p.updated)} -${fmt(p.removed)}`;
@@ -240,7 +245,10 @@ export function createProgressReporter(out: CliStream, options: { readonly inter
         [
           'massRemovalBlocked',
           (p: SyncWorkerEvents['massRemovalBlocked'][0]) =>
-            note(`! mass-removal guard: event ${p.eventId} would lose ${fmt(p.wouldRemove)} of ${fmt(p.held)} records (max ${Math.round(p.maxShare * 100)} %)`),
+            note(
+              `! mass-removal guard: event ${p.eventId} would lose ${fmt(p.wouldRemove)} of ${fmt(p.held)} records (max ${Math.round(p.maxShare * 100)} %); ` +
+                `if the deletion is real, re-run with ${MASS_REMOVAL_FLAG}`,
+            ),
         ],
         [
           'recordDeadLettered',
@@ -283,8 +291,23 @@ export function createProgressReporter(out: CliStream, options: { readonly inter
   };
 }
 
-/** The one-line reason of a failure, for stderr. */
+/** The CLI's flag for `allowMassRemoval: true`. */
+export const MASS_REMOVAL_FLAG = '--allow-mass-removal';
+
+/**
+ * The one-line reason of a failure, for stderr. A mass-removal refusal names the CLI flag
+ * ({@link MASS_REMOVAL_FLAG}) instead of the library's `{ allowMassRemoval: true }`.
+ */
 export function failureReason(error: unknown): string {
+  if (isSyncError(error) && error.code === SyncErrorCode.MASS_REMOVAL) {
+    const e = error as SyncError & { eventId?: unknown; wouldRemove?: unknown; held?: unknown; maxShare?: unknown };
+    if (typeof e.wouldRemove === 'number' && typeof e.held === 'number' && typeof e.maxShare === 'number') {
+      return (
+        `Refusing to remove ${fmt(e.wouldRemove)} of ${fmt(e.held)} records of event ${String(e.eventId)} (more than ${Math.round(e.maxShare * 100)} %); ` +
+        `if the deletion in Zoho is real, re-run with ${MASS_REMOVAL_FLAG} [${error.code}]`
+      );
+    }
+  }
   if (isSyncError(error)) {
     const zoho = (error as SyncError & { zohoCode?: unknown }).zohoCode;
     return `${error.message.split('\n')[0]} [${error.code}${typeof zoho === 'number' ? `, Zoho code ${zoho}` : ''}]`;

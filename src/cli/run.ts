@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSyncError, SyncErrorCode, toSyncError } from '../errors.js';
-import type { RedisSink } from '../redis/redis-sink.js';
+import { RedisSink } from '../redis/redis-sink.js';
 import { readEventMetas } from '../worker/record-ops.js';
 import type { RunRequest } from '../worker/run.js';
 import { configFromEnv, DEFAULT_SYNC_WORKER_OPTIONS } from '../worker/options.js';
@@ -15,7 +15,7 @@ import { type ParsedArgs, parseCliArgs, USAGE, UsageError } from './args.js';
 import { PushInbox } from '../push/inbox.js';
 import { formatPushes, readPushes, replayPushes } from './pushes.js';
 import { type CliReporter, type CliStream, createJsonReporter, createProgressReporter, failureReason } from './output.js';
-import { type CliEnv, type CliRedis, type CliSource, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
+import { type CliEnv, type CliRedis, type CliSource, cliKeyPrefix, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
 
 /** Exit codes of the CLI. */
 export const EXIT = Object.freeze({
@@ -78,7 +78,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     configFromEnv(io.env);
     redis = await connectRedis(io.env, { simulator: args.simulator });
     if (args.command === 'status') {
-      const status = await readStatus(redis, io.env);
+      const status = await readStatus(redis, io.env, args.simulator);
       reporter.document('status', mode === 'json' ? status : formatStatus(status));
       return EXIT.OK;
     }
@@ -103,6 +103,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (mode === 'progress') io.stdout.write(`${source.description} → Redis ${redis.redisUrl} (key prefix ${redis.keyPrefix})\n`);
 
     const request = toRunRequest(args);
+    if (args.simulator && (await hasCheckpoint(redis.sink, args))) {
+      // The simulator lives as long as this process: an earlier run's cursors died with it.
+      io.stderr.write(`zoho-redis-sync: ${SIMULATOR_RESTART_NOTE}\n`);
+    }
     const expectedRecords = await expectedRecordCount(redis.sink, args);
     const handle = worker.trigger(request);
     reporter.watch({ kind: handle.kind, progress: handle.progress, expectedRecords });
@@ -126,7 +130,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     } catch (error) {
       reporter.finish({ error: toSyncError(error) });
       if (interrupted) {
-        io.stderr.write(`zoho-redis-sync: ${args.command} interrupted; its checkpoint stays and the next run resumes from it\n`);
+        io.stderr.write(
+          args.simulator
+            ? `zoho-redis-sync: ${args.command} interrupted. With --simulator the next run cannot resume: it starts a new simulator, whose listing starts again from page 1 (against Zoho, the next run resumes from the checkpoint)\n`
+            : `zoho-redis-sync: ${args.command} interrupted; its checkpoint stays and the next run resumes from it\n`,
+        );
         return EXIT.INTERRUPTED;
       }
       return fail(error);
@@ -155,6 +163,19 @@ function toRunRequest(args: ParsedArgs): RunRequest {
     default:
       return { kind: 'discrepancy-check', heal: args.heal, allowMassRemoval };
   }
+}
+
+/** Printed when a `--simulator` run finds an earlier run's checkpoint. */
+export const SIMULATOR_RESTART_NOTE =
+  'an interrupted earlier run left a checkpoint, but --simulator starts a new simulator every time and its cursors are gone: ' +
+  'this listing starts again from page 1 (against Zoho the run would resume)';
+
+/** Whether the run `args` asks for would find a checkpoint to resume (full listing, incremental listing or this event's). */
+async function hasCheckpoint(sink: RedisSink, args: ParsedArgs): Promise<boolean> {
+  const names =
+    args.command === 'full-sync' ? ['full'] : args.command === 'incremental-sync' ? ['incremental', 'full'] : args.command === 'force-sync' ? [`force:${args.eventId}`] : [];
+  for (const name of names) if (await sink.state.getCheckpoint(name)) return true;
+  return false;
 }
 
 /** What Redis held before the run (the best guess of what Zoho lists), for the bar's percentage. */
@@ -198,6 +219,11 @@ export interface CliStatus {
   readonly lease: { held: boolean; ttl_ms: number | null };
   /** Entries in the dead-letter streams. Unit: entries. */
   readonly dead_letters: number;
+  /**
+   * Without `--simulator`: what `--simulator` runs left under their own prefix (`SIM_KEY_PREFIX`),
+   * when they left anything, so that they are found; `null` otherwise.
+   */
+  readonly simulator_runs: { key_prefix: string; events: number; last_sync_time: string | null; checkpoints: number } | null;
   /** Per event, stalest first. */
   readonly event_details: readonly {
     event_id: string;
@@ -210,7 +236,7 @@ export interface CliStatus {
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
+async function readStatus(r: CliRedis, env: CliEnv, simulator: boolean): Promise<CliStatus> {
   const { sink, redis } = r;
   const staleAfterMs = configFromEnv(env).staleAfterMs ?? DEFAULT_SYNC_WORKER_OPTIONS.staleAfterMs;
   const meta = await sink.state.getSyncMeta();
@@ -248,6 +274,7 @@ async function readStatus(r: CliRedis, env: CliEnv): Promise<CliStatus> {
     checkpoints,
     lease: { held: pttl > 0 || pttl === -1, ttl_ms: pttl > 0 ? pttl : null },
     dead_letters: deadLetters,
+    simulator_runs: simulator ? null : await readSimulatorRuns(r, env),
     event_details: details,
   };
 }
@@ -271,6 +298,18 @@ async function countDeadLetters(redis: CliRedis['redis'], keys: readonly string[
   return lengths.reduce((sum, n) => sum + n, 0);
 }
 
+/** What `--simulator` runs left under `SIM_KEY_PREFIX` (read-only), or `null` when nothing (or the same prefix). */
+async function readSimulatorRuns(r: CliRedis, env: CliEnv): Promise<CliStatus['simulator_runs']> {
+  const keyPrefix = cliKeyPrefix(env, { simulator: true });
+  if (keyPrefix === r.keyPrefix) return null;
+  const sink = new RedisSink({ redis: r.redis, keyPrefix });
+  const [meta, ids] = await Promise.all([sink.state.getSyncMeta(), sink.state.listEventIds()]);
+  let checkpoints = 0;
+  for (const name of ['full', 'incremental']) if (await sink.state.getCheckpoint(name)) checkpoints += 1;
+  if (ids.length === 0 && meta.lastSyncAt === undefined && checkpoints === 0) return null;
+  return { key_prefix: keyPrefix, events: ids.length, last_sync_time: iso(meta.lastSyncAt), checkpoints };
+}
+
 function formatStatus(s: CliStatus): string {
   const fmt = (n: number): string => n.toLocaleString('en-US');
   const when = (t: string | null): string => t ?? 'never';
@@ -285,6 +324,13 @@ function formatStatus(s: CliStatus): string {
     `  Lease: ${s.lease.held ? `held${s.lease.ttl_ms !== null ? `, expires in ${(s.lease.ttl_ms / 1000).toFixed(1)} s` : ''}` : 'free'}`,
     `  Dead letters: ${fmt(s.dead_letters)}`,
   ];
+  if (s.simulator_runs) {
+    const sim = s.simulator_runs;
+    lines.push(
+      `  Simulator runs (--simulator) are kept apart, under key prefix ${sim.key_prefix}: ${fmt(sim.events)} events, last sync ${when(sim.last_sync_time)}` +
+        `${sim.checkpoints > 0 ? `, ${sim.checkpoints} checkpoint${sim.checkpoints === 1 ? '' : 's'}` : ''}; zoho-redis-sync status --simulator shows them`,
+    );
+  }
   if (s.event_details.length > 0) {
     lines.push('  Stalest events:');
     for (const e of s.event_details.slice(0, 5)) {

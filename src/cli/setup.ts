@@ -61,10 +61,25 @@ export function cliLogger(env: CliEnv): Logger {
 }
 
 /**
+ * The key prefix of a CLI run: `SYNC_KEY_PREFIX` (default `zrs`), or with `--simulator`
+ * `SIM_KEY_PREFIX` (default `zrs-simulator`) — the simulator never writes under your real data's
+ * prefix. Trailing colons are dropped (`myapp:` → `myapp`): the key schema adds its own separator,
+ * so `myapp:` would otherwise give `myapp::{g}:…`.
+ *
+ * @throws {@link ConfigError} naming the variable when nothing but colons is left.
+ */
+export function cliKeyPrefix(env: CliEnv, options: { readonly simulator: boolean }): string {
+  const variable = options.simulator ? 'SIM_KEY_PREFIX' : 'SYNC_KEY_PREFIX';
+  const raw = env[variable] || (options.simulator ? 'zrs-simulator' : 'zrs');
+  const prefix = raw.replace(/:+$/, '');
+  if (prefix === '') throw new ConfigError(variable, `${variable}=${JSON.stringify(raw)} leaves no key prefix once its trailing colons are dropped`);
+  return prefix;
+}
+
+/**
  * Connects to Redis at `REDIS_URL` (or the cluster of `REDIS_CLUSTER_NODES`, see
- * `redisConnectionFromEnv`) with the key prefix `SYNC_KEY_PREFIX` (default `zrs`), or with
- * `--simulator` `SIM_KEY_PREFIX` (default `zrs-simulator`), so that simulated data never lands
- * among real data.
+ * `redisConnectionFromEnv`) with the key prefix of {@link cliKeyPrefix}, so that simulated data
+ * never lands among real data.
  *
  * @throws {@link SinkError} when Redis does not answer (the message names the URL, password blanked);
  *   {@link ConfigError} for an invalid prefix or batch size.
@@ -73,8 +88,7 @@ export async function connectRedis(env: CliEnv, options: { readonly simulator: b
   const workerConfig = configFromEnv(env);
   const connection = redisConnectionFromEnv(env);
   const redisUrl = connection.label;
-  // The simulator never writes under SYNC_KEY_PREFIX (your real data's prefix): it has its own.
-  const keyPrefix = options.simulator ? env.SIM_KEY_PREFIX || 'zrs-simulator' : env.SYNC_KEY_PREFIX || 'zrs';
+  const keyPrefix = cliKeyPrefix(env, options);
   // Give up after a few attempts instead of retrying forever: a CLI must end.
   const redis = createRedisClient(connection, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeoutMs: 5000, maxReconnectAttempts: 3 });
   redis.on('error', () => undefined); // surfaced below and through SinkError

@@ -301,3 +301,28 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>> 
   }
   return out as EnvConfig;
 }
+
+/**
+ * Validates the options of a run method (`performFullSync`, `checkDiscrepancies`, ...) as the
+ * constructor validates its own: an object (or `undefined`) whose keys are all in `booleans`, each
+ * `true`, `false` or `undefined`. Nothing else is accepted, so a typo cannot silently turn an option off.
+ *
+ * @param method - the method's name, for the message (e.g. `performFullSync`).
+ * @param booleans - the boolean options the method takes (e.g. `['allowMassRemoval']`).
+ * @throws {@link ConfigError} naming the option: an unknown key (with the expected names), a value that
+ *   is not a boolean, or options that are not an object.
+ */
+export function checkRunOptions(method: string, options: unknown, booleans: readonly string[]): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError('options', `Expected the options of ${method}() to be an object such as { ${booleans[0]}: true }, got ${show(options)}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (!booleans.includes(key)) {
+      throw new ConfigError(key, `Unknown option \`${key}\` of ${method}() (expected ${booleans.map((b) => `\`${b}\``).join(', ')})`);
+    }
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new ConfigError(key, `Expected \`${key}\` of ${method}() to be true or false, got ${show(value)}`);
+    }
+  }
+}

@@ -23,7 +23,7 @@ import type { DiscrepancyReport } from './discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
 import { runIncrementalSync } from './incremental-sync.js';
-import { type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
+import { checkRunOptions, type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
 import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
@@ -32,6 +32,9 @@ import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
 const RECORD_ID = /^\d{1,19}$/;
+/** The keys of {@link SyncRunOptions} and {@link DiscrepancyCheckOptions} (checked at run time, like constructor options). */
+const RUN_OPTIONS: readonly string[] = ['allowMassRemoval'];
+const DISCREPANCY_CHECK_OPTIONS: readonly string[] = ['allowMassRemoval', 'heal'];
 
 /** Options of a manual sync. */
 export interface SyncRunOptions {
@@ -268,10 +271,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * 1 + ceil(events / 1000) + ceil(registrations / 1000)), writes in place, then removes what Zoho
    * no longer has — only after a complete listing, and within the mass-removal guard.
    *
-   * @throws {@link BusyError} when a run is in flight; {@link MassRemovalError}; {@link ZohoApiError};
+   * @throws {@link ConfigError} naming the option for an unknown option or a non-boolean value (before
+   *   any Zoho call); {@link BusyError} when a run is in flight; {@link MassRemovalError}; {@link ZohoApiError};
    *   {@link SinkError}; {@link VerificationError}; {@link AbortedError} / {@link LeaseError}.
    */
   async performFullSync(options: SyncRunOptions = {}): Promise<RunResult> {
+    checkRunOptions('performFullSync', options, RUN_OPTIONS);
     return this.trigger({ kind: 'full', allowMassRemoval: options.allowMassRemoval }).result;
   }
 
@@ -284,6 +289,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * @throws the same errors as {@link SyncWorker.performFullSync}.
    */
   async performIncrementalSync(options: SyncRunOptions = {}): Promise<RunResult> {
+    checkRunOptions('performIncrementalSync', options, RUN_OPTIONS);
     return this.trigger({ kind: 'incremental', allowMassRemoval: options.allowMassRemoval }).result;
   }
 
@@ -292,9 +298,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * left it, and touches no other event. Zoho calls: 1 + ceil(event's registrations / 1000).
    *
    * @throws {@link InvalidInputError} when `eventId` is not 1–19 digits; {@link UnknownEventError}
-   *   when Zoho has no such event; otherwise as {@link SyncWorker.performFullSync}.
+   *   when Zoho has no such event (a refused request, not a failed sync: no `syncStarted`/`syncFailed`,
+   *   `failed_syncs` and `last_run` untouched, logged at WARN); otherwise as {@link SyncWorker.performFullSync}.
    */
   async forceSyncEvent(eventId: string, options: SyncRunOptions = {}): Promise<RunResult> {
+    checkRunOptions('forceSyncEvent', options, RUN_OPTIONS);
     return this.trigger({ kind: 'force', eventId, allowMassRemoval: options.allowMassRemoval }).result;
   }
 
@@ -304,10 +312,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * with `heal`, repairs exactly those records. Memory holds only the drifted IDs.
    * Zoho calls: 1 + ceil(registrations / 1000), plus one listing of the affected events when healing.
    *
-   * @throws {@link BusyError} when a run is in flight; {@link ZohoApiError}; {@link SinkError};
-   *   {@link MassRemovalError} when healing would remove too much.
+   * @throws {@link ConfigError} naming the option for an unknown option (e.g. `heals`) or a value that is
+   *   not a boolean (e.g. `heal: 'yes'`); {@link BusyError} when a run is in flight; {@link ZohoApiError};
+   *   {@link SinkError}; {@link MassRemovalError} when healing would remove too much.
    */
   async checkDiscrepancies(options: DiscrepancyCheckOptions = {}): Promise<DiscrepancyReport> {
+    checkRunOptions('checkDiscrepancies', options, DISCREPANCY_CHECK_OPTIONS);
     const result = await this.trigger({
       kind: 'discrepancy-check',
       heal: options.heal,

@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
-import { renderProgressLine, toJsonLine } from '../../src/cli/output.js';
+import { failureReason, renderProgressLine, toJsonLine } from '../../src/cli/output.js';
 import { type CliIo, EXIT, runCli } from '../../src/cli/run.js';
-import { ZohoApiError } from '../../src/errors.js';
+import { MassRemovalError, ZohoApiError } from '../../src/errors.js';
+import { RedisSink } from '../../src/redis/redis-sink.js';
 import { createZohoSimulator, type ZohoSimulator } from '../../src/testing.js';
 import { deletePrefix, REDIS_URL, randomPrefix } from '../redis/helpers.js';
 
@@ -92,7 +93,9 @@ describe('argument parsing', () => {
     [['force-sync'], /needs an event ID/],
     [['force-sync', 'abc'], /1–19 digits/],
     [['full-sync', 'extra'], /Unexpected argument "extra"/],
-    [['full-sync', '--frobnicate'], /frobnicate/],
+    [['full-sync', '--frobnicate'], /^Unknown option "--frobnicate"$/],
+    [['full-sync', '-x'], /^Unknown option "-x"$/],
+    [['discrepancy-check', '--heal=yes'], /^Option "--heal" takes no value$/],
     [['full-sync', '--heal'], /--heal applies to discrepancy-check only/],
     [['status', '--json', '--progress'], /either --json or --progress/],
   ])('rejects %j', (argv, message) => {
@@ -108,6 +111,24 @@ describe('output rendering', () => {
     const line = renderProgressLine({ label: 'full', progress, expectedRecords: 2419, elapsedMs: 1234, width: 120, frame: 0 });
     expect(line).toBe('full [██████████░░░░░░░░░░]  52% 1,260/2,419 records · 2 pages · +12 ~3 -1 · 1.2s');
     expect(renderProgressLine({ label: 'full', progress, expectedRecords: 2419, elapsedMs: 0, width: 40, frame: 0 }).length).toBeLessThan(40);
+  });
+
+  it('never shows more done than the total: past the expected count the bar turns indeterminate', () => {
+    const more = { ...progress, recordsFetched: 2500 };
+    const line = renderProgressLine({ label: 'full', progress: more, expectedRecords: 2419, elapsedMs: 1000, width: 120, frame: 0 });
+    expect(line).toContain('2,500 records (Redis held 2,419) · 2 pages');
+    expect(line).not.toContain('2,500/2,419');
+    expect(line).not.toMatch(/\d+%/);
+    const exact = renderProgressLine({ label: 'full', progress: { ...progress, recordsFetched: 2419 }, expectedRecords: 2419, elapsedMs: 0, width: 120, frame: 0 });
+    expect(exact).toContain('100% 2,419/2,419 records');
+  });
+
+  it('the mass-removal refusal names the CLI flag, not the library option', () => {
+    const reason = failureReason(new MassRemovalError('4433256000000100003', 1200, 2000, 0.5));
+    expect(reason).toBe(
+      'Refusing to remove 1,200 of 2,000 records of event 4433256000000100003 (more than 50 %); if the deletion in Zoho is real, re-run with --allow-mass-removal [ERR_SYNC_MASS_REMOVAL]',
+    );
+    expect(reason).not.toContain('allowMassRemoval');
   });
 
   it('draws an indeterminate bar when the total is unknown', () => {
@@ -303,6 +324,98 @@ describe('commands against the simulator and the real Redis', () => {
     const version = capture({});
     expect(await runCli(['--version'], version.io)).toBe(EXIT.OK);
     expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('an unknown flag is reported with balanced quotes', async () => {
+    const c = capture(cliEnv(newPrefix()));
+    expect(await runCli(['full-sync', '--frobnicate'], c.io)).toBe(EXIT.USAGE);
+    expect(c.stderr()).toBe('zoho-redis-sync: Unknown option "--frobnicate". Run zoho-redis-sync --help for usage.\n');
+    expect((c.stderr().match(/"/g) ?? []).length % 2).toBe(0);
+    expect(c.stderr()).not.toContain("'");
+  });
+
+  it('a mass-removal refusal tells the CLI user to re-run with --allow-mass-removal, and that flag passes', async () => {
+    const prefix = newPrefix();
+    const sim = await newSim();
+    const env = cliEnv(prefix, zohoEnv(sim));
+    expect(await runCli(['full-sync'], capture(env).io)).toBe(EXIT.OK);
+    const eventId = sim.listEvents()[0]!.id;
+    const regs = sim.listRegistrations(eventId);
+    for (const reg of regs.slice(0, Math.ceil(regs.length * 0.8))) sim.deleteRegistration(reg.id);
+    const refused = capture(env);
+    expect(await runCli(['force-sync', eventId], refused.io)).toBe(EXIT.FAILED);
+    expect(refused.stderr()).toMatch(/^zoho-redis-sync: force-sync failed: Refusing to remove [\d,]+ of [\d,]+ records of event \d+ \(more than 50 %\); if the deletion in Zoho is real, re-run with --allow-mass-removal \[ERR_SYNC_MASS_REMOVAL\]\n$/);
+    expect(refused.stderr()).not.toContain('allowMassRemoval');
+    const progress = capture(env, { tty: true });
+    expect(await runCli(['force-sync', eventId], progress.io)).toBe(EXIT.FAILED);
+    expect(progress.stdout()).toContain('; if the deletion is real, re-run with --allow-mass-removal');
+    expect(await runCli(['force-sync', eventId, '--allow-mass-removal'], capture(env).io)).toBe(EXIT.OK);
+  });
+
+  it('a key prefix ending in ":" does not produce "::" keys', async () => {
+    const prefix = newPrefix();
+    const c = capture(cliEnv(`${prefix}:`, { SIM_EVENTS: '3', SIM_REGISTRATIONS: '40' }));
+    expect(await runCli(['full-sync', '--simulator'], c.io)).toBe(EXIT.OK);
+    const [, doubled] = await redis.scan('0', 'MATCH', `${prefix}::*`, 'COUNT', 10_000);
+    let cursor = '0';
+    let keys = 0;
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:{*`, 'COUNT', 10_000);
+      cursor = next;
+      keys += found.length;
+    } while (cursor !== '0');
+    expect(doubled).toEqual([]);
+    expect(keys).toBeGreaterThan(40);
+    const status = capture(cliEnv(`${prefix}::`));
+    expect(await runCli(['status', '--simulator'], status.io)).toBe(EXIT.OK);
+    expect(status.lines()[0]!.data).toMatchObject({ key_prefix: prefix, events: 3, records: 40 });
+    const onlyColons = capture(cliEnv(':'));
+    expect(await runCli(['status'], onlyColons.io)).toBe(EXIT.USAGE);
+    expect(onlyColons.stderr()).toContain('SYNC_KEY_PREFIX=":" leaves no key prefix');
+  });
+
+  it('status without --simulator finds the runs --simulator made (kept under SIM_KEY_PREFIX)', async () => {
+    const real = newPrefix();
+    const simulated = newPrefix();
+    const env = { ...cliEnv(real), SIM_KEY_PREFIX: simulated, SIM_EVENTS: '4', SIM_REGISTRATIONS: '90' };
+    const before = capture(env);
+    expect(await runCli(['status'], before.io)).toBe(EXIT.OK);
+    expect(before.lines()[0]!.data.simulator_runs).toBeNull();
+    expect(await runCli(['full-sync', '--simulator'], capture(env).io)).toBe(EXIT.OK);
+    const json = capture(env);
+    expect(await runCli(['status'], json.io)).toBe(EXIT.OK);
+    expect(json.lines()[0]!.data).toMatchObject({ key_prefix: real, events: 0, simulator_runs: { key_prefix: simulated, events: 4, last_sync_time: expect.any(String), checkpoints: 0 } });
+    const human = capture(env, { tty: true });
+    expect(await runCli(['status'], human.io)).toBe(EXIT.OK);
+    expect(human.stdout()).toContain(`Simulator runs (--simulator) are kept apart, under key prefix ${simulated}: 4 events, last sync 20`);
+    expect(human.stdout()).toContain('zoho-redis-sync status --simulator shows them');
+  });
+
+  it('--simulator says plainly that a new simulator restarts an interrupted listing, and then lists from page 1', async () => {
+    const prefix = newPrefix();
+    const env = cliEnv(prefix, { SIM_EVENTS: '6', SIM_REGISTRATIONS: '2500' });
+    // An earlier --simulator run was interrupted after page 1: its checkpoint names a cursor of a simulator that is gone.
+    const sink = new RedisSink({ redis, keyPrefix: prefix });
+    await sink.state.setCheckpoint('full', { runId: 'earlier', kind: 'full', cursor: 'cursor-of-a-dead-simulator', nextPage: 2, maxModifiedAt: undefined, since: undefined, startedAt: Date.now() - 60_000 });
+    const c = capture(env);
+    expect(await runCli(['full-sync', '--simulator'], c.io)).toBe(EXIT.OK);
+    expect(c.stderr()).toBe(
+      'zoho-redis-sync: an interrupted earlier run left a checkpoint, but --simulator starts a new simulator every time and its cursors are gone: this listing starts again from page 1 (against Zoho the run would resume)\n',
+    );
+    const done = c.lines().find((l) => l.event === 'syncCompleted')!.data;
+    expect(done).toMatchObject({ resumed: false, added: 2500, recordsFetched: 2500 });
+    expect(await sink.state.getCheckpoint('full')).toBeUndefined();
+
+    // Interrupted with --simulator: the message does not promise a resume.
+    const controller = new AbortController();
+    const stopped = capture(cliEnv(newPrefix(), { SIM_EVENTS: '10', SIM_REGISTRATIONS: '30000' }), { signal: controller.signal });
+    const run = runCli(['full-sync', '--simulator'], stopped.io);
+    while (!stopped.stdout().includes('"recordsAdded"')) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await run).toBe(EXIT.INTERRUPTED);
+    expect(stopped.stderr()).toBe(
+      'zoho-redis-sync: full-sync interrupted. With --simulator the next run cannot resume: it starts a new simulator, whose listing starts again from page 1 (against Zoho, the next run resumes from the checkpoint)\n',
+    );
   });
 
   it('Ctrl-C stops the run: exit 130, the checkpoint stays, the lease is released, the next run resumes', async () => {

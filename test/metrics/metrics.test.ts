@@ -2,10 +2,10 @@
  * `@org/zoho-redis-sync/metrics`: real figures after real runs against the simulator and the real
  * Redis, read back through prom-client's registry exactly as a Prometheus scrape would.
  */
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { registerSyncMetrics } from '../../src/metrics.js';
+import { type MetricsWorker, registerSyncMetrics } from '../../src/metrics.js';
 import { createHarness, type Harness, loseRecords } from '../helpers/harness.js';
 
 /** Every sample of the registry, as `name{label="v",...}` → value (labels sorted). */
@@ -157,7 +157,7 @@ describe('registerSyncMetrics', () => {
     const worker = h.worker();
     const registry = new Registry();
     const metrics = registerSyncMetrics(worker, registry);
-    expect(() => registerSyncMetrics(worker, registry)).toThrow(/already been registered/);
+    expect(() => registerSyncMetrics(worker, registry)).toThrow(/is already registered on this registry/);
     const listeners = worker.listenerCount('syncCompleted');
     metrics.unregister();
     metrics.unregister();
@@ -172,5 +172,65 @@ describe('registerSyncMetrics', () => {
     expect(() => registerSyncMetrics(worker, new Registry(), { dailyCallLimit: 0 })).toThrow(/dailyCallLimit/);
     expect(() => registerSyncMetrics(worker, new Registry(), { quotaTimeZone: 'Mars/Olympus' })).toThrow(/quotaTimeZone/);
     expect(() => registerSyncMetrics(worker, new Registry(), { durationBuckets: [5, 1] })).toThrow(/durationBuckets/);
+  });
+});
+
+describe('registerSyncMetrics is all or nothing', () => {
+  function countingWorker(): { worker: MetricsWorker; attached: () => number } {
+    let attached = 0;
+    const worker: MetricsWorker = {
+      on: ((() => {
+        attached += 1;
+        return worker;
+      }) as unknown) as MetricsWorker['on'],
+      off: ((() => {
+        attached -= 1;
+        return worker;
+      }) as unknown) as MetricsWorker['off'],
+      getStatus: (() => {
+        throw new Error('not scraped');
+      }) as MetricsWorker['getStatus'],
+    };
+    return { worker, attached: () => attached };
+  }
+
+  it('a name already taken (late in the list) leaves nothing registered, attaches no listener, and names the clash', async () => {
+    const registry = new Registry();
+    const existing = new Gauge({ name: 'zoho_redis_sync_worker_running', help: 'someone else', registers: [registry] });
+    existing.set(7);
+    const { worker, attached } = countingWorker();
+    let error: unknown;
+    try {
+      registerSyncMetrics(worker, registry, { dailyCallLimit: 100 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ option: 'prefix' });
+    expect((error as Error).message).toBe(
+      'A metric named `zoho_redis_sync_worker_running` is already registered on this registry: call unregister() of the earlier registerSyncMetrics() first, or pass another `prefix`. Nothing was registered.',
+    );
+    expect((await registry.getMetricsAsJSON()).map((m) => m.name)).toEqual(['zoho_redis_sync_worker_running']);
+    expect(registry.getSingleMetric('zoho_redis_sync_worker_running')).toBe(existing);
+    expect(attached()).toBe(0);
+
+    // Once the clash is gone, the same call succeeds: nothing half-registered is in the way.
+    registry.removeSingleMetric('zoho_redis_sync_worker_running');
+    const metrics = registerSyncMetrics(worker, registry, { dailyCallLimit: 100 });
+    expect(metrics.names).toContain('zoho_redis_sync_worker_running');
+    expect(attached()).toBeGreaterThan(0);
+    metrics.unregister();
+    expect(await registry.getMetricsAsJSON()).toEqual([]);
+    expect(attached()).toBe(0);
+  });
+
+  it('registering twice on one registry names every clash; another prefix coexists', () => {
+    const registry = new Registry();
+    const { worker } = countingWorker();
+    const first = registerSyncMetrics(worker, registry);
+    expect(() => registerSyncMetrics(worker, registry)).toThrow(/^A metric named `zoho_redis_sync_runs_total`, `zoho_redis_sync_run_duration_seconds`, .*`zoho_redis_sync_last_success_timestamp_seconds` is already registered/);
+    expect(registry.getMetricsAsArray()).toHaveLength(first.names.length);
+    const second = registerSyncMetrics(worker, registry, { prefix: 'other_' });
+    expect(registry.getMetricsAsArray()).toHaveLength(first.names.length + second.names.length);
   });
 });

@@ -5,6 +5,8 @@ import type { RecordSink } from '../../src/adapters/sink.js';
 import type { StateStore } from '../../src/adapters/state-store.js';
 import { REQUIRED_STATE_METHODS } from '../../src/worker/record-ops.js';
 import type { SourceAdapter } from '../../src/adapters/source.js';
+import { silentLogger } from '../../src/logger.js';
+import { SyncWorker } from '../../src/worker/sync-worker.js';
 
 const fn = (): never => {
   throw new Error('not called in these tests');
@@ -131,5 +133,25 @@ describe('adapter option typos', () => {
     };
     expect(() => new ZohoCreatorSource({ ...base, dataCenter: 'eu' } as never)).toThrow(/`dataCenter` \(did you mean `dataCentre`\?\)/);
     redis.disconnect();
+  });
+});
+
+describe('run options are validated like constructor options', () => {
+  const worker = (): SyncWorker => new SyncWorker({ source, sink, enableAutoSync: false, logger: silentLogger });
+
+  it.each<[string, (w: SyncWorker) => Promise<unknown>, string, string]>([
+    ['performFullSync({ allowMassRemovals: true })', (w) => w.performFullSync({ allowMassRemovals: true } as never), 'allowMassRemovals', 'Unknown option `allowMassRemovals` of performFullSync() (expected `allowMassRemoval`)'],
+    ['performIncrementalSync({ allowMassRemoval: 1 })', (w) => w.performIncrementalSync({ allowMassRemoval: 1 } as never), 'allowMassRemoval', 'Expected `allowMassRemoval` of performIncrementalSync() to be true or false, got 1'],
+    ['forceSyncEvent(id, { force: true })', (w) => w.forceSyncEvent('4433256000000100003', { force: true } as never), 'force', 'Unknown option `force` of forceSyncEvent() (expected `allowMassRemoval`)'],
+    ["checkDiscrepancies({ heal: 'yes' })", (w) => w.checkDiscrepancies({ heal: 'yes' } as never), 'heal', 'Expected `heal` of checkDiscrepancies() to be true or false, got "yes"'],
+    ['checkDiscrepancies({ heals: true })', (w) => w.checkDiscrepancies({ heals: true } as never), 'heals', 'Unknown option `heals` of checkDiscrepancies() (expected `allowMassRemoval`, `heal`)'],
+    ["checkDiscrepancies('heal')", (w) => w.checkDiscrepancies('heal' as never), 'options', 'Expected the options of checkDiscrepancies() to be an object such as { allowMassRemoval: true }, got "heal"'],
+  ])('%s is rejected with ConfigError naming the option, before any Zoho or Redis call', async (_label, call, option, message) => {
+    const w = worker();
+    const error = await call(w).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ option, code: SyncErrorCode.INVALID_OPTION, message });
+    expect(w.getStatus().stats.total_syncs).toBe(0);
+    expect(w.getStatus().current_run).toBeNull();
   });
 });
