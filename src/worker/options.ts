@@ -232,6 +232,7 @@ export const ENV_VARIABLES = Object.freeze({
   SYNC_STALE_AFTER_MS: 'staleAfterMs',
   SYNC_STALE_CHECK_INTERVAL_MS: 'staleCheckIntervalMs',
   SYNC_QUOTA_PAUSE_MS: 'quotaPauseMs',
+  SYNC_MAX_CALLS_PER_RUN: 'maxCallsPerRun',
   LOG_LEVEL: 'logLevel',
   REDIS_LOG_LEVEL: 'redisLogLevel',
 } as const);
@@ -240,6 +241,7 @@ const ENV_BOUNDS: Readonly<Record<string, readonly [number, number]>> = {
   syncIntervalMs: [1000, Number.MAX_SAFE_INTEGER],
   batchSize: [1, 5000],
   maxRetries: [0, 100],
+  maxCallsPerRun: [1, Number.MAX_SAFE_INTEGER],
 };
 
 /** Options read from the environment (only the variables that are set). */
@@ -254,6 +256,7 @@ export type EnvConfig = Partial<
     | 'staleAfterMs'
     | 'staleCheckIntervalMs'
     | 'quotaPauseMs'
+    | 'maxCallsPerRun'
     | 'logLevel'
     | 'redisLogLevel'
   >

@@ -10,7 +10,7 @@ import { CallLimitError, ConfigError, SyncErrorCode } from '../../src/errors.js'
 import { silentLogger } from '../../src/logger.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
 import { createZohoSimulator } from '../../src/testing.js';
-import { resolveOptions } from '../../src/worker/options.js';
+import { configFromEnv, resolveOptions } from '../../src/worker/options.js';
 import { RunCallBudget } from '../../src/worker/run-context.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
 import { ZohoCreatorSource } from '../../src/zoho/zoho-creator-source.js';
@@ -160,6 +160,8 @@ describe('maxCallsPerRun', () => {
     expect(resolveOptions({ source, sink }).maxCallsPerRun).toBe(5000);
     expect(() => resolveOptions({ source, sink, maxCallsPerRun: 0 })).toThrow(ConfigError);
     expect(() => resolveOptions({ source, sink, maxCallsPerRun: 2.5 })).toThrow(ConfigError);
+    expect(configFromEnv({ SYNC_MAX_CALLS_PER_RUN: '250' })).toEqual({ maxCallsPerRun: 250 });
+    expect(() => configFromEnv({ SYNC_MAX_CALLS_PER_RUN: '0' })).toThrow(ConfigError);
     const budget = new RunCallBudget(2);
     budget.spend();
     budget.spend();
