@@ -44,28 +44,43 @@ export interface BoundedResponse<T> {
   readonly body: T;
 }
 
+/** A response whose headers arrived and passed the checks; its body is still to be read. */
+export interface OpenedResponse {
+  /** Status and headers; `body` unread. */
+  readonly response: Response;
+  /**
+   * The body as chunks, counted against `maxResponseBytes` (the request is aborted as soon as the
+   * count passes it). Iterate it once. Errors: `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE`, and as
+   * {@link openResponse} for timeouts, network failures and aborts while it streams.
+   */
+  chunks(): AsyncGenerator<Uint8Array, void, undefined>;
+}
+
 /**
- * `fetch(url, { ...init, redirect: 'manual' })` and the body as bytes, under one timeout
- * (`AbortSignal.any([callerSignal, AbortSignal.timeout(ms)])`).
+ * `fetch(url, { ...init, redirect: 'manual' })` under one timeout
+ * (`AbortSignal.any([callerSignal, AbortSignal.timeout(ms)])`, covering the body too), with the
+ * checks every Zoho answer gets before its body is touched:
  *
  * - HTTP 3xx (or a `fetch` implementation that followed a redirect anyway: `response.redirected`,
  *   or `response.url` on another origin) → `ZohoApiError` `ERR_SYNC_ZOHO_REDIRECT` naming the
  *   `Location` host; the body is not read. Not retried.
- * - A body larger than `maxResponseBytes` → `ZohoApiError` `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE`: at
- *   once when `Content-Length` says so, otherwise as soon as the running count passes the ceiling
- *   (the request is aborted there, so at most one chunk more than the ceiling is held). Not retried.
+ * - `Content-Length` above `maxResponseBytes` → `ZohoApiError` `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE`
+ *   at once. Not retried.
+ *
+ * Use it directly to stream a large body (a download) through {@link OpenedResponse.chunks};
+ * {@link fetchBytes} / {@link fetchText} read the whole body.
  *
  * @throws AbortedError (caller aborted), ZohoApiError `ERR_SYNC_ZOHO_TIMEOUT`,
  *   `ERR_SYNC_ZOHO_NETWORK` (connection refused/reset, DNS, ...), `ERR_SYNC_ZOHO_REDIRECT`,
  *   `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE`.
  * @internal
  */
-export async function fetchBytes(
+export async function openResponse(
   fetchFn: FetchFunction,
   url: string,
   init: RequestInit,
   options: BoundedFetchOptions,
-): Promise<BoundedResponse<Uint8Array>> {
+): Promise<OpenedResponse> {
   const caller = options.signal;
   if (caller?.aborted) throw abortedFrom(caller.reason);
   const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -95,28 +110,52 @@ export async function fetchBytes(
     await discard(response);
     throw tooLarge(options.endpoint, response.status, maxBytes, `Content-Length ${declared.trim()}`);
   }
-  const stream = response.body;
-  if (stream === null) return { response, body: new Uint8Array(0) };
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        own.abort();
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(options.endpoint, response.status, maxBytes, `more than ${maxBytes} bytes`);
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    const stream = response.body;
+    if (stream === null) return;
+    const reader = stream.getReader();
+    let total = 0;
+    try {
+      for (;;) {
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          throw transportError(error, caller, timeout, options);
+        }
+        if (next.done) return;
+        total += next.value.byteLength;
+        if (total > maxBytes) {
+          own.abort();
+          throw tooLarge(options.endpoint, response.status, maxBytes, `more than ${maxBytes} bytes`);
+        }
+        yield next.value;
       }
-      chunks.push(value);
+    } finally {
+      await reader.cancel().catch(() => undefined);
     }
-  } catch (error) {
-    if (error instanceof ZohoApiError) throw error;
-    throw transportError(error, caller, timeout, options);
   }
-  return { response, body: concat(chunks, total) };
+  return { response, chunks };
+}
+
+/**
+ * {@link openResponse} and the whole body as bytes (at most `maxResponseBytes`). Same errors.
+ * @internal
+ */
+export async function fetchBytes(
+  fetchFn: FetchFunction,
+  url: string,
+  init: RequestInit,
+  options: BoundedFetchOptions,
+): Promise<BoundedResponse<Uint8Array>> {
+  const opened = await openResponse(fetchFn, url, init, options);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of opened.chunks()) {
+    parts.push(chunk);
+    total += chunk.byteLength;
+  }
+  return { response: opened.response, body: concat(parts, total) };
 }
 
 /**
@@ -182,6 +221,7 @@ async function discard(response: Response): Promise<void> {
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 0) return new Uint8Array(0);
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
@@ -191,7 +231,12 @@ function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-function transportError(
+/**
+ * The typed error for a failed `fetch` or body read: `AbortedError` when the caller aborted,
+ * `ERR_SYNC_ZOHO_TIMEOUT` when the timeout fired, else `ERR_SYNC_ZOHO_NETWORK`.
+ * @internal
+ */
+export function transportError(
   error: unknown,
   caller: AbortSignal | undefined,
   timeout: AbortSignal,

@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, SyncErrorCode } from '../../src/errors.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, fetchText } from '../../src/zoho/bounded-fetch.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, fetchText, openResponse } from '../../src/zoho/bounded-fetch.js';
 import { ZohoCreatorSource } from '../../src/zoho/zoho-creator-source.js';
 import { type Loopback, accountsHandler, json, loopbackSourceOptions, row, startLoopback } from './loopback.js';
 
@@ -38,7 +38,6 @@ function streamBigPage(res: ServerResponse, totalBytes: number, written: { bytes
     written.finished = true;
     res.end();
   };
-  res.on('close', () => undefined);
   pump();
 }
 
@@ -103,6 +102,15 @@ describe('maxResponseBytes', () => {
     });
     const { body: text } = await fetchText(fetch, server.url, {}, { ...options, maxResponseBytes: 4 * MB });
     expect(text.length).toBe(3 * MB);
+
+    // Streamed (a download): the chunks stop with the typed error once the count passes the cap.
+    const opened = await openResponse(fetch, server.url, {}, { ...options, maxResponseBytes: 2 * MB });
+    let streamed = 0;
+    const streamError = await (async () => {
+      for await (const chunk of opened.chunks()) streamed += chunk.byteLength;
+    })().catch((e: unknown) => e);
+    expect(streamError).toMatchObject({ code: SyncErrorCode.ZOHO_RESPONSE_TOO_LARGE });
+    expect(streamed).toBeLessThanOrEqual(2 * MB);
   });
 
   it('maxResponseBytes must be an integer of at least 1024', () => {
