@@ -208,9 +208,8 @@ export class PushInbox {
     args.push('STREAMS', this.keys.inbox, '>');
     const reply = (await this.#call('read the push inbox', () =>
       (client as Redis).call('XREADGROUP', ...args.map(String)),
-    )) as [string, [string, string[]][]][] | null;
-    if (reply === null) return [];
-    return (reply[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields));
+    ));
+    return streamEntriesOf(reply).map(([id, fields]) => toEntry(id, fields));
   }
 
   /** Claims entries pending for longer than `minIdleMs` (their consumer died or stalled) for `consumer` (`XAUTOCLAIM`). */
@@ -324,4 +323,23 @@ function toEntry(id: string, fields: readonly string[]): PushEntry {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The entries of a one-stream `XREADGROUP` reply, whatever the protocol: RESP2 answers
+ * `[[key, entries]]`; RESP3 (ioredis 6's default) answers a map, which ioredis's `call()` hands back
+ * flattened as `[key, entries]` (or as a `Map`/object). `null` (nothing new) gives `[]`.
+ * Source: https://redis.io/docs/latest/commands/xreadgroup/ (RESP2 array / RESP3 map replies).
+ */
+function streamEntriesOf(reply: unknown): [string, string[]][] {
+  if (reply === null || reply === undefined) return [];
+  if (reply instanceof Map) return ([...reply.values()][0] as [string, string[]][] | undefined) ?? [];
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return [];
+    // RESP3 map flattened: [key, entries, key2, entries2, …]
+    if (typeof reply[0] === 'string' || Buffer.isBuffer(reply[0])) return (reply[1] as [string, string[]][] | undefined) ?? [];
+    return ((reply[0] as [string, [string, string[]][]] | undefined)?.[1]) ?? [];
+  }
+  if (typeof reply === 'object') return (Object.values(reply)[0] as [string, string[]][] | undefined) ?? [];
+  return [];
 }
