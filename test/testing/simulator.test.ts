@@ -715,11 +715,12 @@ describe('dataset', () => {
     expect(c.registrations.map((r) => r.eventId)).not.toEqual(a.registrations.map((r) => r.eventId));
   });
 
-  it('generates 1,000,000 registrations in a few seconds', () => {
+  it('generates 1,000,000 registrations (ordered IDs) within a minute', () => {
     const t0 = performance.now();
     const big = generateDataset({ events: 40, registrations: 1_000_000, seed: 3, now: START });
     expect(big.registrations.length).toBe(1_000_000);
     expect(big.registrations.at(-1)!.id > big.registrations[0]!.id).toBe(true);
-    expect(performance.now() - t0).toBeLessThan(10_000);
+    // A sanity bound only (the machine is shared): generation speed is measured in npm run bench.
+    expect(performance.now() - t0).toBeLessThan(60_000);
   });
 });
