@@ -101,6 +101,24 @@ function checkPart(kind: string, value: string, forbidden: RegExp): string {
 }
 
 /**
+ * Refuses a template whose keys would land on the library's own bookkeeping keys under the same
+ * prefix (the state store's `<p>:{e:<eventId>}:meta`, `:seen:<scope>`, `:dlq`, every `<p>:{g}:…` and
+ * the push inbox's `<p>:{push}:…`): records written there would be counted as records and later
+ * "removed", or would overwrite the metadata.
+ */
+function checkNotStateKey(prefix: string, option: string, template: string): void {
+  const sample = template.replace(PLACEHOLDER, (_, name: string) => (name === 'prefix' ? prefix : name === 'eventId' ? '1' : '2'));
+  const p = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const reserved = new RegExp(`^${p}:(\\{e:[^}]*\\}:(meta|dlq|seen:.*)|\\{g\\}:.*|\\{push\\}:.*)$`);
+  if (reserved.test(sample)) {
+    throw new ConfigError(
+      option,
+      `${option} ${JSON.stringify(template)} makes keys such as ${JSON.stringify(sample)} that the library keeps for its own state (:meta, :seen:<scope>, :dlq, {g}, {push}); choose another key name`,
+    );
+  }
+}
+
+/**
  * Checks layout options and builds the layout.
  *
  * @param prefix - the sink's validated `keyPrefix` (fills `<prefix>`).
@@ -119,6 +137,8 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
       `layout.recordKey and layout.indexKey must have the same hash tag ({${hashTag(recordTemplate)}} vs {${hashTag(indexTemplate)}}): one event's record and index keys must share a slot`,
     );
   }
+  checkNotStateKey(prefix, 'layout.recordKey', recordTemplate);
+  checkNotStateKey(prefix, 'layout.indexKey', indexTemplate);
   const encoding = options.encoding ?? 'json';
   if (encoding !== 'json' && encoding !== 'hash') throw new ConfigError('layout.encoding', `layout.encoding must be 'json' or 'hash', got ${String(encoding)}`);
   const index = options.index ?? 'hash';

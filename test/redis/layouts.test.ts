@@ -118,4 +118,15 @@ describe('README key layouts, read back by a backend', () => {
     expect(make({ recordKey: 'r:{<event>}:<id>' })).toThrow(/unknown placeholder <event>/);
     expect(make({ encodings: 'hash' })).toThrow(ConfigError);
   });
+
+  it("refuses layouts whose keys would land on the library's own state keys", () => {
+    const fakeClient = { pipeline() {}, defineCommand() {} } as never;
+    const make = (layout: object) => () => new RedisSink({ redis: fakeClient, keyPrefix: 'app', layout });
+    // Found by a new user: this index counted the event's meta fields as records and later "removed" them.
+    expect(make({ indexKey: '<prefix>:{e:<eventId>}:meta' })).toThrow(/"app:\{e:1\}:meta" that the library keeps for its own state/);
+    expect(make({ recordKey: '<prefix>:{e:<eventId>}:seen:<id>' })).toThrow(/layout.recordKey .*own state/);
+    expect(make({ indexKey: 'app:{e:<eventId>}:dlq' })).toThrow(/own state/);
+    expect(make({ recordKey: '<prefix>:{e:<eventId>}:meta:<id>' })).not.toThrow();
+    expect(make({ recordKey: 'registration:{<eventId>}:<id>', indexKey: 'event:{<eventId>}:registrations' })).not.toThrow();
+  });
 });
