@@ -148,7 +148,10 @@ describe('examples/express-server.ts: the seed curl walkthrough', () => {
     }
   };
 
-  it('prints the token header and the walkthrough at start', () => {
+  it('prints the token header and the walkthrough at start', async () => {
+    // The banner arrives in several stdout chunks: wait (bounded) for its last part.
+    const deadline = Date.now() + 10_000;
+    while (!server.output().includes('curl -X POST') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(server.output()).toContain('Bearer token: from SYNC_API_TOKEN');
     expect(server.output()).toContain(`curl -X POST -H "Authorization: Bearer $SYNC_API_TOKEN" ${server.baseUrl}/start`);
   });
