@@ -15,6 +15,7 @@ export type {
   SourcePage,
   SourceRecord,
 } from './adapters/source.js';
+export { MAX_RECORD_DEPTH } from './adapters/source.js';
 export type {
   EventUpsertResult,
   RecordSink,

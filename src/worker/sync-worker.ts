@@ -28,6 +28,8 @@ import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
 import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
+import { deadLetter } from './page-writer.js';
+import { ScreenedSource } from './screened-source.js';
 import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-retry.js';
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
@@ -229,15 +231,18 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const controller = new AbortController();
     const eventId = request.kind === 'force' ? request.eventId : undefined;
     const startedAt = Date.now();
-    const ctx = new RunContext(
+    const state = this.#retryingState(controller.signal);
+    // Events with an ID that is not 1–19 digits are dead-lettered as the run lists them.
+    const source = new ScreenedSource(this.#source, (rejected) => deadLetter(ctx, rejected));
+    const ctx: RunContext = new RunContext(
       randomUUID(),
       request.kind,
       eventId,
       startedAt,
       controller.signal,
-      this.#source,
+      source,
       this.#retryingSink(controller.signal),
-      this.#retryingState(controller.signal),
+      state,
       this.options,
       this.#logger,
       this.#redisLogger,
@@ -341,7 +346,16 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     }
     try {
-      const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#retryingState(options.signal), this.#logger, recordId, {
+      const state = this.#retryingState(options.signal);
+      const source = new ScreenedSource(this.#source, async (rejected) => {
+        await state.deadLetter(rejected);
+        this.#stats.dead_lettered += rejected.length;
+        for (const r of rejected) {
+          this.#logger.warn('Record sent to the dead-letter stream', { recordId, eventId: r.eventId, reason: r.reason, detail: r.detail });
+          this.#safeEmit('recordDeadLettered', { runId: `record:${recordId}`, eventId: r.eventId, reason: r.reason, detail: r.detail });
+        }
+      });
+      const result = await syncOneRecord(source, this.#retryingSink(options.signal), state, this.#logger, recordId, {
         signal: options.signal,
         retries: this.options.maxRetries,
       });
