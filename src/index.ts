@@ -31,6 +31,7 @@ export type {
   EventState,
   FenceOptions,
   Lease,
+  LeaseHolder,
   RecordRef,
   StateStore,
   SyncMeta,
@@ -76,6 +77,7 @@ export {
   redisConnectionFromEnv,
 } from './redis/connection-config.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis/state-store.js';
+export { checkRedisUrl } from './redis/redis-url.js';
 export { type ZohoDataCentre, ZOHO_DATA_CENTRES } from './zoho/data-centres.js';
 export { type ZohoPageSize, ZohoCreatorSource, type ZohoCreatorSourceOptions } from './zoho/zoho-creator-source.js';
 export type { DiscrepancyReport, DiscrepancyTotals, EventDiscrepancy, HealSummary } from './worker/discrepancy.js';

@@ -150,4 +150,18 @@ export interface StateStore {
 
   /** Releases a held lease (only its owner can). */
   releaseLease?(owner: string): Promise<void>;
+
+  /**
+   * Who holds the lease and for how long, or `undefined` when nobody does. Optional: used only to
+   * word a refusal (who holds it, when it expires); it never changes the lease.
+   */
+  inspectLease?(): Promise<LeaseHolder | undefined>;
+}
+
+/** See {@link StateStore.inspectLease}. */
+export interface LeaseHolder {
+  /** The owner token the lease was taken with. */
+  readonly owner: string;
+  /** Remaining time-to-live. Unit: ms; `undefined` when the lease has no expiry. */
+  readonly ttlMs: number | undefined;
 }

@@ -8,7 +8,7 @@ import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, StampCompar
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import { InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
-import { type CommandGroup, checkRedisClient, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
+import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
 import { queueScript, type ScriptArg } from './scripts.js';
@@ -39,6 +39,14 @@ export interface RedisSinkOptions {
    * JSON, `<prefix>:{e:<eventId>}:ids` HASH). See the README's "Key layouts".
    */
   readonly layout?: RecordLayoutOptions | undefined;
+  /**
+   * Deadline of every Redis call the sink and its state store make (one command, one pipeline, one
+   * script call): past it the call rejects with a `SinkError` naming the endpoint and the last
+   * connection error, whatever the client's own retry settings (with `maxRetriesPerRequest: null`
+   * ioredis would wait forever). The command may still run later: every write is idempotent or
+   * fenced. Default 10000, 1–2147483647. Unit: milliseconds.
+   */
+  readonly commandTimeoutMs?: number | undefined;
 }
 
 /** Default of {@link RedisSinkOptions.batchSize}. Unit: records. */
@@ -47,9 +55,18 @@ export const DEFAULT_BATCH_SIZE = 100;
 export const MAX_BATCH_SIZE = 5000;
 /** Default of {@link RedisSinkOptions.scanCount}. Unit: elements. */
 export const DEFAULT_SCAN_COUNT = 1000;
-export { DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
+export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
 /** The option names {@link RedisSink} accepts; any other key is a typo and throws `ConfigError`. */
-export const REDIS_SINK_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'batchSize', 'deadLetterMaxLen', 'scanCount', 'pingTimeoutMs', 'layout'];
+export const REDIS_SINK_OPTION_KEYS: readonly string[] = [
+  'redis',
+  'keyPrefix',
+  'batchSize',
+  'deadLetterMaxLen',
+  'scanCount',
+  'pingTimeoutMs',
+  'layout',
+  'commandTimeoutMs',
+];
 
 interface EventTally {
   readonly eventId: string;
@@ -105,6 +122,8 @@ export class RedisSink implements RecordSink {
   readonly state: RedisStateStore;
 
   private readonly commands: RedisCommands;
+  /** Where the client connects (`host:port[/db]`, a socket path, or `cluster host:port,…`), named in every error. */
+  readonly endpoint: string;
   private readonly batchSize: number;
   private readonly scanCount: number;
 
@@ -122,12 +141,15 @@ export class RedisSink implements RecordSink {
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
-    this.commands = new RedisCommands(redis, pingTimeoutMs);
+    const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
+    this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
+    this.endpoint = this.commands.endpoint;
     this.state = new RedisStateStore({
       redis,
       keyPrefix: options.keyPrefix,
       deadLetterMaxLen: options.deadLetterMaxLen,
       pingTimeoutMs,
+      commandTimeoutMs,
     });
   }
 

@@ -11,6 +11,7 @@ import type {
   EventState,
   FenceOptions,
   Lease,
+  LeaseHolder,
   RecordRef,
   StateStore,
   SyncMeta,
@@ -18,7 +19,7 @@ import type {
 } from '../adapters/state-store.js';
 import type { RejectedRecord, SourceEvent } from '../adapters/source.js';
 import { InvalidInputError, SinkError } from '../errors.js';
-import { type CommandGroup, checkRedisClient, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
+import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { appendDeadLetters } from './dead-letters.js';
 import { RedisFencing } from './fencing.js';
 import { createKeySchema, EVENT_META_FIELDS, type KeySchema, SYNC_META_FIELDS } from './key-schema.js';
@@ -32,8 +33,14 @@ export interface RedisStateStoreOptions {
   readonly keyPrefix?: string | undefined;
   /** Approximate cap of each dead-letter stream (`XADD … MAXLEN ~ n`). Default 1000. Unit: entries. */
   readonly deadLetterMaxLen?: number | undefined;
-  /** Time {@link RedisStateStore.ping} waits for `PONG`. Default 3000. Unit: milliseconds. */
+  /** Time {@link RedisStateStore.ping} waits for the client to be ready and for `PONG`. Default 3000. Unit: milliseconds. */
   readonly pingTimeoutMs?: number | undefined;
+  /**
+   * Deadline of every Redis call (command, pipeline, script), whatever the client's retry settings
+   * (with `maxRetriesPerRequest: null` ioredis would wait forever). Default 10000, 1–2147483647.
+   * Unit: milliseconds.
+   */
+  readonly commandTimeoutMs?: number | undefined;
 }
 
 /** Default of {@link RedisStateStoreOptions.deadLetterMaxLen}. Unit: entries. */
@@ -46,12 +53,13 @@ export const DEFAULT_DEAD_LETTER_MAX_LEN = 1000;
  */
 export const SEEN_TTL_SECONDS = 24 * 3600;
 /** The option names {@link RedisStateStore} accepts. */
-export const REDIS_STATE_STORE_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'deadLetterMaxLen', 'pingTimeoutMs'];
+export const REDIS_STATE_STORE_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'deadLetterMaxLen', 'pingTimeoutMs', 'commandTimeoutMs'];
 
 /**
  * The Redis state store. Every method rejects with a {@link SinkError} when Redis fails, with an
  * {@link InvalidInputError} (before any write) for an argument that cannot be stored, and fenced
- * writes reject with a `LeaseError` when their fence is older than the newest issued one.
+ * writes reject with a `LeaseError` unless their fence is the fencing counter's current value (an
+ * older one: another owner took the lease; a newer one or no counter: Redis lost its data).
  *
  * Per-event keys (`<p>:{e:<eventId>}:…`) share the event's hash slot; global keys share `{g}`.
  *
@@ -77,7 +85,8 @@ export class RedisStateStore implements StateStore {
     this.keys = createKeySchema(options.keyPrefix);
     this.deadLetterMaxLen = checkInteger('deadLetterMaxLen', options.deadLetterMaxLen, DEFAULT_DEAD_LETTER_MAX_LEN, 1, Number.MAX_SAFE_INTEGER);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
-    this.commands = new RedisCommands(options.redis, pingTimeoutMs);
+    const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
+    this.commands = new RedisCommands(options.redis, pingTimeoutMs, commandTimeoutMs);
     this.fencing = new RedisFencing(this.commands, this.keys);
   }
 
@@ -347,6 +356,11 @@ export class RedisStateStore implements StateStore {
   /** Releases the lease if `owner` holds it. @throws {@link SinkError} on failure. */
   releaseLease(owner: string): Promise<void> {
     return this.fencing.release(owner);
+  }
+
+  /** Who holds the lease and its remaining time-to-live (`GET` + `PTTL`), or `undefined`. @throws {@link SinkError} on failure. */
+  inspectLease(): Promise<LeaseHolder | undefined> {
+    return this.fencing.inspect();
   }
 
   private seenGroups(byEvent: ReadonlyMap<string, string[]>, scope: string): CommandGroup[] {

@@ -201,5 +201,6 @@ export function retryingStateStore(inner: StateStore, options: SinkRetryOptions)
     out.renewLease = inner.renewLease.bind(inner);
     out.releaseLease = inner.releaseLease.bind(inner);
   }
+  if (inner.inspectLease) out.inspectLease = inner.inspectLease.bind(inner);
   return out as unknown as StateStore;
 }

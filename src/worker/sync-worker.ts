@@ -14,11 +14,13 @@ import {
   InvalidInputError,
   isSyncError,
   LeaseError,
+  SinkError,
   SyncError,
   SyncErrorCode,
   toSyncError,
 } from '../errors.js';
 import { type Logger, withMinimumLevel } from '../logger.js';
+import { describeLeaseHolder, newOwnerToken } from './lease-owner.js';
 import type { DiscrepancyReport } from './discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
@@ -69,6 +71,16 @@ type RunOrigin = 'manual' | 'start' | 'tick';
 /** Longest wait for the lease release when a run ends (Redis may be down). Unit: ms. */
 const LEASE_RELEASE_TIMEOUT_MS = 2000;
 
+/**
+ * Longest time `stop()` waits for the aborted run to settle (its sink call in flight to answer or
+ * reach its deadline, the lease release). A run that settles later does so by itself: it is
+ * aborted and writes nothing more that counts. Unit: ms.
+ */
+export const STOP_TIMEOUT_MS = 5000;
+
+/** Longest wait for the holder of a refused lease (only to word the refusal). Unit: ms. */
+const LEASE_INSPECT_TIMEOUT_MS = 1000;
+
 const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
 
 /**
@@ -95,7 +107,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   readonly #logger: Logger;
   readonly #redisLogger: Logger;
   readonly #limit: ReturnType<typeof pLimit>;
-  readonly #owner = randomUUID();
+  /** `<host>:<pid>:<uuid>`: a refused replica can tell who holds the lease. */
+  readonly #owner = newOwnerToken();
   readonly #callsAtCreation: ApiCallCounts;
   #started = false;
   /** The `lastSyncAt` this worker last wrote to the sink (epoch ms). */
@@ -192,9 +205,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   /**
    * Stops the worker: clears the timer, aborts the run in flight through its `AbortSignal` and waits
    * for it to settle (its checkpoint stays, so the next start resumes it) and for the lease to be
-   * released (at most 2 s when Redis does not answer). Leaves no timer or socket of the worker open:
-   * once the caller also closes its Redis client and the source, the process can exit. Idempotent;
-   * never rejects.
+   * released — at most {@link STOP_TIMEOUT_MS} (5 s) in all, however the Redis client retries:
+   * when Redis does not answer, `stop()` returns then and the aborted run settles by itself once
+   * its sink call reaches its deadline. Leaves no timer or socket of the worker holding the
+   * process: once the caller also closes its Redis client and the source, the process can exit.
+   * Idempotent; never rejects.
    */
   async stop(): Promise<void> {
     this.#stopGeneration += 1;
@@ -205,7 +220,15 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const run = this.#current;
     if (run) {
       run.controller.abort(new AbortedError('The worker was stopped'));
-      await run.handle.result.catch(() => undefined);
+      const settled = await withTimeout(run.handle.result, STOP_TIMEOUT_MS).then(
+        () => true,
+        (error: unknown) => !(error instanceof StopTimeout),
+      );
+      if (!settled) {
+        this.#logger.warn(`The aborted run ${run.handle.id} did not settle within ${STOP_TIMEOUT_MS} ms (the sink does not answer); stop() returns, the run ends by itself`, {
+          runId: run.handle.id,
+        });
+      }
     }
     if (wasStarted) this.#logger.info('Sync worker stopped');
   }
@@ -453,7 +476,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       }
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
-        const refusal = new LeaseError('Another replica holds the sync lease; this run did not start');
+        const refusal = new LeaseError(`The sync lease is ${await this.#leaseHolder()}; this run did not start`);
         if (origin !== 'manual') {
           // An automatic run that finds another replica syncing is not a failure: that replica does the work.
           skipped = true;
@@ -692,10 +715,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * {@link HeldLease}, `undefined` when the lease is disabled, or `'held-elsewhere'` when another
    * owner holds it.
    *
-   * A renewal that fails (Redis unreachable) is tried again at the next interval; the lease counts
-   * as lost when Redis answers that it is not ours any more, when a renewal failed after a whole
-   * `ttlMs` without success, or when one has hung for that long (it may have expired and been
-   * taken: the fence then refuses our late writes).
+   * A renewal that fails (Redis unreachable) is tried again at the next interval. The lease counts
+   * as lost (`leaseLost`, {@link LeaseError}) only when Redis answers that it is not ours any more.
+   * When no renewal succeeded for a whole `ttlMs` — each failed (connection refused, ...) or one
+   * has not answered — the store is what broke: the run stops writing and fails with a
+   * {@link SinkError} naming the cause (the lease may have expired meanwhile: the fence then
+   * refuses any late write of ours).
    */
   async #acquireLease(ctx: RunContext, controller: AbortController): Promise<HeldLease | 'held-elsewhere' | undefined> {
     const state = this.#state;
@@ -714,9 +739,17 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#safeEmit('leaseLost', { runId: ctx.runId, at: new Date().toISOString() });
       controller.abort(new LeaseError('This replica lost the sync lease mid-run and stopped writing', { cause }));
     };
+    /** The store failed for a whole ttlMs: report it as what it is (not as a lost lease). */
+    const unreachable = (cause: unknown): void => {
+      if (controller.signal.aborted) return;
+      const why = cause === undefined ? 'the state store has not answered a renewal' : describe(cause);
+      controller.abort(
+        new SinkError(`Could not renew the sync lease for ${Date.now() - renewedAt} ms (${why}); the run stopped writing`, { cause }),
+      );
+    };
     const renew = setInterval(() => {
       if (renewing) {
-        if (Date.now() - renewedAt >= ttlMs) lose(new Error(`A lease renewal has not answered for ${ttlMs} ms`));
+        if (Date.now() - renewedAt >= ttlMs) unreachable(undefined);
         return;
       }
       renewing = true;
@@ -728,11 +761,13 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         },
         (error: unknown) => {
           renewing = false;
-          if (Date.now() - renewedAt >= ttlMs) lose(error);
+          if (Date.now() - renewedAt >= ttlMs) unreachable(error);
           else this.#logger.warn('Could not renew the sync lease; trying again at the next interval', { error: describe(error) });
         },
       );
     }, Math.max(250, Math.floor(ttlMs / 3)));
+    // A run whose sink hangs must not hold the process open once stop() gave up waiting for it.
+    renew.unref();
     const release = async (): Promise<void> => {
       clearInterval(renew);
       if (!this.#leaseHeld) return;
@@ -742,6 +777,13 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     };
     return { release, lose };
+  }
+
+  /** Who holds the lease and when it expires, for a refusal message (never throws, bounded wait). */
+  async #leaseHolder(): Promise<string> {
+    const inspect = this.#state.inspectLease?.bind(this.#state);
+    const holder = inspect ? await withTimeout(inspect(), LEASE_INSPECT_TIMEOUT_MS).catch(() => undefined) : undefined;
+    return describeLeaseHolder(holder, Date.now());
   }
 
   #leaseEnabled(): boolean {
@@ -843,11 +885,14 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** `promise`, or a rejection after `ms`; the timer never outlives the promise. */
+/** The rejection of {@link withTimeout} when time ran out. */
+class StopTimeout extends Error {}
+
+/** `promise`, or a rejection ({@link StopTimeout}) after `ms`; the timer never outlives the promise. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`No answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new StopTimeout(`No answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
