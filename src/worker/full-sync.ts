@@ -1,14 +1,17 @@
 /**
  * Full sync and forced sync of one event: read every record (of the report, or of one event),
  * write in place, then sweep what the listing did not contain. Readers never see an event emptied
- * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from;
- * a resumed listing never removes (it did not see the pages before the interruption).
+ * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from.
+ * A resumed listing did not see the pages before the interruption, so it ends with a cheap ID-only
+ * pass over the whole listing (reconciliation with healing): deletions and changes in the skipped
+ * pages are found and repaired too, and success still means Redis equals the source.
  */
 import type { Checkpoint } from '../adapters/state-store.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
 import { commitPage } from './page-writer.js';
 import { readAhead } from './read-ahead.js';
+import { reconcile } from './reconcile.js';
 import { countUnseen, enforceRemovalGuard, type RemovalPlan, removeUnseen } from './removal.js';
 import type { RunContext } from './run-context.js';
 import { watermarkCandidate } from './watermark.js';
@@ -103,9 +106,21 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       await listing(undefined);
     }
 
-    const targets = plan.eventIds ?? union(zohoEventIds, await state.listEventIds());
-    const removed = ctx.resumed ? new Map<string, number>() : await sweep(ctx, targets, scope, plan.allowMassRemoval);
-    await finishEvents(ctx, targets, scope, events, removed);
+    if (ctx.resumed) {
+      // The pages before the checkpoint were read by an earlier run: one ID-only listing (ceil(N/1000)
+      // calls) finds what changed or went away there, and heals it (the guard applies to removals).
+      await reconcile(ctx, {
+        eventIds: plan.eventIds,
+        zohoEventIds: [...zohoEventIds],
+        heal: true,
+        allowMassRemoval: plan.allowMassRemoval,
+        publish: false,
+      });
+    } else {
+      const targets = plan.eventIds ?? union(zohoEventIds, await state.listEventIds());
+      const removed = await sweep(ctx, targets, scope, plan.allowMassRemoval);
+      await finishEvents(ctx, targets, scope, events, removed);
+    }
 
     if (plan.advanceWatermark) {
       const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed ? 2 : pages, Date.now());
