@@ -107,7 +107,7 @@ export {
 export type { RecordSyncResult } from './worker/record-sync.js';
 export type { RunHandle, RunInfo, RunKind, RunProgress, RunRequest, RunResult } from './worker/run.js';
 export type { StatusConfig, StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from './worker/status.js';
-export { type DiscrepancyCheckOptions, RUN_KINDS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
+export { type DiscrepancyCheckOptions, RUN_KINDS, STOP_TIMEOUT_MS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
 export { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
 export type { SyncPushesLike } from './http/options.js';
 export { PUSH_REJECTION_CODES, PushRejectedError, type PushRejectionCode } from './push/errors.js';
