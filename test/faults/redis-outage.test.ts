@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/logger.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
 import { STOP_TIMEOUT_MS, SyncWorker } from '../../src/worker/sync-worker.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
-import { type PrivateRedis, startPrivateRedis } from '../helpers/private-redis.js';
+import { type PrivateRedis, startPrivateRedis } from '../helpers/redis-server.js';
 import { CONVERGED, checkIntegrity, faultRow, recordEvents, sleep } from './helpers.js';
 
 /** `promise`'s outcome, or `'pending'` after `ms` (the run must settle: a hang is the failure). */

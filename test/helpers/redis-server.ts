@@ -40,8 +40,15 @@ export interface RedisServer {
   readonly process: ChildProcess;
   /** Whether the current process has exited. */
   readonly exited: boolean;
-  /** Kills the process at once (SIGKILL: no shutdown, clients see the connection drop). Resolves at exit. */
-  kill(): Promise<void>;
+  /**
+   * Kills the process with `signal` (default SIGKILL: no shutdown, as a crash; clients see the
+   * connection drop). A paused process is resumed first. Resolves at exit.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Stalls it (`SIGSTOP`): connections stay open, nothing answers. */
+  pause(): void;
+  /** Resumes a stalled server (`SIGCONT`). */
+  resume(): void;
   /** Starts a new process on the same port and directory (after `kill()`); resolves once it answers PING. */
   restart(): Promise<void>;
   /** SIGTERM, then SIGKILL after `stopTimeoutMs`; removes the directory. Idempotent. */
@@ -186,9 +193,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     get exited() {
       return current.exitCode !== null || current.signalCode !== null;
     },
-    async kill() {
-      current.kill('SIGKILL');
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (server.exited) return;
+      current.kill('SIGCONT');
+      current.kill(signal);
       await exitOf(current);
+    },
+    pause() {
+      if (!server.exited) current.kill('SIGSTOP');
+    },
+    resume() {
+      if (!server.exited) current.kill('SIGCONT');
     },
     async restart() {
       if (stopped) throw new Error('restart() after stop()');
@@ -199,6 +214,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (stopped) return;
       stopped = true;
       if (!server.exited) {
+        current.kill('SIGCONT');
         current.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([
@@ -220,9 +236,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 }
 
 /** A running private redis-server, as {@link startPrivateRedis} returns it. */
-export type PrivateRedis = Pick<RedisServer, 'url' | 'port' | 'stop'>;
+export type PrivateRedis = Pick<RedisServer, 'url' | 'port' | 'kill' | 'pause' | 'resume' | 'restart' | 'stop'>;
 
-/** {@link startRedisServer} with its defaults (free port, no persistence); the caller stops it. */
-export function startPrivateRedis(): Promise<PrivateRedis> {
-  return startRedisServer();
+/**
+ * {@link startRedisServer} on a free port without persistence, plus `args` (e.g.
+ * `['--maxmemory-policy', 'allkeys-lru']`); the caller stops it (afterAll/afterEach).
+ */
+export function startPrivateRedis(args: readonly string[] = []): Promise<PrivateRedis> {
+  return startRedisServer({ args });
 }

@@ -12,7 +12,7 @@ import { RedisSink } from '../../src/redis/redis-sink.js';
 import { checkRedisUrl } from '../../src/redis/redis-url.js';
 import { configFromEnv } from '../../src/worker/options.js';
 import { createHarness } from '../helpers/harness.js';
-import { freePort } from '../helpers/private-redis.js';
+import { freePort } from '../helpers/redis-server.js';
 import { deletePrefix, makeRecord, REDIS_URL, randomPrefix } from './helpers.js';
 
 const EVENT = '4433256000013547003';

@@ -87,9 +87,10 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     await second.start();
     const result = (await done) as { resumed: boolean; pages: number };
     expect(result.resumed).toBe(true);
-    expect(result.pages).toBe(2); // pages 3 and 4 only
+    expect(result.pages).toBe(2 + 4); // record pages 3 and 4 only, then the ID-only pass over all 4 pages
     const registrationCalls = h.sim.requests.filter((r) => r.kind === 'records' && r.report === h.sim.config.registrationsReport);
-    expect(registrationCalls.map((r) => r.page)).toEqual([3, 4]);
+    expect(registrationCalls.filter((r) => r.query.field_config !== 'custom').map((r) => r.page)).toEqual([3, 4]);
+    expect(registrationCalls.filter((r) => r.query.field_config === 'custom').map((r) => r.page)).toEqual([1, 2, 3, 4]);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
   });
 });
