@@ -287,9 +287,9 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * The modification instants held for records of one event: `HMGET` of a HASH index, or (SET
-   * index) `HGET <record> <stampField>` per ID in one pipeline.
-   * @returns epoch ms per ID, in order; `undefined` for an ID not held.
+   * The modification instants held for records of one event: `HMGET` of a HASH index plus `EXISTS`
+   * of each record key, or (SET index) `HGET <record> <stampField>` per ID, in one pipeline.
+   * @returns epoch ms per ID, in order; `undefined` for an ID not held (not indexed, or its record key is gone).
    * @throws {@link SinkError} on failure.
    */
   async readStamps(eventId: string, ids: readonly string[]): Promise<(number | undefined)[]> {
@@ -319,11 +319,11 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * Compares source stamps with the held times (see {@link RedisSink.readStamps}), all events in one
-   * pipeline (one round trip on standalone Redis).
+   * Compares source stamps with the held times (see {@link RedisSink.readStamps}: a HASH index's
+   * `HMGET` plus `EXISTS` of each record key), all events in one pipeline (one round trip on standalone Redis).
    *
-   * @returns `missing`: stamps of records not held; `stale`: stamps whose held modification instant
-   *   differs from `modifiedAt`. Both in input order.
+   * @returns `missing`: stamps of records not held (not indexed, or the record key vanished while the
+   *   index entry stayed); `stale`: stamps whose held modification instant differs from `modifiedAt`. Both in input order.
    * @throws {@link InvalidInputError} for a stamp with an empty ID, unusable event ID or non-integer `modifiedAt`.
    * @throws {@link SinkError} on any error reply.
    */
@@ -401,7 +401,18 @@ export class RedisSink implements RecordSink {
     const indexKey = this.layout.indexKey(eventId);
     const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
     const stampField = this.layout.stampField;
-    if (stampField === undefined) return { label: `HMGET ${indexKey}`, add: (p) => void p.hmget(indexKey, ...ids) };
+    if (stampField === undefined) {
+      // A record counts as held only when both its index entry and its key exist, so a record key that
+      // vanished (evicted under an `allkeys-*` policy, expired, deleted by hand) while its index entry
+      // stayed reads as missing, and the discrepancy check finds and heals it.
+      return {
+        label: `HMGET ${indexKey} and EXISTS of its record keys`,
+        add: (p) => {
+          p.hmget(indexKey, ...ids);
+          for (const key of recordKeys) p.exists(key);
+        },
+      };
+    }
     return {
       label: `read ${stampField} of event ${eventId}'s records`,
       add: (p) => {
@@ -410,10 +421,15 @@ export class RedisSink implements RecordSink {
     };
   }
 
+  /** The held instants of a {@link RedisSink.stampGroup} reply: `undefined` when not held (not indexed, or the record key is gone). */
   private parseStamps(replies: readonly unknown[], count: number, label: string): (number | undefined)[] {
-    const values = this.layout.stampField === undefined ? replies[0] : replies;
-    if (!Array.isArray(values) || values.length !== count) throw new SinkError(`Unexpected reply for ${label}`);
-    return values.map((v) => parseNumber(v));
+    if (this.layout.stampField !== undefined) {
+      if (replies.length !== count) throw new SinkError(`Unexpected reply for ${label}`);
+      return replies.map((v) => parseNumber(v));
+    }
+    const indexed = replies[0];
+    if (!Array.isArray(indexed) || indexed.length !== count || replies.length !== count + 1) throw new SinkError(`Unexpected reply for ${label}`);
+    return indexed.map((v, i) => (replies[i + 1] === 1 ? parseNumber(v) : undefined));
   }
 
   private prepareRecord(record: SourceRecord): PreparedRecord {

@@ -52,7 +52,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   await state.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
   ctx.accept();
 
-  let checkpoint = await state.getCheckpoint(plan.checkpointName);
+  let checkpoint = await ctx.trustedCheckpoint(plan.checkpointName);
   // A full listing's checkpoint is resumed whichever run wrote it: a full run, or an incremental
   // run that fell back to a full listing (a replica restarted after a crash may skip its start-up
   // run while its old lease lives, then resume through a tick). Only incremental listings carry `since`.
@@ -85,6 +85,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
             maxModifiedAt: maxSeen,
             since: undefined,
             startedAt: listingStartedAt,
+            fence: ctx.fence,
           },
           ctx.fenced(),
         );
@@ -181,26 +182,33 @@ async function finishEvents(
       }),
     ),
   );
-  if (!ctx.resumed) {
-    // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
-    // registration created after its page was read.
-    const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
-    if (wrong.length > 0) {
-      const w = wrong[0]!;
-      throw new VerificationError(
-        `After the sync, event ${w.eventId} holds ${w.held} records in Redis but the listing returned ${w.seen}` +
-          (wrong.length > 1 ? ` (and ${wrong.length - 1} more events differ)` : ''),
-      );
-    }
+  // What the listing returned, as Redis acknowledged it page by page (the state store's replies),
+  // against what Redis holds now: a seen set smaller than what was added to it means Redis lost data
+  // (restarted, failed over, evicted) during the run, and so may the records. This is not the
+  // end state compared with itself.
+  const written = ctx.seenWritten.get(scope);
+  const lost = results.filter((r) => written !== undefined && r.seen < (written.get(r.eventId) ?? 0));
+  if (lost.length > 0) {
+    const l = lost[0]!;
+    throw new VerificationError(
+      `After the sync, Redis holds ${l.seen} of the ${written!.get(l.eventId)} IDs the listing returned for event ${l.eventId}: ` +
+        `Redis lost data or restarted during the run${lost.length > 1 ? ` (and ${lost.length - 1} more events)` : ''}; the next run lists again`,
+    );
+  }
+  // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
+  // registration created after its page was read.
+  const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
+  if (wrong.length > 0) {
+    const w = wrong[0]!;
+    throw new VerificationError(
+      `After the sync, event ${w.eventId} holds ${w.held} records in Redis but the listing returned ${w.seen}` +
+        (wrong.length > 1 ? ` (and ${wrong.length - 1} more events differ)` : ''),
+    );
   }
   await Promise.all(
     results.map((r) =>
       ctx.limit(async () => {
-        // A resumed listing saw only part of each event: leave the event stale so the next
-        // staleness check reconciles it.
-        if (!ctx.resumed) {
-          await ctx.state.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
-        }
+        await ctx.state.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
         ctx.eventsSynced += 1;
         ctx.emit('eventSynced', {
           runId: ctx.runId,

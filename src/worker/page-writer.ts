@@ -36,7 +36,8 @@ export async function commitPage(
         if (fit.length === 0) return NOTHING_WRITTEN;
         // Before the write: an event is known (listed, later swept) before it holds records, and a
         // record is seen in the scope before a complete listing may sweep unseen ones.
-        await ctx.state.noteWrites(fit, seenScope);
+        const noted = await ctx.state.noteWrites(fit, seenScope);
+        if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
         return ctx.sink.upsertRecords(fit);
       }),
     ),

@@ -202,5 +202,7 @@ export function retryingStateStore(inner: StateStore, options: SinkRetryOptions)
     out.releaseLease = inner.releaseLease.bind(inner);
   }
   if (inner.inspectLease) out.inspectLease = inner.inspectLease.bind(inner);
+  if (inner.repairState) out.repairState = inner.repairState.bind(inner);
+  if (inner.evictionPolicy) out.evictionPolicy = inner.evictionPolicy.bind(inner);
   return out as unknown as StateStore;
 }

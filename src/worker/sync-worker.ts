@@ -124,6 +124,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   #leaseHeld = false;
   #leaseLost = 0;
   #watermark: number | undefined;
+  /** The state store's eviction policy, read at start(). */
+  #eviction: { readonly policy: string | undefined; readonly warning: string | undefined } | undefined;
   readonly #stats: SyncStats = {
     total_syncs: 0,
     successful_syncs: 0,
@@ -194,6 +196,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const generation = this.#stopGeneration;
     await Promise.all([this.#sink.ping(), this.#state === this.#sink.state ? undefined : this.#state.ping()]);
     // stop() was called while the sink was being checked: stay stopped.
+    if (generation !== this.#stopGeneration) return;
+    await this.#checkEviction();
     if (generation !== this.#stopGeneration) return;
     this.#started = true;
     this.#logger.info('Sync worker started', { syncIntervalMs: this.options.syncIntervalMs, enableAutoSync: this.options.enableAutoSync });
@@ -443,6 +447,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       },
       lease: { enabled: this.#leaseEnabled(), held: this.#leaseHeld, lost_count: this.#leaseLost },
       watermark: this.#watermark === undefined ? null : new Date(this.#watermark).toISOString(),
+      eviction: { policy: this.#eviction?.policy ?? null, warning: this.#eviction?.warning ?? null },
     };
   }
 
@@ -474,6 +479,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         this.#skipRun(ctx.runId, ctx.kind, origin, 'recently-synced');
         throw new SyncError('Another replica synced less than half an interval ago; this tick did not run', SyncErrorCode.BUSY);
       }
+      await this.#repairState(request);
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
         const refusal = new LeaseError(`The sync lease is ${await this.#leaseHolder()}; this run did not start`);
@@ -777,6 +783,31 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     };
     return { release, lose };
+  }
+
+  /**
+   * Lets the state store find and remove state that would poison this and every later run (a
+   * corrupt watermark, a lease key of the wrong type, an unreadable checkpoint of this run's kind),
+   * and logs each repair once, naming the key: it is gone afterwards.
+   */
+  async #repairState(request: RunRequest): Promise<void> {
+    if (!this.#state.repairState) return;
+    const checkpoints =
+      request.kind === 'full' ? ['full'] : request.kind === 'incremental' ? ['incremental', 'full'] : request.kind === 'force' ? [`force:${request.eventId}`] : [];
+    for (const r of await this.#state.repairState(checkpoints)) {
+      this.#logger.warn(`Corrupt state in ${r.key}${r.field === undefined ? '' : ` (field ${r.field})`}: ${r.problem}, found ${JSON.stringify(r.value)}; ${r.action}`, {
+        key: r.key,
+        field: r.field,
+      });
+    }
+  }
+
+  /** Reads the store's eviction policy (bounded, never throws) and warns when it can evict the library's keys. */
+  async #checkEviction(): Promise<void> {
+    const read = this.#state.evictionPolicy?.bind(this.#state);
+    if (!read) return;
+    this.#eviction = await withTimeout(read(), LEASE_INSPECT_TIMEOUT_MS).catch(() => ({ policy: undefined, warning: undefined }));
+    if (this.#eviction.warning !== undefined) this.#logger.warn(this.#eviction.warning, { maxmemoryPolicy: this.#eviction.policy });
   }
 
   /** Who holds the lease and when it expires, for a refusal message (never throws, bounded wait). */

@@ -229,7 +229,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
 
     // Zoho's day turns over; a manual trigger is allowed, resumes at page 3, and clears the quota.
     const manual = await worker.performFullSync();
-    expect(manual).toMatchObject({ resumed: true, added: 1500, pages: 2 });
+    expect(manual).toMatchObject({ resumed: true, added: 1500, pages: 2 + 4 }); // pages 3–4, then the ID-only pass over all 4
     expect(worker.getStatus().quota).toEqual({ exhausted: false, exhausted_at: null, paused_until: null });
     // Ticks run again.
     const tick = await new Promise<{ kind: string }>((resolve) => worker.once('syncCompleted', resolve));
@@ -371,7 +371,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     const integrity = await checkIntegrity(h);
     task.meta.fault = faultRow('worker process killed (SIGKILL) mid-sync, restarted', integrity);
     expect(integrity).toEqual(CONVERGED);
-  });
+  }, 60_000); // two processes, a lease to wait out, and the resumed run's ID-only pass at 120 ms a call
 
   it('two worker processes started together on one Redis: exactly one syncs, the other skips', async ({ task }) => {
     h = await createHarness({ dataset: { events: 30, registrations: 3000, seed: 30 }, latencyMs: 60 });

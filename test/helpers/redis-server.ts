@@ -94,12 +94,15 @@ export function pingPort(port: number, host = HOST, timeoutMs = 1000): Promise<b
   });
 }
 
-/** The `process_id` the Redis at `port` reports (`INFO server`), or undefined if none answers within `timeoutMs`. */
-function serverPid(port: number, timeoutMs: number): Promise<number | undefined> {
+/**
+ * The `process_id` the Redis at `port` reports (`INFO server`); `null` when it answers with an error
+ * (e.g. `INFO` renamed away with `--rename-command INFO ""`); undefined if none answers within `timeoutMs`.
+ */
+function serverPid(port: number, timeoutMs: number): Promise<number | null | undefined> {
   return new Promise((resolve) => {
     const socket = connect(port, HOST);
     let reply = '';
-    const done = (pid: number | undefined): void => {
+    const done = (pid: number | null | undefined): void => {
       clearTimeout(timer);
       socket.destroy();
       resolve(pid);
@@ -110,7 +113,7 @@ function serverPid(port: number, timeoutMs: number): Promise<number | undefined>
       reply += chunk.toString('latin1');
       const match = /process_id:(\d+)\r\n/.exec(reply);
       if (match) done(Number(match[1]));
-      else if (reply.startsWith('-')) done(undefined);
+      else if (reply.startsWith('-') && reply.includes('\r\n')) done(null);
     });
     socket.on('error', () => done(undefined));
     socket.on('close', () => done(undefined));
@@ -148,7 +151,10 @@ async function spawnOn(port: number, dir: string, options: RedisServerOptions): 
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`${binary} on port ${port} exited (${proc.exitCode ?? proc.signalCode}): ${output.trim().slice(-600)}`);
     }
-    if (proc.pid !== undefined && (await serverPid(port, 500)) === proc.pid) return proc;
+    const pid = await serverPid(port, 500);
+    if (proc.pid !== undefined && pid === proc.pid) return proc;
+    // No INFO (renamed away): a PONG while our process still runs (a second server on a taken port exits at once).
+    if (pid === null && (await pingPort(port, HOST, 500)) && proc.exitCode === null && proc.signalCode === null) return proc;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       await exitOf(proc);
