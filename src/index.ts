@@ -15,6 +15,7 @@ export type {
   SourcePage,
   SourceRecord,
 } from './adapters/source.js';
+export { MAX_RECORD_DEPTH } from './adapters/source.js';
 export type {
   EventUpsertResult,
   RecordSink,
@@ -30,6 +31,7 @@ export type {
   EventState,
   FenceOptions,
   Lease,
+  LeaseHolder,
   RecordRef,
   StateStore,
   SyncMeta,
@@ -75,6 +77,7 @@ export {
   redisConnectionFromEnv,
 } from './redis/connection-config.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis/state-store.js';
+export { checkRedisUrl } from './redis/redis-url.js';
 export { type ZohoDataCentre, ZOHO_DATA_CENTRES } from './zoho/data-centres.js';
 export { type ZohoPageSize, ZohoCreatorSource, type ZohoCreatorSourceOptions } from './zoho/zoho-creator-source.js';
 export type { DiscrepancyReport, DiscrepancyTotals, EventDiscrepancy, HealSummary } from './worker/discrepancy.js';
@@ -104,7 +107,7 @@ export {
 export type { RecordSyncResult } from './worker/record-sync.js';
 export type { RunHandle, RunInfo, RunKind, RunProgress, RunRequest, RunResult } from './worker/run.js';
 export type { StatusConfig, StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from './worker/status.js';
-export { type DiscrepancyCheckOptions, RUN_KINDS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
+export { type DiscrepancyCheckOptions, RUN_KINDS, STOP_TIMEOUT_MS, SyncWorker, type SyncRunOptions } from './worker/sync-worker.js';
 export { createSyncRoutes, type SyncRoute, type SyncWorkerLike } from './http/routes.js';
 export type { SyncPushesLike } from './http/options.js';
 export { PUSH_REJECTION_CODES, PushRejectedError, type PushRejectionCode } from './push/errors.js';

@@ -37,8 +37,27 @@ export interface SourceEvent {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** Why a raw record could not be accepted. */
-export type RejectionReason = 'missing-id' | 'invalid-id' | 'missing-event' | 'invalid-modified-time' | 'too-large';
+/**
+ * Why a raw record could not be accepted: no ID; an ID that is not 1–19 digits; no usable event;
+ * an unreadable modification time; JSON larger than `maxRecordBytes`; nested deeper than
+ * {@link MAX_RECORD_DEPTH} levels; data that JSON cannot encode (a cycle, a `bigint`, not an object).
+ */
+export type RejectionReason =
+  | 'missing-id'
+  | 'invalid-id'
+  | 'missing-event'
+  | 'invalid-modified-time'
+  | 'too-large'
+  | 'too-deep'
+  | 'unencodable';
+
+/**
+ * Deepest nesting of objects and arrays a record may have (the record itself is level 1). Zoho
+ * records nest a few levels (subform rows holding lookups); a deeper one is pathological and would
+ * overflow recursive code (JSON encoders, the normaliser), so it is dead-lettered as `too-deep`.
+ * Unit: levels.
+ */
+export const MAX_RECORD_DEPTH = 100;
 
 /** A raw record the source (or the worker) could not accept; it goes to the dead-letter stream, the rest of the page is kept. */
 export interface RejectedRecord {

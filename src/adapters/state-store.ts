@@ -16,6 +16,17 @@ export interface RecordRef {
   readonly eventId: string;
 }
 
+/**
+ * What {@link StateStore.noteWrites} may report: per event, how many of the IDs were not in the
+ * seen set yet (Redis `SADD`'s reply). The worker adds these up over a listing and, at its end,
+ * compares them with the seen sets' sizes: a set smaller than what was added to it means Redis lost
+ * data (restarted, failed over, evicted) during the run, so the run cannot report success.
+ */
+export interface NotedWrites {
+  /** Event ID → IDs newly marked seen. Unit: records. */
+  readonly newlySeen: ReadonlyMap<string, number>;
+}
+
 /** Per-event metadata the state store keeps. Times are epoch milliseconds. */
 export interface EventState {
   /** Records the source listed at the last complete listing of this event, if any. */
@@ -66,6 +77,12 @@ export interface Checkpoint {
   readonly since: number | undefined;
   /** When the run started (epoch ms). */
   readonly startedAt: number;
+  /**
+   * The fencing token of the lease the writing run held, if any. A checkpoint whose fence is newer
+   * than the reader's lease was written before the fencing counter went back (Redis lost data or
+   * restarted since): what it claims was committed may be gone, so it is not resumed.
+   */
+  readonly fence?: number | undefined;
 }
 
 /** A held lease (see {@link StateStore.acquireLease}). */
@@ -95,7 +112,7 @@ export interface StateStore {
    * Called before records are written: registers their events as known (a row `{ ID }` unless one
    * is saved) and, with `seenScope`, marks the IDs seen in that scope. One round trip.
    */
-  noteWrites(records: readonly RecordRef[], seenScope?: string): Promise<void>;
+  noteWrites(records: readonly RecordRef[], seenScope?: string): Promise<NotedWrites | undefined>;
 
   /** Marks IDs seen in `scope` (without registering their events). */
   markSeen(records: readonly RecordRef[], scope: string): Promise<void>;
@@ -150,4 +167,48 @@ export interface StateStore {
 
   /** Releases a held lease (only its owner can). */
   releaseLease?(owner: string): Promise<void>;
+
+  /**
+   * Who holds the lease and for how long, or `undefined` when nobody does. Optional: used only to
+   * word a refusal (who holds it, when it expires); it never changes the lease.
+   */
+  inspectLease?(): Promise<LeaseHolder | undefined>;
+
+  /**
+   * Optional: finds state that would poison every later run — a watermark that is not an epoch-ms
+   * instant (`9e15`, `-1e15`, `1e400`, `0x10`, far in the future), a lease key of the wrong type
+   * (it would read as held forever), an unreadable checkpoint among `checkpoints` — removes it (the
+   * next run re-creates it: a full listing instead of an incremental one, a listing from page 1) and
+   * reports each repair. The worker calls it at the start of every run and logs each repair once.
+   */
+  repairState?(checkpoints: readonly string[]): Promise<StateRepair[]>;
+
+  /**
+   * Optional: whether the store may evict the library's keys under memory pressure (Redis:
+   * `maxmemory-policy`). `policy` is `undefined` when it cannot be read; `warning` says what can go
+   * wrong, `undefined` when nothing can. Never rejects.
+   */
+  evictionPolicy?(): Promise<{ readonly policy: string | undefined; readonly warning: string | undefined }>;
+}
+
+/** One repair of {@link StateStore.repairState}. */
+export interface StateRepair {
+  /** The key that held the corrupt value. */
+  readonly key: string;
+  /** The hash field, when the value was one. */
+  readonly field?: string | undefined;
+  /** The value found, cut to 80 characters (or its Redis type). */
+  readonly value: string;
+  /** What was wrong with it. */
+  readonly problem: string;
+  /** What was done, and what follows. */
+  readonly action: string;
+}
+
+/** See {@link StateStore.inspectLease}. */
+export interface LeaseHolder {
+  /** The owner token the lease was taken with. */
+  readonly owner: string;
+  /** Remaining time-to-live. Unit: ms; `undefined` when the lease has no expiry. */
+  readonly ttlMs: number | undefined;
 }

@@ -819,6 +819,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       quota: { exhausted: false, exhausted_at: null, paused_until: null },
       lease: { enabled: true, held: false, lost_count: 0 },
       watermark: null,
+      // Distributed mode does not read the maxmemory-policy: `null` means not read.
+      eviction: { policy: null, warning: null },
     };
   }
 }

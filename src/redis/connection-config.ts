@@ -4,6 +4,7 @@
  * the ioredis client.
  */
 import { ConfigError } from '../errors.js';
+import { checkRedisUrl } from './redis-url.js';
 
 /** Default of `REDIS_URL`. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -65,7 +66,8 @@ export function parseClusterNodes(value: string): ClusterNode[] {
  * `REDIS_PASSWORD`) wins over `REDIS_URL` (one server; default {@link DEFAULT_REDIS_URL}).
  *
  * @param env - defaults to `process.env`.
- * @throws {@link ConfigError} naming the variable when `REDIS_CLUSTER_NODES` is malformed.
+ * @throws {@link ConfigError} naming the variable when `REDIS_CLUSTER_NODES` or `REDIS_URL` is
+ *   malformed (see `checkRedisUrl`).
  */
 export function redisConnectionFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): RedisConnectionConfig {
   const clusterNodes = env.REDIS_CLUSTER_NODES?.trim();
@@ -79,6 +81,6 @@ export function redisConnectionFromEnv(env: Readonly<Record<string, string | und
       label: `cluster ${nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',')}`,
     };
   }
-  const url = env.REDIS_URL || DEFAULT_REDIS_URL;
+  const url = checkRedisUrl(env.REDIS_URL?.trim() || DEFAULT_REDIS_URL);
   return { kind: 'standalone', url, label: url.replace(/\/\/([^/@]*)@/, '//[redacted]@') };
 }

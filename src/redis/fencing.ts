@@ -1,9 +1,9 @@
 /**
  * The sync lease and fenced writes on Redis: `SET NX PX` + an `INCR` fencing counter taken in one
- * script, owner-checked renewal and release, and writes refused when their fence is older than the
- * counter (scripts in ./scripts.ts).
+ * script, owner-checked renewal and release, and writes refused unless their fence is the counter's
+ * current value (scripts in ./scripts.ts).
  */
-import type { Lease } from '../adapters/state-store.js';
+import type { Lease, LeaseHolder } from '../adapters/state-store.js';
 import { InvalidInputError, LeaseError, SinkError } from '../errors.js';
 import type { RedisCommands } from './commands.js';
 import type { KeySchema } from './key-schema.js';
@@ -44,6 +44,28 @@ export class RedisFencing {
     const key = this.keys.lease();
     const reply = await this.commands.run(`renew lease ${key}`, (r) => r.zrsRenewLease(key, owner, ttlMs));
     return reply === 1;
+  }
+
+  /**
+   * Who holds the lease and for how long: `GET` and `PTTL` of the lease key, pipelined.
+   * @returns the owner token and its remaining time-to-live (ms; `undefined` when the key has no
+   *   expiry), or `undefined` when nobody holds it.
+   * @throws {@link SinkError} on failure (e.g. `WRONGTYPE` when the key is not a string).
+   */
+  async inspect(): Promise<LeaseHolder | undefined> {
+    const key = this.keys.lease();
+    const [replies] = await this.commands.execGroups('inspectLease', [
+      {
+        label: `GET, PTTL ${key}`,
+        add: (p) => {
+          p.get(key);
+          p.pttl(key);
+        },
+      },
+    ]);
+    const [owner, ttl] = replies ?? [];
+    if (typeof owner !== 'string') return undefined;
+    return { owner, ttlMs: typeof ttl === 'number' && ttl >= 0 ? ttl : undefined };
   }
 
   /**
@@ -99,8 +121,8 @@ export class RedisFencing {
       return;
     }
     const fenceKey = this.keys.fence();
-    const current = parseNumber(await this.commands.run(`GET ${fenceKey}`, (r) => r.get(fenceKey))) ?? 0;
-    if (fence < current) refuse(key, fence, current);
+    const current = parseNumber(await this.commands.run(`GET ${fenceKey}`, (r) => r.get(fenceKey))) ?? -1;
+    if (fence !== current) refuse(key, fence, current, fenceKey);
     if (pairs.length > 0) await this.commands.run(`HSET ${key}`, (r) => r.hset(key, ...pairs));
   }
 
@@ -112,14 +134,21 @@ export class RedisFencing {
     if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) {
       throw new SinkError(`Unexpected reply of a fenced write to ${key}: ${safeJson(reply)}`);
     }
-    if (reply[0] === 0) refuse(key, fence, Number(reply[1]));
+    if (reply[0] === 0) refuse(key, fence, Number(reply[1]), this.keys.fence());
   }
 }
 
-function refuse(key: string, fence: number | undefined, current: number): never {
-  throw new LeaseError(
-    `Refused to write ${key}: fence ${String(fence)} is older than the current fence ${current} (another owner took the lease)`,
-  );
+/**
+ * A fenced write refused: the writer's fence is not the counter's value (`-1`: no counter). Only
+ * the fence equal to the counter is the current holder's; an older one is a stale owner's, a newer
+ * one or none means the counter went back or vanished (Redis lost its data or restarted).
+ */
+function refuse(key: string, fence: number | undefined, current: number, fenceKey: string): never {
+  let why: string;
+  if (current < 0) why = `the fencing counter ${fenceKey} is missing (Redis lost its data or restarted since the lease was taken)`;
+  else if (fence !== undefined && fence > current) why = `it is newer than the fencing counter ${fenceKey} (${current}): the counter went back, Redis lost its data or restarted`;
+  else why = `it is older than the current fence ${current} (another owner took the lease)`;
+  throw new LeaseError(`Refused to write ${key}: fence ${String(fence)} is not this replica's any more: ${why}`);
 }
 
 function checkLeaseArgs(owner: string, ttlMs: number): void {

@@ -8,7 +8,7 @@ import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, StampCompar
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import { InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
-import { type CommandGroup, checkRedisClient, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
+import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
 import { queueScript, type ScriptArg } from './scripts.js';
@@ -39,6 +39,14 @@ export interface RedisSinkOptions {
    * JSON, `<prefix>:{e:<eventId>}:ids` HASH). See the README's "Key layouts".
    */
   readonly layout?: RecordLayoutOptions | undefined;
+  /**
+   * Deadline of every Redis call the sink and its state store make (one command, one pipeline, one
+   * script call): past it the call rejects with a `SinkError` naming the endpoint and the last
+   * connection error, whatever the client's own retry settings (with `maxRetriesPerRequest: null`
+   * ioredis would wait forever). The command may still run later: every write is idempotent or
+   * fenced. Default 10000, 1–2147483647. Unit: milliseconds.
+   */
+  readonly commandTimeoutMs?: number | undefined;
 }
 
 /** Default of {@link RedisSinkOptions.batchSize}. Unit: records. */
@@ -47,9 +55,18 @@ export const DEFAULT_BATCH_SIZE = 100;
 export const MAX_BATCH_SIZE = 5000;
 /** Default of {@link RedisSinkOptions.scanCount}. Unit: elements. */
 export const DEFAULT_SCAN_COUNT = 1000;
-export { DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
+export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
 /** The option names {@link RedisSink} accepts; any other key is a typo and throws `ConfigError`. */
-export const REDIS_SINK_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'batchSize', 'deadLetterMaxLen', 'scanCount', 'pingTimeoutMs', 'layout'];
+export const REDIS_SINK_OPTION_KEYS: readonly string[] = [
+  'redis',
+  'keyPrefix',
+  'batchSize',
+  'deadLetterMaxLen',
+  'scanCount',
+  'pingTimeoutMs',
+  'layout',
+  'commandTimeoutMs',
+];
 
 interface EventTally {
   readonly eventId: string;
@@ -105,6 +122,8 @@ export class RedisSink implements RecordSink {
   readonly state: RedisStateStore;
 
   private readonly commands: RedisCommands;
+  /** Where the client connects (`host:port[/db]`, a socket path, or `cluster host:port,…`), named in every error. */
+  readonly endpoint: string;
   private readonly batchSize: number;
   private readonly scanCount: number;
 
@@ -122,12 +141,15 @@ export class RedisSink implements RecordSink {
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
-    this.commands = new RedisCommands(redis, pingTimeoutMs);
+    const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
+    this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
+    this.endpoint = this.commands.endpoint;
     this.state = new RedisStateStore({
       redis,
       keyPrefix: options.keyPrefix,
       deadLetterMaxLen: options.deadLetterMaxLen,
       pingTimeoutMs,
+      commandTimeoutMs,
     });
   }
 
@@ -265,9 +287,9 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * The modification instants held for records of one event: `HMGET` of a HASH index, or (SET
-   * index) `HGET <record> <stampField>` per ID in one pipeline.
-   * @returns epoch ms per ID, in order; `undefined` for an ID not held.
+   * The modification instants held for records of one event: `HMGET` of a HASH index plus `EXISTS`
+   * of each record key, or (SET index) `HGET <record> <stampField>` per ID, in one pipeline.
+   * @returns epoch ms per ID, in order; `undefined` for an ID not held (not indexed, or its record key is gone).
    * @throws {@link SinkError} on failure.
    */
   async readStamps(eventId: string, ids: readonly string[]): Promise<(number | undefined)[]> {
@@ -297,11 +319,11 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * Compares source stamps with the held times (see {@link RedisSink.readStamps}), all events in one
-   * pipeline (one round trip on standalone Redis).
+   * Compares source stamps with the held times (see {@link RedisSink.readStamps}: a HASH index's
+   * `HMGET` plus `EXISTS` of each record key), all events in one pipeline (one round trip on standalone Redis).
    *
-   * @returns `missing`: stamps of records not held; `stale`: stamps whose held modification instant
-   *   differs from `modifiedAt`. Both in input order.
+   * @returns `missing`: stamps of records not held (not indexed, or the record key vanished while the
+   *   index entry stayed); `stale`: stamps whose held modification instant differs from `modifiedAt`. Both in input order.
    * @throws {@link InvalidInputError} for a stamp with an empty ID, unusable event ID or non-integer `modifiedAt`.
    * @throws {@link SinkError} on any error reply.
    */
@@ -379,7 +401,18 @@ export class RedisSink implements RecordSink {
     const indexKey = this.layout.indexKey(eventId);
     const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
     const stampField = this.layout.stampField;
-    if (stampField === undefined) return { label: `HMGET ${indexKey}`, add: (p) => void p.hmget(indexKey, ...ids) };
+    if (stampField === undefined) {
+      // A record counts as held only when both its index entry and its key exist, so a record key that
+      // vanished (evicted under an `allkeys-*` policy, expired, deleted by hand) while its index entry
+      // stayed reads as missing, and the discrepancy check finds and heals it.
+      return {
+        label: `HMGET ${indexKey} and EXISTS of its record keys`,
+        add: (p) => {
+          p.hmget(indexKey, ...ids);
+          for (const key of recordKeys) p.exists(key);
+        },
+      };
+    }
     return {
       label: `read ${stampField} of event ${eventId}'s records`,
       add: (p) => {
@@ -388,10 +421,15 @@ export class RedisSink implements RecordSink {
     };
   }
 
+  /** The held instants of a {@link RedisSink.stampGroup} reply: `undefined` when not held (not indexed, or the record key is gone). */
   private parseStamps(replies: readonly unknown[], count: number, label: string): (number | undefined)[] {
-    const values = this.layout.stampField === undefined ? replies[0] : replies;
-    if (!Array.isArray(values) || values.length !== count) throw new SinkError(`Unexpected reply for ${label}`);
-    return values.map((v) => parseNumber(v));
+    if (this.layout.stampField !== undefined) {
+      if (replies.length !== count) throw new SinkError(`Unexpected reply for ${label}`);
+      return replies.map((v) => parseNumber(v));
+    }
+    const indexed = replies[0];
+    if (!Array.isArray(indexed) || indexed.length !== count || replies.length !== count + 1) throw new SinkError(`Unexpected reply for ${label}`);
+    return indexed.map((v, i) => (replies[i + 1] === 1 ? parseNumber(v) : undefined));
   }
 
   private prepareRecord(record: SourceRecord): PreparedRecord {

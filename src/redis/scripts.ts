@@ -177,11 +177,21 @@ end
 return {unpack(removed)}
 `;
 
+/**
+ * The fence check every fenced script starts with. A write is the current lease holder's only when
+ * its fence equals the counter: a lower fence is a stale owner's (a newer lease was issued), a
+ * higher one means the counter went back (Redis lost its data or restarted, and a new lease was
+ * issued from 1), and a missing counter means no lease was issued since the data was lost. In the
+ * last two cases the writer's lease is gone with the data, so the write is refused too.
+ * `staleFence` returns `nil` to allow the write, else the counter's value (`-1` when missing).
+ */
 const FENCE_CHECK_LUA = `
 local function staleFence(fenceKey, given)
   if given == '' then return nil end
-  local current = tonumber(redis.call('GET', fenceKey) or '0') or 0
-  if (tonumber(given) or -1) < current then return current end
+  local held = redis.call('GET', fenceKey)
+  if type(held) ~= 'string' then return -1 end
+  local current = tonumber(held) or -1
+  if tonumber(given) ~= current then return current end
   return nil
 end
 `;
@@ -191,7 +201,7 @@ end
  *
  * KEYS: `[1]` the global meta hash, `[2]` the fence counter. ARGV: `[1]` the new instant (epoch ms),
  * `[2]` the writer's fence, or `''` for an unfenced write.
- * Reply: `{1, storedWatermark}` (decimal string), or `{0, currentFence}` when the fence is stale.
+ * Reply: `{1, storedWatermark}` (decimal string), or `{0, currentFence}` when the fence is not the current one (`-1`: no counter).
  */
 export const ADVANCE_WATERMARK_LUA = `${FENCE_CHECK_LUA}
 local stale = staleFence(KEYS[2], ARGV[2])

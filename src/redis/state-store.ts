@@ -11,15 +11,19 @@ import type {
   EventState,
   FenceOptions,
   Lease,
+  LeaseHolder,
+  NotedWrites,
   RecordRef,
+  StateRepair,
   StateStore,
   SyncMeta,
   SyncMetaPatch,
 } from '../adapters/state-store.js';
 import type { RejectedRecord, SourceEvent } from '../adapters/source.js';
 import { InvalidInputError, SinkError } from '../errors.js';
-import { type CommandGroup, checkRedisClient, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
+import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { appendDeadLetters } from './dead-letters.js';
+import { type EvictionPolicy, readEvictionPolicy } from './eviction.js';
 import { RedisFencing } from './fencing.js';
 import { createKeySchema, EVENT_META_FIELDS, type KeySchema, SYNC_META_FIELDS } from './key-schema.js';
 import { checkFence, checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
@@ -32,8 +36,14 @@ export interface RedisStateStoreOptions {
   readonly keyPrefix?: string | undefined;
   /** Approximate cap of each dead-letter stream (`XADD … MAXLEN ~ n`). Default 1000. Unit: entries. */
   readonly deadLetterMaxLen?: number | undefined;
-  /** Time {@link RedisStateStore.ping} waits for `PONG`. Default 3000. Unit: milliseconds. */
+  /** Time {@link RedisStateStore.ping} waits for the client to be ready and for `PONG`. Default 3000. Unit: milliseconds. */
   readonly pingTimeoutMs?: number | undefined;
+  /**
+   * Deadline of every Redis call (command, pipeline, script), whatever the client's retry settings
+   * (with `maxRetriesPerRequest: null` ioredis would wait forever). Default 10000, 1–2147483647.
+   * Unit: milliseconds.
+   */
+  readonly commandTimeoutMs?: number | undefined;
 }
 
 /** Default of {@link RedisStateStoreOptions.deadLetterMaxLen}. Unit: entries. */
@@ -46,12 +56,13 @@ export const DEFAULT_DEAD_LETTER_MAX_LEN = 1000;
  */
 export const SEEN_TTL_SECONDS = 24 * 3600;
 /** The option names {@link RedisStateStore} accepts. */
-export const REDIS_STATE_STORE_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'deadLetterMaxLen', 'pingTimeoutMs'];
+export const REDIS_STATE_STORE_OPTION_KEYS: readonly string[] = ['redis', 'keyPrefix', 'deadLetterMaxLen', 'pingTimeoutMs', 'commandTimeoutMs'];
 
 /**
  * The Redis state store. Every method rejects with a {@link SinkError} when Redis fails, with an
  * {@link InvalidInputError} (before any write) for an argument that cannot be stored, and fenced
- * writes reject with a `LeaseError` when their fence is older than the newest issued one.
+ * writes reject with a `LeaseError` unless their fence is the fencing counter's current value (an
+ * older one: another owner took the lease; a newer one or no counter: Redis lost its data).
  *
  * Per-event keys (`<p>:{e:<eventId>}:…`) share the event's hash slot; global keys share `{g}`.
  *
@@ -77,7 +88,8 @@ export class RedisStateStore implements StateStore {
     this.keys = createKeySchema(options.keyPrefix);
     this.deadLetterMaxLen = checkInteger('deadLetterMaxLen', options.deadLetterMaxLen, DEFAULT_DEAD_LETTER_MAX_LEN, 1, Number.MAX_SAFE_INTEGER);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
-    this.commands = new RedisCommands(options.redis, pingTimeoutMs);
+    const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
+    this.commands = new RedisCommands(options.redis, pingTimeoutMs, commandTimeoutMs);
     this.fencing = new RedisFencing(this.commands, this.keys);
   }
 
@@ -90,12 +102,13 @@ export class RedisStateStore implements StateStore {
    * Registers the records' events in the known-events hash (`HSETNX <p>:{g}:events id {"ID":id}`,
    * keeping a row `saveEvents` wrote) and, with `seenScope`, adds the IDs to each event's seen set
    * (`SADD` + `EXPIRE` {@link SEEN_TTL_SECONDS} s). One pipeline (one round trip on standalone Redis).
+   * With a scope, resolves how many IDs per event were newly marked seen (`SADD`'s replies).
    *
    * @throws {@link InvalidInputError} for an unusable event ID or scope. @throws {@link SinkError} on failure.
    */
-  async noteWrites(records: readonly RecordRef[], seenScope?: string): Promise<void> {
+  async noteWrites(records: readonly RecordRef[], seenScope?: string): Promise<NotedWrites | undefined> {
     const byEvent = groupIds(records);
-    if (byEvent.size === 0) return;
+    if (byEvent.size === 0) return undefined;
     for (const eventId of byEvent.keys()) this.keys.eventStem(eventId);
     const eventsKey = this.keys.events();
     const groups = seenScope === undefined ? [] : this.seenGroups(byEvent, seenScope);
@@ -105,7 +118,12 @@ export class RedisStateStore implements StateStore {
         for (const eventId of byEvent.keys()) p.hsetnx(eventsKey, eventId, JSON.stringify({ ID: eventId }));
       },
     });
-    await this.commands.execGroups('noteWrites', groups);
+    const replies = await this.commands.execGroups('noteWrites', groups);
+    if (seenScope === undefined) return undefined;
+    // One group per event, in byEvent's order, then the events group: SADD's reply is the number added.
+    const newlySeen = new Map<string, number>();
+    for (const [i, eventId] of [...byEvent.keys()].entries()) newlySeen.set(eventId, Number(replies[i]?.[0] ?? 0));
+    return { newlySeen };
   }
 
   /**
@@ -349,6 +367,86 @@ export class RedisStateStore implements StateStore {
     return this.fencing.release(owner);
   }
 
+  /**
+   * Finds and removes corrupt global state (see `StateStore.repairState`): `TYPE` of the lease key
+   * and of each checkpoint, `HGET` of the watermark (one pipeline), then `GET` of each string
+   * checkpoint; a lease key that is not a string is deleted, a watermark that is not 1–15 decimal
+   * digits or lies more than a day ahead of this host's clock is removed from the hash (`HDEL`), a
+   * checkpoint that is not a string or not a checkpoint's JSON is deleted.
+   * @returns one entry per repair (none when all is sound).
+   * @throws {@link SinkError} on failure.
+   */
+  async repairState(checkpoints: readonly string[]): Promise<StateRepair[]> {
+    const lease = this.keys.lease();
+    const meta = this.keys.syncMeta();
+    const cpKeys = checkpoints.map((name) => this.keys.checkpoint(name));
+    const [first] = await this.commands.execGroups('repairState', [
+      {
+        label: `TYPE of ${lease}, ${meta} and the checkpoints`,
+        add: (p) => {
+          p.type(lease);
+          p.type(meta);
+          for (const key of cpKeys) p.type(key);
+        },
+      },
+    ]);
+    const [leaseType, metaType, ...cpTypes] = (first ?? []).map(String);
+    const repairs: StateRepair[] = [];
+    if (leaseType !== 'none' && leaseType !== 'string') {
+      await this.commands.run(`DEL ${lease}`, (r) => r.del(lease));
+      repairs.push({ key: lease, value: `a ${leaseType}`, problem: 'the lease key is not a string (it would read as held by another replica, forever: it has no TTL)', action: 'deleted; the run takes the lease' });
+    }
+    if (metaType === 'hash') {
+      const watermark = await this.commands.run(`HGET ${meta}`, (r) => r.hget(meta, SYNC_META_FIELDS.watermark));
+      if (watermark !== null && !isSoundWatermark(watermark)) {
+        await this.commands.run(`HDEL ${meta}`, (r) => r.hdel(meta, SYNC_META_FIELDS.watermark));
+        repairs.push({
+          key: meta,
+          field: SYNC_META_FIELDS.watermark,
+          value: cut(watermark),
+          problem: 'the watermark is not an epoch-millisecond instant (1–15 decimal digits, at most a day ahead)',
+          action: 'discarded; the next incremental sync lists in full and sets a new one',
+        });
+      }
+    } else if (metaType !== 'none') {
+      await this.commands.run(`DEL ${meta}`, (r) => r.del(meta));
+      repairs.push({ key: meta, value: `a ${metaType}`, problem: 'the sync metadata is not a hash', action: 'deleted; the next runs write it again (a full listing first)' });
+    }
+    for (const [i, key] of cpKeys.entries()) {
+      const type = cpTypes[i];
+      let problem: string | undefined;
+      let value = `a ${type}`;
+      if (type === 'string') {
+        const json = await this.commands.run(`GET ${key}`, (r) => r.get(key));
+        if (json !== null) {
+          try {
+            parseCheckpoint(key, json);
+          } catch (error) {
+            problem = error instanceof Error ? error.message : String(error);
+            value = cut(json);
+          }
+        }
+      } else if (type !== 'none') problem = 'the checkpoint is not a string';
+      if (problem === undefined) continue;
+      await this.commands.run(`DEL ${key}`, (r) => r.del(key));
+      repairs.push({ key, value, problem, action: 'deleted; the listing starts from page 1' });
+    }
+    return repairs;
+  }
+
+  /**
+   * The server's `maxmemory-policy` and, unless it is `noeviction`, a warning naming what can
+   * vanish (see ./eviction.ts). Never rejects.
+   */
+  evictionPolicy(): Promise<EvictionPolicy> {
+    return readEvictionPolicy(this.commands);
+  }
+
+  /** Who holds the lease and its remaining time-to-live (`GET` + `PTTL`), or `undefined`. @throws {@link SinkError} on failure. */
+  inspectLease(): Promise<LeaseHolder | undefined> {
+    return this.fencing.inspect();
+  }
+
   private seenGroups(byEvent: ReadonlyMap<string, string[]>, scope: string): CommandGroup[] {
     return [...byEvent.entries()].map(([eventId, ids]) => {
       const key = this.keys.seen(eventId, scope);
@@ -361,6 +459,21 @@ export class RedisStateStore implements StateStore {
       };
     });
   }
+}
+
+/** Longest quoted value in a repair report. Unit: characters. */
+const CUT_CHARS = 80;
+
+function cut(value: string): string {
+  return value.length > CUT_CHARS ? `${value.slice(0, CUT_CHARS - 3)}...` : value;
+}
+
+/** How far ahead of this host's clock a watermark may be (clock skew). Unit: ms. */
+const WATERMARK_MAX_AHEAD_MS = 24 * 3600_000;
+
+/** A stored watermark: 1–15 decimal digits (epoch ms until the year 33658), at most a day ahead. */
+function isSoundWatermark(value: string): boolean {
+  return /^\d{1,15}$/.test(value) && Number(value) <= Date.now() + WATERMARK_MAX_AHEAD_MS;
 }
 
 function groupIds(records: readonly RecordRef[]): Map<string, string[]> {
@@ -397,7 +510,8 @@ function parseCheckpoint(key: string, json: string): Checkpoint {
     typeof value.nextPage !== 'number' ||
     typeof value.startedAt !== 'number' ||
     !optionalNumber(value.maxModifiedAt) ||
-    !optionalNumber(value.since)
+    !optionalNumber(value.since) ||
+    !optionalNumber(value.fence)
   ) {
     throw new SinkError(`The value of ${key} is not a checkpoint`);
   }
@@ -409,5 +523,6 @@ function parseCheckpoint(key: string, json: string): Checkpoint {
     maxModifiedAt: value.maxModifiedAt ?? undefined,
     since: value.since ?? undefined,
     startedAt: value.startedAt,
+    ...(typeof value.fence === 'number' ? { fence: value.fence } : {}),
   };
 }

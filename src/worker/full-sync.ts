@@ -1,14 +1,17 @@
 /**
  * Full sync and forced sync of one event: read every record (of the report, or of one event),
  * write in place, then sweep what the listing did not contain. Readers never see an event emptied
- * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from;
- * a resumed listing never removes (it did not see the pages before the interruption).
+ * and refilled; a listing that fails midway removes nothing and leaves a checkpoint to resume from.
+ * A resumed listing did not see the pages before the interruption, so it ends with a cheap ID-only
+ * pass over the whole listing (reconciliation with healing): deletions and changes in the skipped
+ * pages are found and repaired too, and success still means Redis equals the source.
  */
 import type { Checkpoint } from '../adapters/state-store.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
 import { commitPage } from './page-writer.js';
 import { readAhead } from './read-ahead.js';
+import { reconcile } from './reconcile.js';
 import { countUnseen, enforceRemovalGuard, type RemovalPlan, removeUnseen } from './removal.js';
 import type { RunContext } from './run-context.js';
 import { watermarkCandidate } from './watermark.js';
@@ -49,7 +52,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   await state.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
   ctx.accept();
 
-  let checkpoint = await state.getCheckpoint(plan.checkpointName);
+  let checkpoint = await ctx.trustedCheckpoint(plan.checkpointName);
   // A full listing's checkpoint is resumed whichever run wrote it: a full run, or an incremental
   // run that fell back to a full listing (a replica restarted after a crash may skip its start-up
   // run while its old lease lives, then resume through a tick). Only incremental listings carry `since`.
@@ -82,6 +85,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
             maxModifiedAt: maxSeen,
             since: undefined,
             startedAt: listingStartedAt,
+            fence: ctx.fence,
           },
           ctx.fenced(),
         );
@@ -103,9 +107,21 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       await listing(undefined);
     }
 
-    const targets = plan.eventIds ?? union(zohoEventIds, await state.listEventIds());
-    const removed = ctx.resumed ? new Map<string, number>() : await sweep(ctx, targets, scope, plan.allowMassRemoval);
-    await finishEvents(ctx, targets, scope, events, removed);
+    if (ctx.resumed) {
+      // The pages before the checkpoint were read by an earlier run: one ID-only listing (ceil(N/1000)
+      // calls) finds what changed or went away there, and heals it (the guard applies to removals).
+      await reconcile(ctx, {
+        eventIds: plan.eventIds,
+        zohoEventIds: [...zohoEventIds],
+        heal: true,
+        allowMassRemoval: plan.allowMassRemoval,
+        publish: false,
+      });
+    } else {
+      const targets = plan.eventIds ?? union(zohoEventIds, await state.listEventIds());
+      const removed = await sweep(ctx, targets, scope, plan.allowMassRemoval);
+      await finishEvents(ctx, targets, scope, events, removed);
+    }
 
     if (plan.advanceWatermark) {
       const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed ? 2 : pages, Date.now());
@@ -166,26 +182,33 @@ async function finishEvents(
       }),
     ),
   );
-  if (!ctx.resumed) {
-    // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
-    // registration created after its page was read.
-    const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
-    if (wrong.length > 0) {
-      const w = wrong[0]!;
-      throw new VerificationError(
-        `After the sync, event ${w.eventId} holds ${w.held} records in Redis but the listing returned ${w.seen}` +
-          (wrong.length > 1 ? ` (and ${wrong.length - 1} more events differ)` : ''),
-      );
-    }
+  // What the listing returned, as Redis acknowledged it page by page (the state store's replies),
+  // against what Redis holds now: a seen set smaller than what was added to it means Redis lost data
+  // (restarted, failed over, evicted) during the run, and so may the records. This is not the
+  // end state compared with itself.
+  const written = ctx.seenWritten.get(scope);
+  const lost = results.filter((r) => written !== undefined && r.seen < (written.get(r.eventId) ?? 0));
+  if (lost.length > 0) {
+    const l = lost[0]!;
+    throw new VerificationError(
+      `After the sync, Redis holds ${l.seen} of the ${written!.get(l.eventId)} IDs the listing returned for event ${l.eventId}: ` +
+        `Redis lost data or restarted during the run${lost.length > 1 ? ` (and ${lost.length - 1} more events)` : ''}; the next run lists again`,
+    );
+  }
+  // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
+  // registration created after its page was read.
+  const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
+  if (wrong.length > 0) {
+    const w = wrong[0]!;
+    throw new VerificationError(
+      `After the sync, event ${w.eventId} holds ${w.held} records in Redis but the listing returned ${w.seen}` +
+        (wrong.length > 1 ? ` (and ${wrong.length - 1} more events differ)` : ''),
+    );
   }
   await Promise.all(
     results.map((r) =>
       ctx.limit(async () => {
-        // A resumed listing saw only part of each event: leave the event stale so the next
-        // staleness check reconciles it.
-        if (!ctx.resumed) {
-          await ctx.state.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
-        }
+        await ctx.state.setEventMeta(r.eventId, { sourceCount: r.seen, lastSyncAt: now, lastFullSyncAt: now }, ctx.fenced());
         ctx.eventsSynced += 1;
         ctx.emit('eventSynced', {
           runId: ctx.runId,

@@ -39,7 +39,7 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
   await state.saveEvents(events);
   ctx.accept();
 
-  let checkpoint = await state.getCheckpoint(CHECKPOINT);
+  let checkpoint = await ctx.trustedCheckpoint(CHECKPOINT);
   if (checkpoint && checkpoint.since === undefined) checkpoint = undefined;
   ctx.resumed = checkpoint !== undefined;
   const since = checkpoint?.since ?? meta.watermark - options.incrementalOverlapMs;
@@ -70,6 +70,7 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
             maxModifiedAt: maxSeen,
             since,
             startedAt: listingStartedAt,
+            fence: ctx.fence,
           },
           ctx.fenced(),
         );

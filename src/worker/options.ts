@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js';
 import { parseClusterNodes } from '../redis/connection-config.js';
 import { checkRecordSink, checkStateStore } from './record-ops.js';
 import { createConsoleLogger, type Logger, type LogLevel, parseLogLevel } from '../logger.js';
+import { checkRedisUrl } from '../redis/redis-url.js';
 
 /** Options of `new SyncWorker(options)`. Every duration is in milliseconds. */
 export interface SyncWorkerOptions {
@@ -270,14 +271,18 @@ export type EnvConfig = Partial<
  *
  * Where Redis is (`REDIS_URL`, or a cluster with `REDIS_CLUSTER_NODES=host:port,…`) is not a
  * worker option: `redisConnectionFromEnv` reads it; this function only checks that
- * `REDIS_CLUSTER_NODES`, when set, is well formed, so a typo fails with the other variables.
+ * `REDIS_CLUSTER_NODES` and `REDIS_URL`, when set, are well formed, so a typo fails with the other
+ * variables (see `checkRedisUrl`: a URL without a scheme or with `http://` would make ioredis
+ * connect somewhere else than meant).
  *
  * @param env - defaults to `process.env`.
- * @throws {@link ConfigError} naming the variable and the bad value, e.g. `SYNC_BATCH_SIZE="ten"`.
+ * @throws {@link ConfigError} naming the variable and the bad value, e.g. `SYNC_BATCH_SIZE="ten"`,
+ *   or `REDIS_URL="127.0.0.1:6379"` with the expected form (a password in it is blanked).
  */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): EnvConfig {
   if (env.REDIS_CLUSTER_NODES?.trim()) parseClusterNodes(env.REDIS_CLUSTER_NODES);
   const out: Record<string, number | boolean | LogLevel> = {};
+  if (env.REDIS_URL !== undefined && env.REDIS_URL.trim() !== '') checkRedisUrl(env.REDIS_URL.trim(), 'REDIS_URL');
   for (const [variable, option] of Object.entries(ENV_VARIABLES)) {
     const raw = env[variable];
     if (raw === undefined || raw.trim() === '') continue;

@@ -36,7 +36,8 @@ export async function commitPage(
         if (fit.length === 0) return NOTHING_WRITTEN;
         // Before the write: an event is known (listed, later swept) before it holds records, and a
         // record is seen in the scope before a complete listing may sweep unseen ones.
-        await ctx.state.noteWrites(fit, seenScope);
+        const noted = await ctx.state.noteWrites(fit, seenScope);
+        if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
         return ctx.sink.upsertRecords(fit);
       }),
     ),
@@ -111,8 +112,13 @@ function batchByEvent(records: readonly SourceRecord[], size: number): SourceRec
   return batches;
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
- * The records of a batch whose JSON fits in `maxBytes`; the others are added to `oversized`. The
+ * The records of a batch whose JSON fits in `maxBytes`; the others (and those JSON cannot encode)
+ * are added to `oversized`. The
  * JSON computed for the check is handed to the sink (`offerRecordJson`), which stores that text.
  */
 function dropOversized(batch: readonly SourceRecord[], maxBytes: number, oversized: TooLarge[]): SourceRecord[] {
@@ -120,7 +126,24 @@ function dropOversized(batch: readonly SourceRecord[], maxBytes: number, oversiz
   for (const record of batch) {
     // JSON length in UTF-16 units is a lower bound of its UTF-8 size and at most a third of it,
     // so the exact byte count is only computed near the limit.
-    const json = JSON.stringify(record.data);
+    let json: string;
+    try {
+      json = JSON.stringify(record.data);
+    } catch (error) {
+      // A cycle or a bigint (TypeError), or nesting too deep for the encoder (RangeError: the call
+      // stack). Either way the record cannot be stored; the rest of the batch can.
+      const tooDeep = error instanceof RangeError;
+      oversized.push({
+        record,
+        rejection: {
+          reason: tooDeep ? 'too-deep' : 'unencodable',
+          detail: `record ${record.id}: ${tooDeep ? 'nested too deep to encode as JSON' : `cannot be encoded as JSON (${describe(error)})`}`,
+          eventId: record.eventId,
+          raw: record.data,
+        },
+      });
+      continue;
+    }
     const bytes = json.length * 3 <= maxBytes ? json.length : Buffer.byteLength(json, 'utf8');
     if (bytes > maxBytes) {
       oversized.push({

@@ -5,7 +5,7 @@
 import type pLimit from 'p-limit';
 import type { RecordSink } from '../adapters/sink.js';
 import type { CallBudget, ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
-import type { FenceOptions, StateStore } from '../adapters/state-store.js';
+import type { Checkpoint, FenceOptions, StateStore } from '../adapters/state-store.js';
 import { AbortedError, CallLimitError, isSyncError, type SyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SyncWorkerEvents } from './events.js';
@@ -38,6 +38,11 @@ export class RunContext {
   eventsSynced = 0;
   /** Fencing token of the lease this run holds, if any. */
   fence: number | undefined;
+  /**
+   * Per seen scope and event, the IDs this run newly marked seen (the state store's `noteWrites`
+   * replies, when it gives them): what the listing returned, as Redis acknowledged it.
+   */
+  readonly seenWritten = new Map<string, Map<string, number>>();
   /** Called by a strategy once its admission checks passed (see `RunHandle.accepted`). */
   accept: () => void = () => undefined;
   /** Zoho requests this run may still send (`maxCallsPerRun`), shared by all its source calls. */
@@ -72,6 +77,32 @@ export class RunContext {
   /** Options for a paged listing. */
   listOptions(extra: Omit<ListOptions, 'signal' | 'retries' | 'callBudget'> = {}): ListOptions {
     return { ...extra, signal: this.signal, retries: this.options.maxRetries, callBudget: this.callBudget };
+  }
+
+  /**
+   * The named checkpoint, unless it cannot be trusted: one written under a fence newer than this
+   * run's lease was written before the fencing counter went back (Redis lost data or restarted), so
+   * the pages it claims may be gone; it is deleted (logged once) and the listing starts over.
+   */
+  async trustedCheckpoint(name: string): Promise<Checkpoint | undefined> {
+    const checkpoint = await this.state.getCheckpoint(name);
+    if (checkpoint?.fence === undefined || this.fence === undefined || checkpoint.fence <= this.fence) return checkpoint;
+    this.logger.warn(
+      `Checkpoint ${name} was written under fence ${checkpoint.fence}, newer than this run's ${this.fence}: Redis lost data or restarted since; listing from the first page`,
+      { runId: this.runId, interruptedRun: checkpoint.runId },
+    );
+    await this.state.clearCheckpoint(name, this.fenced());
+    return undefined;
+  }
+
+  /** Adds `noteWrites` replies to {@link RunContext.seenWritten}. */
+  countSeen(scope: string, newlySeen: ReadonlyMap<string, number>): void {
+    let perEvent = this.seenWritten.get(scope);
+    if (perEvent === undefined) {
+      perEvent = new Map();
+      this.seenWritten.set(scope, perEvent);
+    }
+    for (const [eventId, n] of newlySeen) perEvent.set(eventId, (perEvent.get(eventId) ?? 0) + n);
   }
 
   /** Options for fenced sink writes. */

@@ -201,5 +201,8 @@ export function retryingStateStore(inner: StateStore, options: SinkRetryOptions)
     out.renewLease = inner.renewLease.bind(inner);
     out.releaseLease = inner.releaseLease.bind(inner);
   }
+  if (inner.inspectLease) out.inspectLease = inner.inspectLease.bind(inner);
+  if (inner.repairState) out.repairState = inner.repairState.bind(inner);
+  if (inner.evictionPolicy) out.evictionPolicy = inner.evictionPolicy.bind(inner);
   return out as unknown as StateStore;
 }

@@ -98,4 +98,9 @@ export interface SyncWorkerStatus {
   lease: { enabled: boolean; held: boolean; lost_count: number };
   /** Current watermark (ISO 8601) as last read or written by this worker, or null. */
   watermark: string | null;
+  /**
+   * The state store's eviction policy as read at `start()` (Redis `maxmemory-policy`; `null` when
+   * not read or unreadable) and the warning when it can evict the library's keys (else `null`).
+   */
+  eviction: { policy: string | null; warning: string | null };
 }

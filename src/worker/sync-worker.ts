@@ -14,11 +14,13 @@ import {
   InvalidInputError,
   isSyncError,
   LeaseError,
+  SinkError,
   SyncError,
   SyncErrorCode,
   toSyncError,
 } from '../errors.js';
 import { type Logger, withMinimumLevel } from '../logger.js';
+import { describeLeaseHolder, newOwnerToken } from './lease-owner.js';
 import type { DiscrepancyReport } from './discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
@@ -28,6 +30,8 @@ import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
 import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
+import { deadLetter } from './page-writer.js';
+import { ScreenedSource } from './screened-source.js';
 import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-retry.js';
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
@@ -67,6 +71,16 @@ type RunOrigin = 'manual' | 'start' | 'tick';
 /** Longest wait for the lease release when a run ends (Redis may be down). Unit: ms. */
 const LEASE_RELEASE_TIMEOUT_MS = 2000;
 
+/**
+ * Longest time `stop()` waits for the aborted run to settle (its sink call in flight to answer or
+ * reach its deadline, the lease release). A run that settles later does so by itself: it is
+ * aborted and writes nothing more that counts. Unit: ms.
+ */
+export const STOP_TIMEOUT_MS = 5000;
+
+/** Longest wait for the holder of a refused lease (only to word the refusal). Unit: ms. */
+const LEASE_INSPECT_TIMEOUT_MS = 1000;
+
 const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
 
 /**
@@ -93,7 +107,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   readonly #logger: Logger;
   readonly #redisLogger: Logger;
   readonly #limit: ReturnType<typeof pLimit>;
-  readonly #owner = randomUUID();
+  /** `<host>:<pid>:<uuid>`: a refused replica can tell who holds the lease. */
+  readonly #owner = newOwnerToken();
   readonly #callsAtCreation: ApiCallCounts;
   #started = false;
   /** The `lastSyncAt` this worker last wrote to the sink (epoch ms). */
@@ -109,6 +124,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   #leaseHeld = false;
   #leaseLost = 0;
   #watermark: number | undefined;
+  /** The state store's eviction policy, read at start(). */
+  #eviction: { readonly policy: string | undefined; readonly warning: string | undefined } | undefined;
   readonly #stats: SyncStats = {
     total_syncs: 0,
     successful_syncs: 0,
@@ -180,6 +197,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     await Promise.all([this.#sink.ping(), this.#state === this.#sink.state ? undefined : this.#state.ping()]);
     // stop() was called while the sink was being checked: stay stopped.
     if (generation !== this.#stopGeneration) return;
+    await this.#checkEviction();
+    if (generation !== this.#stopGeneration) return;
     this.#started = true;
     this.#logger.info('Sync worker started', { syncIntervalMs: this.options.syncIntervalMs, enableAutoSync: this.options.enableAutoSync });
     if (!this.options.enableAutoSync) return;
@@ -190,9 +209,11 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   /**
    * Stops the worker: clears the timer, aborts the run in flight through its `AbortSignal` and waits
    * for it to settle (its checkpoint stays, so the next start resumes it) and for the lease to be
-   * released (at most 2 s when Redis does not answer). Leaves no timer or socket of the worker open:
-   * once the caller also closes its Redis client and the source, the process can exit. Idempotent;
-   * never rejects.
+   * released — at most {@link STOP_TIMEOUT_MS} (5 s) in all, however the Redis client retries:
+   * when Redis does not answer, `stop()` returns then and the aborted run settles by itself once
+   * its sink call reaches its deadline. Leaves no timer or socket of the worker holding the
+   * process: once the caller also closes its Redis client and the source, the process can exit.
+   * Idempotent; never rejects.
    */
   async stop(): Promise<void> {
     this.#stopGeneration += 1;
@@ -203,7 +224,15 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const run = this.#current;
     if (run) {
       run.controller.abort(new AbortedError('The worker was stopped'));
-      await run.handle.result.catch(() => undefined);
+      const settled = await withTimeout(run.handle.result, STOP_TIMEOUT_MS).then(
+        () => true,
+        (error: unknown) => !(error instanceof StopTimeout),
+      );
+      if (!settled) {
+        this.#logger.warn(`The aborted run ${run.handle.id} did not settle within ${STOP_TIMEOUT_MS} ms (the sink does not answer); stop() returns, the run ends by itself`, {
+          runId: run.handle.id,
+        });
+      }
     }
     if (wasStarted) this.#logger.info('Sync worker stopped');
   }
@@ -229,15 +258,18 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const controller = new AbortController();
     const eventId = request.kind === 'force' ? request.eventId : undefined;
     const startedAt = Date.now();
-    const ctx = new RunContext(
+    const state = this.#retryingState(controller.signal);
+    // Events with an ID that is not 1–19 digits are dead-lettered as the run lists them.
+    const source = new ScreenedSource(this.#source, (rejected) => deadLetter(ctx, rejected));
+    const ctx: RunContext = new RunContext(
       randomUUID(),
       request.kind,
       eventId,
       startedAt,
       controller.signal,
-      this.#source,
+      source,
       this.#retryingSink(controller.signal),
-      this.#retryingState(controller.signal),
+      state,
       this.options,
       this.#logger,
       this.#redisLogger,
@@ -341,7 +373,16 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     }
     try {
-      const result = await syncOneRecord(this.#source, this.#retryingSink(options.signal), this.#retryingState(options.signal), this.#logger, recordId, {
+      const state = this.#retryingState(options.signal);
+      const source = new ScreenedSource(this.#source, async (rejected) => {
+        await state.deadLetter(rejected);
+        this.#stats.dead_lettered += rejected.length;
+        for (const r of rejected) {
+          this.#logger.warn('Record sent to the dead-letter stream', { recordId, eventId: r.eventId, reason: r.reason, detail: r.detail });
+          this.#safeEmit('recordDeadLettered', { runId: `record:${recordId}`, eventId: r.eventId, reason: r.reason, detail: r.detail });
+        }
+      });
+      const result = await syncOneRecord(source, this.#retryingSink(options.signal), state, this.#logger, recordId, {
         signal: options.signal,
         retries: this.options.maxRetries,
       });
@@ -406,6 +447,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       },
       lease: { enabled: this.#leaseEnabled(), held: this.#leaseHeld, lost_count: this.#leaseLost },
       watermark: this.#watermark === undefined ? null : new Date(this.#watermark).toISOString(),
+      eviction: { policy: this.#eviction?.policy ?? null, warning: this.#eviction?.warning ?? null },
     };
   }
 
@@ -437,9 +479,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         this.#skipRun(ctx.runId, ctx.kind, origin, 'recently-synced');
         throw new SyncError('Another replica synced less than half an interval ago; this tick did not run', SyncErrorCode.BUSY);
       }
+      await this.#repairState(request);
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
-        const refusal = new LeaseError('Another replica holds the sync lease; this run did not start');
+        const refusal = new LeaseError(`The sync lease is ${await this.#leaseHolder()}; this run did not start`);
         if (origin !== 'manual') {
           // An automatic run that finds another replica syncing is not a failure: that replica does the work.
           skipped = true;
@@ -678,10 +721,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    * {@link HeldLease}, `undefined` when the lease is disabled, or `'held-elsewhere'` when another
    * owner holds it.
    *
-   * A renewal that fails (Redis unreachable) is tried again at the next interval; the lease counts
-   * as lost when Redis answers that it is not ours any more, when a renewal failed after a whole
-   * `ttlMs` without success, or when one has hung for that long (it may have expired and been
-   * taken: the fence then refuses our late writes).
+   * A renewal that fails (Redis unreachable) is tried again at the next interval. The lease counts
+   * as lost (`leaseLost`, {@link LeaseError}) only when Redis answers that it is not ours any more.
+   * When no renewal succeeded for a whole `ttlMs` — each failed (connection refused, ...) or one
+   * has not answered — the store is what broke: the run stops writing and fails with a
+   * {@link SinkError} naming the cause (the lease may have expired meanwhile: the fence then
+   * refuses any late write of ours).
    */
   async #acquireLease(ctx: RunContext, controller: AbortController): Promise<HeldLease | 'held-elsewhere' | undefined> {
     const state = this.#state;
@@ -700,9 +745,17 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#safeEmit('leaseLost', { runId: ctx.runId, at: new Date().toISOString() });
       controller.abort(new LeaseError('This replica lost the sync lease mid-run and stopped writing', { cause }));
     };
+    /** The store failed for a whole ttlMs: report it as what it is (not as a lost lease). */
+    const unreachable = (cause: unknown): void => {
+      if (controller.signal.aborted) return;
+      const why = cause === undefined ? 'the state store has not answered a renewal' : describe(cause);
+      controller.abort(
+        new SinkError(`Could not renew the sync lease for ${Date.now() - renewedAt} ms (${why}); the run stopped writing`, { cause }),
+      );
+    };
     const renew = setInterval(() => {
       if (renewing) {
-        if (Date.now() - renewedAt >= ttlMs) lose(new Error(`A lease renewal has not answered for ${ttlMs} ms`));
+        if (Date.now() - renewedAt >= ttlMs) unreachable(undefined);
         return;
       }
       renewing = true;
@@ -714,11 +767,13 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         },
         (error: unknown) => {
           renewing = false;
-          if (Date.now() - renewedAt >= ttlMs) lose(error);
+          if (Date.now() - renewedAt >= ttlMs) unreachable(error);
           else this.#logger.warn('Could not renew the sync lease; trying again at the next interval', { error: describe(error) });
         },
       );
     }, Math.max(250, Math.floor(ttlMs / 3)));
+    // A run whose sink hangs must not hold the process open once stop() gave up waiting for it.
+    renew.unref();
     const release = async (): Promise<void> => {
       clearInterval(renew);
       if (!this.#leaseHeld) return;
@@ -728,6 +783,38 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       );
     };
     return { release, lose };
+  }
+
+  /**
+   * Lets the state store find and remove state that would poison this and every later run (a
+   * corrupt watermark, a lease key of the wrong type, an unreadable checkpoint of this run's kind),
+   * and logs each repair once, naming the key: it is gone afterwards.
+   */
+  async #repairState(request: RunRequest): Promise<void> {
+    if (!this.#state.repairState) return;
+    const checkpoints =
+      request.kind === 'full' ? ['full'] : request.kind === 'incremental' ? ['incremental', 'full'] : request.kind === 'force' ? [`force:${request.eventId}`] : [];
+    for (const r of await this.#state.repairState(checkpoints)) {
+      this.#logger.warn(`Corrupt state in ${r.key}${r.field === undefined ? '' : ` (field ${r.field})`}: ${r.problem}, found ${JSON.stringify(r.value)}; ${r.action}`, {
+        key: r.key,
+        field: r.field,
+      });
+    }
+  }
+
+  /** Reads the store's eviction policy (bounded, never throws) and warns when it can evict the library's keys. */
+  async #checkEviction(): Promise<void> {
+    const read = this.#state.evictionPolicy?.bind(this.#state);
+    if (!read) return;
+    this.#eviction = await withTimeout(read(), LEASE_INSPECT_TIMEOUT_MS).catch(() => ({ policy: undefined, warning: undefined }));
+    if (this.#eviction.warning !== undefined) this.#logger.warn(this.#eviction.warning, { maxmemoryPolicy: this.#eviction.policy });
+  }
+
+  /** Who holds the lease and when it expires, for a refusal message (never throws, bounded wait). */
+  async #leaseHolder(): Promise<string> {
+    const inspect = this.#state.inspectLease?.bind(this.#state);
+    const holder = inspect ? await withTimeout(inspect(), LEASE_INSPECT_TIMEOUT_MS).catch(() => undefined) : undefined;
+    return describeLeaseHolder(holder, Date.now());
   }
 
   #leaseEnabled(): boolean {
@@ -829,11 +916,14 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** `promise`, or a rejection after `ms`; the timer never outlives the promise. */
+/** The rejection of {@link withTimeout} when time ran out. */
+class StopTimeout extends Error {}
+
+/** `promise`, or a rejection ({@link StopTimeout}) after `ms`; the timer never outlives the promise. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`No answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new StopTimeout(`No answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

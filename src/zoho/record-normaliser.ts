@@ -10,7 +10,7 @@
  * - `Modified_Time` is local wall-clock text in the app's format and zone [inferred], read with
  *   {@link ZohoDateTimeCodec}.
  */
-import type { RecordStamp, RejectedRecord, RejectionReason, SourceEvent, SourceRecord } from '../adapters/source.js';
+import { MAX_RECORD_DEPTH, type RecordStamp, type RejectedRecord, type RejectionReason, type SourceEvent, type SourceRecord } from '../adapters/source.js';
 import type { ZohoDateTimeCodec } from './date-time.js';
 
 /** A Zoho ID: 1–19 decimal digits. */
@@ -85,21 +85,31 @@ export class ZohoRecordNormaliser {
     this.eventLookupField = options.eventLookupField;
   }
 
-  /** Full records of a page (`data` = the row, IDs as strings). Never throws. */
+  /**
+   * Full records of a page (`data` = the row, IDs as strings). A row nested deeper than
+   * {@link MAX_RECORD_DEPTH} levels is rejected as `too-deep` (the rest of the page is kept).
+   * Never throws.
+   */
   toRecords(rows: readonly unknown[]): NormalisedRows<SourceRecord> {
     const items: SourceRecord[] = [];
     const rejected: RejectedRecord[] = [];
     for (const raw of rows) {
       const checked = this.check(raw);
-      if (!checked.ok) rejected.push(checked.rejection);
-      else {
-        items.push({
-          id: checked.id,
-          eventId: checked.eventId,
-          modifiedAt: checked.modifiedAt,
-          data: withStringIds(checked.row) as Record<string, unknown>,
-        });
+      if (!checked.ok) {
+        rejected.push(checked.rejection);
+        continue;
       }
+      const data = withStringIds(checked.row, MAX_RECORD_DEPTH);
+      if (data === TOO_DEEP) {
+        rejected.push({
+          reason: 'too-deep',
+          detail: `record ${checked.id}: nested deeper than ${MAX_RECORD_DEPTH} levels`,
+          eventId: checked.eventId,
+          raw,
+        });
+        continue;
+      }
+      items.push({ id: checked.id, eventId: checked.eventId, modifiedAt: checked.modifiedAt, data: data as Record<string, unknown> });
     }
     return { items, rejected };
   }
@@ -169,17 +179,31 @@ export function readLookupId(value: unknown): string | undefined {
   return toZohoId(value);
 }
 
+/** What {@link withStringIds} returns for a value nested deeper than its `maxDepth`. */
+export const TOO_DEEP: unique symbol = Symbol('too-deep');
+
 /**
  * A copy of `value` in which every `ID` property (at any depth: lookups, multi-lookups, subform
  * rows) holding a number or bigint holds its digit string instead. Parts without such IDs are
  * shared, not copied; the input is never modified.
+ *
+ * @param maxDepth - deepest nesting of objects and arrays walked (`value` itself is level 1);
+ *   deeper values make the result {@link TOO_DEEP} instead of overflowing the call stack.
+ *   Unit: levels. Default {@link MAX_RECORD_DEPTH}.
  */
-export function withStringIds(value: unknown): unknown {
+export function withStringIds(value: unknown, maxDepth: number = MAX_RECORD_DEPTH): unknown {
+  return stringIds(value, maxDepth);
+}
+
+function stringIds(value: unknown, levelsLeft: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (levelsLeft <= 0) return TOO_DEEP;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const next = withStringIds(item);
+      const next = stringIds(item, levelsLeft - 1);
+      if (next === TOO_DEEP) return TOO_DEEP;
       if (next !== item) {
         out ??= value.slice();
         out[i] = next;
@@ -187,14 +211,14 @@ export function withStringIds(value: unknown): unknown {
     }
     return out ?? value;
   }
-  if (typeof value !== 'object' || value === null) return value;
   const obj = value as Record<string, unknown>;
   let out: Record<string, unknown> | undefined;
   for (const key of Object.keys(obj)) {
     const item = obj[key];
     let next: unknown;
     if (key === 'ID' && (typeof item === 'number' || typeof item === 'bigint')) next = String(item);
-    else next = withStringIds(item);
+    else next = stringIds(item, levelsLeft - 1);
+    if (next === TOO_DEEP) return TOO_DEEP;
     if (next !== item) {
       out ??= { ...obj };
       out[key] = next;
@@ -217,7 +241,7 @@ function describe(value: unknown): string {
   }
 }
 
-/** Events of one page of the events report, and the rows that had no valid `ID`. */
+/** Events of one page of the events report, and the rows that had no valid `ID` (or nest too deep). */
 export interface NormalisedEvents {
   /** Unit: events. */
   readonly events: SourceEvent[];
@@ -234,8 +258,9 @@ export function toSourceEvents(rows: readonly unknown[]): NormalisedEvents {
   const invalid: unknown[] = [];
   for (const raw of rows) {
     const id = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? toZohoId((raw as Record<string, unknown>).ID) : undefined;
-    if (id === undefined) invalid.push(raw);
-    else events.push({ id, data: withStringIds(raw) as Record<string, unknown> });
+    const data = id === undefined ? TOO_DEEP : withStringIds(raw);
+    if (id === undefined || data === TOO_DEEP) invalid.push(raw);
+    else events.push({ id, data: data as Record<string, unknown> });
   }
   return { events, invalid };
 }

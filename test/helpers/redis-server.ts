@@ -40,8 +40,15 @@ export interface RedisServer {
   readonly process: ChildProcess;
   /** Whether the current process has exited. */
   readonly exited: boolean;
-  /** Kills the process at once (SIGKILL: no shutdown, clients see the connection drop). Resolves at exit. */
-  kill(): Promise<void>;
+  /**
+   * Kills the process with `signal` (default SIGKILL: no shutdown, as a crash; clients see the
+   * connection drop). A paused process is resumed first. Resolves at exit.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Stalls it (`SIGSTOP`): connections stay open, nothing answers. */
+  pause(): void;
+  /** Resumes a stalled server (`SIGCONT`). */
+  resume(): void;
   /** Starts a new process on the same port and directory (after `kill()`); resolves once it answers PING. */
   restart(): Promise<void>;
   /** SIGTERM, then SIGKILL after `stopTimeoutMs`; removes the directory. Idempotent. */
@@ -87,12 +94,15 @@ export function pingPort(port: number, host = HOST, timeoutMs = 1000): Promise<b
   });
 }
 
-/** The `process_id` the Redis at `port` reports (`INFO server`), or undefined if none answers within `timeoutMs`. */
-function serverPid(port: number, timeoutMs: number): Promise<number | undefined> {
+/**
+ * The `process_id` the Redis at `port` reports (`INFO server`); `null` when it answers with an error
+ * (e.g. `INFO` renamed away with `--rename-command INFO ""`); undefined if none answers within `timeoutMs`.
+ */
+function serverPid(port: number, timeoutMs: number): Promise<number | null | undefined> {
   return new Promise((resolve) => {
     const socket = connect(port, HOST);
     let reply = '';
-    const done = (pid: number | undefined): void => {
+    const done = (pid: number | null | undefined): void => {
       clearTimeout(timer);
       socket.destroy();
       resolve(pid);
@@ -103,7 +113,7 @@ function serverPid(port: number, timeoutMs: number): Promise<number | undefined>
       reply += chunk.toString('latin1');
       const match = /process_id:(\d+)\r\n/.exec(reply);
       if (match) done(Number(match[1]));
-      else if (reply.startsWith('-')) done(undefined);
+      else if (reply.startsWith('-') && reply.includes('\r\n')) done(null);
     });
     socket.on('error', () => done(undefined));
     socket.on('close', () => done(undefined));
@@ -141,7 +151,10 @@ async function spawnOn(port: number, dir: string, options: RedisServerOptions): 
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`${binary} on port ${port} exited (${proc.exitCode ?? proc.signalCode}): ${output.trim().slice(-600)}`);
     }
-    if (proc.pid !== undefined && (await serverPid(port, 500)) === proc.pid) return proc;
+    const pid = await serverPid(port, 500);
+    if (proc.pid !== undefined && pid === proc.pid) return proc;
+    // No INFO (renamed away): a PONG while our process still runs (a second server on a taken port exits at once).
+    if (pid === null && (await pingPort(port, HOST, 500)) && proc.exitCode === null && proc.signalCode === null) return proc;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       await exitOf(proc);
@@ -186,9 +199,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     get exited() {
       return current.exitCode !== null || current.signalCode !== null;
     },
-    async kill() {
-      current.kill('SIGKILL');
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (server.exited) return;
+      current.kill('SIGCONT');
+      current.kill(signal);
       await exitOf(current);
+    },
+    pause() {
+      if (!server.exited) current.kill('SIGSTOP');
+    },
+    resume() {
+      if (!server.exited) current.kill('SIGCONT');
     },
     async restart() {
       if (stopped) throw new Error('restart() after stop()');
@@ -199,6 +220,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (stopped) return;
       stopped = true;
       if (!server.exited) {
+        current.kill('SIGCONT');
         current.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([
@@ -220,9 +242,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 }
 
 /** A running private redis-server, as {@link startPrivateRedis} returns it. */
-export type PrivateRedis = Pick<RedisServer, 'url' | 'port' | 'stop'>;
+export type PrivateRedis = Pick<RedisServer, 'url' | 'port' | 'kill' | 'pause' | 'resume' | 'restart' | 'stop'>;
 
-/** {@link startRedisServer} with its defaults (free port, no persistence); the caller stops it. */
-export function startPrivateRedis(): Promise<PrivateRedis> {
-  return startRedisServer();
+/**
+ * {@link startRedisServer} on a free port without persistence, plus `args` (e.g.
+ * `['--maxmemory-policy', 'allkeys-lru']`); the caller stops it (afterAll/afterEach).
+ */
+export function startPrivateRedis(args: readonly string[] = []): Promise<PrivateRedis> {
+  return startRedisServer({ args });
 }

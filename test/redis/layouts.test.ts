@@ -99,6 +99,20 @@ describe('README key layouts, read back by a backend', () => {
         // A staleness check compares the times the layout keeps (index values or stamp fields): nothing differs.
         const report = await worker.checkDiscrepancies();
         expect(report.totals).toMatchObject({ missingInRedis: 0, extraInRedis: 0, stale: 0 });
+
+        // A record key that vanished (evicted, expired, deleted by hand) while its index entry stayed
+        // reads as not held in every layout, so reconciliation finds it.
+        const vanished = h.sim.listRegistrations()[5]!;
+        const kept = h.sim.listRegistrations(vanished.eventId).find((r) => r.id !== vanished.id)!;
+        expect(await h.redis.del(render(recordKey, prefix, vanished.eventId, vanished.id))).toBe(1);
+        const stillIndexed =
+          indexCommand === 'SMEMBERS'
+            ? await h.redis.sismember(render(indexKey, prefix, vanished.eventId), vanished.id)
+            : await h.redis.hexists(render(indexKey, prefix, vanished.eventId), vanished.id);
+        expect(stillIndexed).toBe(1);
+        const stamps = [vanished, kept].map((r) => ({ id: r.id, eventId: r.eventId, modifiedAt: r.modifiedAt }));
+        expect(await sink.compareStamps(stamps)).toEqual({ missing: [stamps[0]], stale: [] });
+        expect(await sink.readStamps(vanished.eventId, [vanished.id, kept.id])).toEqual([undefined, kept.modifiedAt]);
       } finally {
         await deletePrefix(h.redis as Redis, prefix);
       }

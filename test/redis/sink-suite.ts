@@ -94,7 +94,9 @@ export function defineSinkSuite(factory: ClientFactory): void {
         const stamps = records.map((r) => ({ id: r.id, eventId: r.eventId, modifiedAt: r.modifiedAt }));
         const comparison = await compare(sink, stamps, 'one-trip');
         expect(comparison).toEqual({ missing: [], stale: [] });
-        expect(sizes).toEqual([3, 6]); // the sink: HMGET per event, one pipeline; the state store: SADD + EXPIRE per event, one pipeline (sent together)
+        // The sink: HMGET per event plus EXISTS per record key (a key that vanished reads as missing),
+        // one pipeline; the state store: SADD + EXPIRE per event, one pipeline (sent together).
+        expect(sizes).toEqual([3 + 250, 6]);
       } finally {
         spy.mockRestore();
       }
@@ -365,6 +367,32 @@ export function defineSinkSuite(factory: ClientFactory): void {
       expect(await sink.state.getCheckpoint('full')).toBeUndefined();
       await sink.state.clearCheckpoint('other');
       expect(await sink.state.getCheckpoint('other')).toBeUndefined();
+    });
+
+    it('refuses fenced writes when the fencing counter is missing or went back (Redis lost its data or restarted)', async () => {
+      const sink = newSink();
+      const checkpoint: Checkpoint = { runId: 'r', kind: 'full', cursor: 'c', nextPage: 2, maxModifiedAt: BASE, since: undefined, startedAt: BASE };
+      await sink.state.acquireLease('first-owner', 60_000);
+      await sink.state.releaseLease('first-owner');
+      const stale = await sink.state.acquireLease('stale-owner', 60_000);
+      expect(stale!.fence).toBe(2);
+      // Redis restarted empty: no counter, no lease.
+      await redis.del(sink.keys.fence(), sink.keys.lease());
+      const missing = sink.state.setCheckpoint('full', checkpoint, { fence: stale!.fence });
+      await expect(missing).rejects.toBeInstanceOf(LeaseError);
+      await expect(missing).rejects.toThrow(/fencing counter .* is missing/);
+      await expect(sink.state.advanceWatermark(BASE, { fence: stale!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.setSyncMeta({ lastSyncAt: 1 }, { fence: stale!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.setEventMeta(EVENT_A, { sourceCount: 1 }, { fence: stale!.fence })).rejects.toBeInstanceOf(LeaseError);
+      await expect(sink.state.clearCheckpoint('full', { fence: stale!.fence })).rejects.toBeInstanceOf(LeaseError);
+      expect(await sink.state.getCheckpoint('full')).toBeUndefined();
+
+      // Someone took a new lease from the restarted counter (fence 1): the stale owner's higher fence is refused too.
+      const fresh = await sink.state.acquireLease('new-owner', 60_000);
+      expect(fresh!.fence).toBe(1);
+      await expect(sink.state.setCheckpoint('full', checkpoint, { fence: stale!.fence })).rejects.toThrow(/newer than the fencing counter/);
+      await sink.state.setCheckpoint('full', checkpoint, { fence: fresh!.fence });
+      expect(await sink.state.getCheckpoint('full')).toEqual(checkpoint);
     });
 
     it('appends dead letters to capped streams', async () => {

@@ -159,6 +159,7 @@ describe('events, status and the error policy', () => {
     const { RedisSink } = await import('../../src/redis/redis-sink.js');
     const { SyncWorker } = await import('../../src/worker/sync-worker.js');
     const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    dead.on('error', () => undefined);
     const worker = new SyncWorker({ source: h.source(), sink: new RedisSink({ redis: dead }), logger: memoryLogger() });
     h.sim.clearRequests();
     const started = Date.now();

@@ -28,17 +28,18 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     expect(await h.redisIds()).toEqual(held); // nothing removed, nothing lost
     expect(await h.sink.state.getCheckpoint('full')).toMatchObject({ nextPage: 3 });
 
-    // The next run resumes from page 3 (never deletes), and the one after converges fully.
+    // The next run resumes from page 3 and still finds the deletions (ID-only pass); the one after has nothing to do.
     h.sim.clearRequests();
     const resumed = await worker.performFullSync();
     expect(resumed.resumed).toBe(true);
-    expect(resumed.removed).toBe(0);
+    expect(resumed.removed).toBe(5);
+    expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
     const firstPage = h.sim.requests.find((r) => r.kind === 'records' && r.report === h.sim.config.registrationsReport);
     expect(firstPage?.cursor).toBeDefined();
     expect(await h.sink.state.getCheckpoint('full')).toBeUndefined();
     const converged = await worker.performFullSync();
     expect(converged.resumed).toBe(false);
-    expect(converged.removed).toBe(5);
+    expect(converged.removed).toBe(0);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
   });
 
@@ -86,9 +87,10 @@ describe('failures midway, resume and the mass-removal guard (simulator + real R
     await second.start();
     const result = (await done) as { resumed: boolean; pages: number };
     expect(result.resumed).toBe(true);
-    expect(result.pages).toBe(2); // pages 3 and 4 only
+    expect(result.pages).toBe(2 + 4); // record pages 3 and 4 only, then the ID-only pass over all 4 pages
     const registrationCalls = h.sim.requests.filter((r) => r.kind === 'records' && r.report === h.sim.config.registrationsReport);
-    expect(registrationCalls.map((r) => r.page)).toEqual([3, 4]);
+    expect(registrationCalls.filter((r) => r.query.field_config !== 'custom').map((r) => r.page)).toEqual([3, 4]);
+    expect(registrationCalls.filter((r) => r.query.field_config === 'custom').map((r) => r.page)).toEqual([1, 2, 3, 4]);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
   });
 });

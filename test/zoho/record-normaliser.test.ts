@@ -6,9 +6,11 @@ import {
   isZohoId,
   readLookupId,
   toSourceEvents,
+  TOO_DEEP,
   toZohoId,
   withStringIds,
 } from '../../src/zoho/record-normaliser.js';
+import { MAX_RECORD_DEPTH } from '../../src/adapters/source.js';
 
 const codec = new ZohoDateTimeCodec('dd-MMM-yyyy', 'UTC');
 const normaliser = new ZohoRecordNormaliser({ codec, eventLookupField: 'Event' });
@@ -50,6 +52,25 @@ describe('ID helpers', () => {
     expect(input.ID).toBe(12);
     const clean = { ID: '1', x: [1, 2] };
     expect(withStringIds(clean)).toBe(clean);
+  });
+
+  it('withStringIds stops at maxDepth instead of overflowing the stack', () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`) as unknown;
+    expect(withStringIds(deep)).toBe(TOO_DEEP);
+    expect(withStringIds({ a: { b: [1] } }, 3)).toEqual({ a: { b: [1] } });
+    expect(withStringIds({ a: { b: [1] } }, 2)).toBe(TOO_DEEP);
+  });
+});
+
+describe('ZohoRecordNormaliser depth', () => {
+  it(`rejects a row nested deeper than ${MAX_RECORD_DEPTH} levels as too-deep and keeps the rest`, () => {
+    const deep = { ...good, ID: '4085713000012345680', Notes: JSON.parse(`${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`) as unknown };
+    const { items, rejected } = normaliser.toRecords([good, deep, { ...good, ID: '4085713000012345681' }]);
+    expect(items.map((r) => r.id)).toEqual(['4085713000012345679', '4085713000012345681']);
+    expect(rejected).toEqual([
+      { reason: 'too-deep', detail: `record 4085713000012345680: nested deeper than ${MAX_RECORD_DEPTH} levels`, eventId: '4085713000000000001', raw: deep },
+    ]);
+    expect(toSourceEvents([{ ID: '5', x: deep }]).invalid).toHaveLength(1);
   });
 });
 
