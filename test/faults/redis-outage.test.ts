@@ -16,7 +16,7 @@ import { RedisSink } from '../../src/redis/redis-sink.js';
 import { STOP_TIMEOUT_MS, SyncWorker } from '../../src/worker/sync-worker.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { type PrivateRedis, startPrivateRedis } from '../helpers/redis-server.js';
-import { CONVERGED, checkIntegrity, faultRow, recordEvents, sleep } from './helpers.js';
+import { CONVERGED, checkIntegrity, faultRow, recordEvents, sleep, until } from './helpers.js';
 
 /** `promise`'s outcome, or `'pending'` after `ms` (the run must settle: a hang is the failure). */
 async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown } | 'pending'> {
@@ -74,7 +74,9 @@ describe('Redis stops answering mid-sync (private redis-server, Zoho simulator)'
     expect(worker.getStatus().last_run).toMatchObject({ outcome: 'failed', error_code: SyncErrorCode.SINK });
 
     await server!.restart(); // empty: no persistence
-    await sleep(300); // the client reconnects by itself
+    // The client reconnects by itself, on its own backoff: ioredis 5 waits up to 2 s between
+    // attempts, ioredis 6 up to 5 s plus jitter.
+    await until(() => redis!.status === 'ready', 15_000, 'the client to reconnect');
     const after = await worker.performFullSync();
     expect(after.resumed).toBe(false);
     const integrity = await checkIntegrity(view);
@@ -93,7 +95,7 @@ describe('Redis stops answering mid-sync (private redis-server, Zoho simulator)'
     expect(log.syncFailed).toHaveLength(1);
 
     await server!.restart();
-    await sleep(300);
+    await until(() => redis!.status === 'ready', 15_000, 'the client to reconnect');
     await worker.performFullSync();
     const integrity = await checkIntegrity(view);
     task.meta.fault = faultRow('Redis shut down mid-sync, client with maxRetriesPerRequest: null: the run settles', integrity);

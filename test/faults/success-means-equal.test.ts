@@ -13,7 +13,7 @@ import { RedisSink } from '../../src/redis/redis-sink.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { type PrivateRedis, startPrivateRedis } from '../helpers/redis-server.js';
-import { CONVERGED, checkIntegrity, faultRow, recordEvents, sleep } from './helpers.js';
+import { CONVERGED, checkIntegrity, faultRow, recordEvents, until } from './helpers.js';
 
 describe('success means equal (real Redis + Zoho simulator)', () => {
   let h: Harness | undefined;
@@ -112,7 +112,7 @@ describe('success means equal (real Redis + Zoho simulator)', () => {
       expect(outcome).not.toBe('succeeded');
       expect(log.syncCompleted).toHaveLength(0);
 
-      await sleep(200);
+      await until(() => redis!.status === 'ready', 15_000, 'the client to reconnect');
       const view: Harness = { ...h, redis, sink, prefix };
       const next = await worker.performFullSync();
       // With the lease, the checkpoint ioredis re-sent after the restart was refused (no fencing
