@@ -26,6 +26,7 @@ export type {
 } from './adapters/sink.js';
 export type {
   Checkpoint,
+  DeadLetterOptions,
   EventMeta,
   EventMetaPatch,
   EventState,

@@ -8,6 +8,16 @@
  */
 import type { RejectedRecord, SourceEvent } from './source.js';
 
+/** Options of {@link StateStore.deadLetter}. */
+export interface DeadLetterOptions {
+  /**
+   * Most of a record's JSON an entry keeps (the rest is cut; the entry still holds the whole
+   * size and a SHA-256). The worker passes its `maxRecordBytes`. Unit: bytes (UTF-8).
+   * Default: 262,144 (256 KiB).
+   */
+  readonly maxRawBytes?: number | undefined;
+}
+
 /** A record named by its event and ID. */
 export interface RecordRef {
   /** The record ID. */
@@ -156,8 +166,12 @@ export interface StateStore {
   /** Deletes a named checkpoint (fenced). */
   clearCheckpoint(name: string, options?: FenceOptions): Promise<void>;
 
-  /** Appends rejected records to their event's dead-letter stream (capped). */
-  deadLetter(entries: readonly RejectedRecord[]): Promise<void>;
+  /**
+   * Appends rejected records to their event's dead-letter stream (capped), keeping at most
+   * `options.maxRawBytes` of each record's JSON; a store should not append again a record whose
+   * reason and content equal an entry it still holds (a bad record is listed on every sync).
+   */
+  deadLetter(entries: readonly RejectedRecord[], options?: DeadLetterOptions): Promise<void>;
 
   /** Takes the sync lease if free; resolves `undefined` when another owner holds it. */
   acquireLease?(owner: string, ttlMs: number): Promise<Lease | undefined>;

@@ -1,18 +1,54 @@
 /**
  * Dead-letter streams on Redis: rejected records appended to their event's capped stream
  * (`XADD … MAXLEN ~ n`), or to the global one when they carry no usable event ID.
+ *
+ * Bounded in bytes: an entry keeps at most `maxRawBytes` of the record's JSON, with the whole
+ * record's size and SHA-256, so a 10 MB bad record costs about `maxRawBytes` in Redis, not 10 MB.
+ * Not repeated: a record rejected again with the same content (every sync lists it again) is not
+ * appended while its entry is still in the stream (see {@link APPEND_DEAD_LETTERS_LUA}).
  */
+import { createHash } from 'node:crypto';
 import type { RejectedRecord } from '../adapters/source.js';
+import type { DeadLetterOptions } from '../adapters/state-store.js';
 import type { CommandGroup, RedisCommands } from './commands.js';
 import { DEAD_LETTER_FIELDS, type KeySchema } from './key-schema.js';
 import { safeJson } from './values.js';
 
+/** Default of {@link DeadLetterOptions.maxRawBytes}: the worker's default `maxRecordBytes`. Unit: bytes. */
+export const DEFAULT_DEAD_LETTER_RAW_BYTES = 256 * 1024;
+
+/** Longest `detail` kept (a detail may quote an offending value of any size). Unit: UTF-16 code units. */
+export const MAX_DEAD_LETTER_DETAIL_CHARS = 2048;
+
+/** The digest hash that sits beside a dead-letter stream (same hash tag, so the same slot). */
+export function deadLetterDigestsKey(streamKey: string): string {
+  return `${streamKey}:digests`;
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, never inside a character. */
+export function cutUtf8(text: string, maxBytes: number): { text: string; bytes: number; cut: boolean } {
+  const buffer = Buffer.from(text, 'utf8');
+  if (buffer.length <= maxBytes) return { text, bytes: buffer.length, cut: false };
+  let end = maxBytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the character that would be split.
+  while (end > 0 && (buffer[end]! & 0xc0) === 0x80) end -= 1;
+  return { text: buffer.subarray(0, end).toString('utf8'), bytes: buffer.length, cut: true };
+}
+
+function shortDetail(detail: string): string {
+  return detail.length <= MAX_DEAD_LETTER_DETAIL_CHARS ? detail : `${detail.slice(0, MAX_DEAD_LETTER_DETAIL_CHARS)}… (${detail.length} characters)`;
+}
+
 /**
- * Appends rejected records (`XADD key MAXLEN ~ maxLen * reason … detail … raw … at …`, pipelined).
+ * Appends rejected records, one script call per stream (pipelined; see {@link APPEND_DEAD_LETTERS_LUA}).
  * Entries without a usable event ID go to `<p>:{g}:dlq` (an unusable one is quoted in `detail`).
- * `raw` is the record as JSON; `at` the ISO time of the call.
+ * Fields: `reason`, `detail` (at most 2,048 characters), `raw` (the record's JSON, cut to
+ * `maxRawBytes` on a character boundary), `raw_bytes` and `raw_sha256` (of the whole JSON),
+ * `raw_truncated` (`'true'` | `'false'`), `at` (ISO time of the call). An entry whose reason and
+ * whole JSON equal an entry still in the stream is not appended again.
  *
  * @param maxLen - approximate cap of each stream. Unit: entries.
+ * @returns how many entries were appended and how many were skipped as repeats. Unit: entries.
  * @throws {@link SinkError} on any error reply.
  */
 export async function appendDeadLetters(
@@ -20,9 +56,11 @@ export async function appendDeadLetters(
   keys: KeySchema,
   maxLen: number,
   entries: readonly RejectedRecord[],
-): Promise<void> {
+  options: DeadLetterOptions = {},
+): Promise<{ appended: number; skipped: number }> {
+  const maxRawBytes = options.maxRawBytes ?? DEFAULT_DEAD_LETTER_RAW_BYTES;
   const at = new Date().toISOString();
-  const byKey = new Map<string, string[][]>();
+  const byKey = new Map<string, (string | number)[]>();
   for (const entry of entries) {
     let key = keys.globalDeadLetters();
     let detail = String(entry.detail);
@@ -30,28 +68,49 @@ export async function appendDeadLetters(
       try {
         key = keys.deadLetters(entry.eventId);
       } catch {
-        detail = `${detail} (event ID ${JSON.stringify(entry.eventId)} cannot be used in a key)`;
+        detail = `${detail} (event ID ${JSON.stringify(String(entry.eventId).slice(0, 200))} cannot be used in a key)`;
       }
     }
+    const json = safeJson(entry.raw);
+    const sha256 = createHash('sha256').update(json, 'utf8').digest('hex');
+    const raw = cutUtf8(json, maxRawBytes);
+    const reason = String(entry.reason);
+    // The repeat check compares reason and content (not the detail, which may carry a time).
+    const digest = createHash('sha256').update(reason).update('\0').update(sha256).digest('hex').slice(0, 32);
     const fields = [
       DEAD_LETTER_FIELDS.reason,
-      String(entry.reason),
+      reason,
       DEAD_LETTER_FIELDS.detail,
-      detail,
+      shortDetail(detail),
       DEAD_LETTER_FIELDS.raw,
-      safeJson(entry.raw),
+      raw.text,
+      DEAD_LETTER_FIELDS.rawBytes,
+      raw.bytes,
+      DEAD_LETTER_FIELDS.rawSha256,
+      sha256,
+      DEAD_LETTER_FIELDS.rawTruncated,
+      raw.cut ? 'true' : 'false',
       DEAD_LETTER_FIELDS.at,
       at,
     ];
     const list = byKey.get(key);
-    if (list === undefined) byKey.set(key, [fields]);
-    else list.push(fields);
+    const args = [digest, fields.length, ...fields];
+    if (list === undefined) byKey.set(key, args);
+    else list.push(...args);
   }
-  const groups: CommandGroup[] = [...byKey.entries()].map(([key, list]) => ({
-    label: `XADD ${key}`,
+  const groups: CommandGroup[] = [...byKey.entries()].map(([key, args]) => ({
+    label: `dead letters ${key}`,
     add: (p) => {
-      for (const fields of list) p.xadd(key, 'MAXLEN', '~', maxLen, '*', ...fields);
+      p.zrsAppendDeadLetters(key, deadLetterDigestsKey(key), maxLen, ...args);
     },
   }));
-  await commands.execGroups('deadLetter', groups);
+  const replies = await commands.execGroups('deadLetter', groups);
+  let appended = 0;
+  let skipped = 0;
+  for (const group of replies) {
+    const reply = group[0] as [number, number] | undefined;
+    appended += Number(reply?.[0] ?? 0);
+    skipped += Number(reply?.[1] ?? 0);
+  }
+  return { appended, skipped };
 }

@@ -8,13 +8,15 @@
  * | `<p>:{e:<eventId>}:ids` | HASH | the per-event index: recordId → modification instant (epoch ms, decimal string) |
  * | `<p>:{e:<eventId>}:meta` | HASH | `source_count`, `last_sync_at`, `last_full_sync_at` (epoch ms, decimal strings) |
  * | `<p>:{e:<eventId>}:seen:<scope>` | SET | record IDs seen by a reconciliation scope (TTL 24 h as a safety net) |
- * | `<p>:{e:<eventId>}:dlq` | STREAM | dead letters of the event, capped (`XADD … MAXLEN ~ n`); fields `reason`, `detail`, `raw` (JSON), `at` (ISO time) |
+ * | `<p>:{e:<eventId>}:dlq` | STREAM | dead letters of the event, capped (`XADD … MAXLEN ~ n`); fields `reason`, `detail`, `raw` (JSON, at most `maxRecordBytes`), `raw_bytes`, `raw_sha256`, `raw_truncated`, `at` (ISO time) |
+ * | `<p>:{e:<eventId>}:dlq:digests` | HASH | content digest → stream entry ID of the event's dead letters (an entry still in the stream is not appended again) |
  * | `<p>:{g}:events` | HASH | the known-events set: eventId → event row JSON |
  * | `<p>:{g}:meta` | HASH | `watermark`, `last_sync_at`, `last_full_sync_at`, `last_stale_check_at` (epoch ms, decimal strings) |
  * | `<p>:{g}:checkpoint:<name>` | STRING | a checkpoint's JSON |
  * | `<p>:{g}:lease` | STRING | the sync lease: owner token, with a PX time-to-live |
  * | `<p>:{g}:fence` | STRING | the fencing counter (`INCR` on each lease acquisition) |
  * | `<p>:{g}:dlq` | STREAM | dead letters that carry no event ID (same fields as the per-event stream) |
+ * | `<p>:{g}:dlq:digests` | HASH | content digest → entry ID of `<p>:{g}:dlq` |
  *
  * The `{…}` parts are Redis Cluster hash tags: all keys of one event hash to one slot (so one Lua
  * script may touch them all), and all global keys hash to the `{g}` slot.
@@ -52,8 +54,14 @@ export const DEAD_LETTER_FIELDS = {
   reason: 'reason',
   /** Human-readable detail. */
   detail: 'detail',
-  /** The raw record as JSON. */
+  /** The raw record as JSON, cut to at most `maxRecordBytes` bytes (UTF-8, on a character boundary). */
   raw: 'raw',
+  /** The size of the whole raw record's JSON. Unit: bytes (UTF-8), decimal string. */
+  rawBytes: 'raw_bytes',
+  /** SHA-256 of the whole raw record's JSON, lowercase hex. */
+  rawSha256: 'raw_sha256',
+  /** `'true'` when `raw` was cut (then `raw` is not valid JSON), else `'false'`. */
+  rawTruncated: 'raw_truncated',
   /** When the entry was written (ISO 8601, UTC). */
   at: 'at',
 } as const;

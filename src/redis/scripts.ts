@@ -292,6 +292,50 @@ end
 return {1}
 `;
 
+/**
+ * Appends dead letters to one stream, skipping content already in it. Atomic.
+ * KEYS: `[1]` the dead-letter stream, `[2]` its digest hash (digest → entry ID; same slot).
+ * ARGV: `[1]` the stream's approximate cap (entries), then per entry `digest, n, field, value…`
+ * (`n` = the number of field and value arguments that follow).
+ *
+ * An entry whose digest maps to an ID still in the stream (`XRANGE id id` is not empty) is skipped:
+ * a bad record listed again on every sync is stored once while its entry lasts. Otherwise
+ * `XADD … MAXLEN ~ cap *` and the digest maps to the new ID. When the hash holds more than
+ * `2 × cap + 200` digests (the stream trimmed their entries), digests of entries gone from the
+ * stream are removed, so the hash stays about as long as the stream.
+ *
+ * Reply: `{appended, skipped}`.
+ */
+export const APPEND_DEAD_LETTERS_LUA = `
+local cap = tonumber(ARGV[1])
+local appended = 0
+local skipped = 0
+local i = 2
+while i <= #ARGV do
+  local digest = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  local first = i + 2
+  i = first + n
+  local held = redis.call('HGET', KEYS[2], digest)
+  if type(held) == 'string' and #redis.call('XRANGE', KEYS[1], held, held) > 0 then
+    skipped = skipped + 1
+  else
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', unpack(ARGV, first, first + n - 1))
+    redis.call('HSET', KEYS[2], digest, id)
+    appended = appended + 1
+  end
+end
+if redis.call('HLEN', KEYS[2]) > 2 * cap + 200 then
+  local all = redis.call('HGETALL', KEYS[2])
+  for j = 1, #all, 2 do
+    if #redis.call('XRANGE', KEYS[1], all[j + 1], all[j + 1]) == 0 then
+      redis.call('HDEL', KEYS[2], all[j])
+    end
+  end
+end
+return {appended, skipped}
+`;
+
 /** A script argument: ioredis sends numbers and strings as their decimal / UTF-8 text. */
 export type ScriptArg = string | number;
 
@@ -315,6 +359,8 @@ export interface SinkScriptCommands<R> {
   zrsFencedDel(fenceKey: string, key: string, fence: ScriptArg): R;
   /** See {@link FENCED_HSET_LUA}. */
   zrsFencedHset(fenceKey: string, key: string, fence: ScriptArg, ...fieldValues: ScriptArg[]): R;
+  /** See {@link APPEND_DEAD_LETTERS_LUA}. */
+  zrsAppendDeadLetters(streamKey: string, digestsKey: string, cap: ScriptArg, ...entries: ScriptArg[]): R;
 }
 
 /** An ioredis client (standalone or cluster) with the sink's script commands registered. */
@@ -332,6 +378,7 @@ export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { 
   zrsFencedSet: { numberOfKeys: 2, lua: FENCED_SET_LUA },
   zrsFencedDel: { numberOfKeys: 2, lua: FENCED_DEL_LUA },
   zrsFencedHset: { numberOfKeys: 2, lua: FENCED_HSET_LUA },
+  zrsAppendDeadLetters: { numberOfKeys: 2, lua: APPEND_DEAD_LETTERS_LUA },
 };
 
 /**

@@ -9,6 +9,7 @@ import type {
   Checkpoint,
   EventMetaPatch,
   EventState,
+  DeadLetterOptions,
   FenceOptions,
   Lease,
   LeaseHolder,
@@ -330,11 +331,13 @@ export class RedisStateStore implements StateStore {
 
   /**
    * Appends rejected records to their event's dead-letter stream (capped at about
-   * `deadLetterMaxLen`; see `appendDeadLetters`).
+   * `deadLetterMaxLen` entries), each entry holding at most `options.maxRawBytes` of the record's
+   * JSON plus its whole size and SHA-256; a record with the same reason and content as an entry
+   * still in the stream is not appended again. See `appendDeadLetters`.
    * @throws {@link SinkError} on any error reply.
    */
-  deadLetter(entries: readonly RejectedRecord[]): Promise<void> {
-    return appendDeadLetters(this.commands, this.keys, this.deadLetterMaxLen, entries);
+  async deadLetter(entries: readonly RejectedRecord[], options?: DeadLetterOptions): Promise<void> {
+    await appendDeadLetters(this.commands, this.keys, this.deadLetterMaxLen, entries, options);
   }
 
   /**

@@ -75,9 +75,12 @@ export function recordUpsert(ctx: RunContext, result: UpsertResult): void {
   }
 }
 
-/** Sends rejected records to the dead-letter streams and reports each. */
+/**
+ * Sends rejected records to the dead-letter streams (each entry keeps at most `maxRecordBytes` of
+ * the record) and reports each, also one the store did not append again because it still holds it.
+ */
 export async function deadLetter(ctx: RunContext, rejected: readonly RejectedRecord[]): Promise<void> {
-  await ctx.state.deadLetter(rejected);
+  await ctx.state.deadLetter(rejected, { maxRawBytes: ctx.options.maxRecordBytes });
   ctx.progress.deadLettered += rejected.length;
   for (const r of rejected) {
     ctx.logger.warn('Record sent to the dead-letter stream', { runId: ctx.runId, eventId: r.eventId, reason: r.reason, detail: r.detail });

@@ -375,7 +375,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     try {
       const state = this.#retryingState(options.signal);
       const source = new ScreenedSource(this.#source, async (rejected) => {
-        await state.deadLetter(rejected);
+        await state.deadLetter(rejected, { maxRawBytes: this.options.maxRecordBytes });
         this.#stats.dead_lettered += rejected.length;
         for (const r of rejected) {
           this.#logger.warn('Record sent to the dead-letter stream', { recordId, eventId: r.eventId, reason: r.reason, detail: r.detail });

@@ -140,6 +140,7 @@ describe('README key layouts, read back by a backend', () => {
     expect(make({ indexKey: '<prefix>:{e:<eventId>}:meta' })).toThrow(/"app:\{e:1\}:meta" that the library keeps for its own state/);
     expect(make({ recordKey: '<prefix>:{e:<eventId>}:seen:<id>' })).toThrow(/layout.recordKey .*own state/);
     expect(make({ indexKey: 'app:{e:<eventId>}:dlq' })).toThrow(/own state/);
+    expect(make({ indexKey: 'app:{e:<eventId>}:dlq:digests' })).toThrow(/own state/);
     expect(make({ recordKey: '<prefix>:{e:<eventId>}:meta:<id>' })).not.toThrow();
     expect(make({ recordKey: 'registration:{<eventId>}:<id>', indexKey: 'event:{<eventId>}:registrations' })).not.toThrow();
   });

@@ -98,12 +98,14 @@ describe('RedisSink on a real Redis', () => {
       [`${p}:{e:${EVENT_A}}:seen:scope1`]: 'set',
       [`${p}:{e:${EVENT_B}}:seen:scope1`]: 'set',
       [`${p}:{e:${EVENT_A}}:dlq`]: 'stream',
+      [`${p}:{e:${EVENT_A}}:dlq:digests`]: 'hash',
       [`${p}:{g}:events`]: 'hash',
       [`${p}:{g}:meta`]: 'hash',
       [`${p}:{g}:checkpoint:full`]: 'string',
       [`${p}:{g}:lease`]: 'string',
       [`${p}:{g}:fence`]: 'string',
       [`${p}:{g}:dlq`]: 'stream',
+      [`${p}:{g}:dlq:digests`]: 'hash',
     };
     const found: string[] = [];
     let cursor = '0';
@@ -138,7 +140,7 @@ describe('RedisSink on a real Redis', () => {
     expect(await redis.get(`${p}:{g}:lease`)).toBe('me');
     expect(await redis.get(`${p}:{g}:fence`)).toBe(String(lease!.fence));
     const [[, fields]] = (await redis.xrange(`${p}:{e:${EVENT_A}}:dlq`, '-', '+')) as [[string, string[]]];
-    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['reason', 'detail', 'raw', 'at']);
+    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['reason', 'detail', 'raw', 'raw_bytes', 'raw_sha256', 'raw_truncated', 'at']);
 
     const slot = (key: string): Promise<number> => keySlot(redis, key);
     for (const eventId of [EVENT_A, EVENT_B]) {
