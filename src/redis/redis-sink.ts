@@ -11,6 +11,7 @@ import { takeRecordJson } from '../record-json.js';
 import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
+import { ReplicaWait, type WaitForReplicas } from './replica-wait.js';
 import { queueScript, type ScriptArg } from './scripts.js';
 import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore } from './state-store.js';
 import { checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
@@ -47,6 +48,16 @@ export interface RedisSinkOptions {
    * fenced. Default 10000, 1–2147483647. Unit: milliseconds.
    */
   readonly commandTimeoutMs?: number | undefined;
+  /**
+   * Replicas that must confirm each record batch and removal (`WAIT numreplicas timeout`, sent in
+   * the same pipeline, so to the slot's master on a Cluster) before it counts as committed: a number,
+   * or `'auto'` (default) — 1 when the server (on a Cluster, any master) has a connected replica,
+   * 0 otherwise (then no `WAIT` is sent). A batch confirmed by fewer fails with a `SinkError`: the
+   * run fails and its watermark stays. See https://redis.io/docs/latest/commands/wait/.
+   */
+  readonly waitForReplicas?: WaitForReplicas | undefined;
+  /** Longest `WAIT` per batch. Default 1000, 1–60000. Unit: ms. */
+  readonly waitTimeoutMs?: number | undefined;
 }
 
 /** Default of {@link RedisSinkOptions.batchSize}. Unit: records. */
@@ -66,6 +77,8 @@ export const REDIS_SINK_OPTION_KEYS: readonly string[] = [
   'pingTimeoutMs',
   'layout',
   'commandTimeoutMs',
+  'waitForReplicas',
+  'waitTimeoutMs',
 ];
 
 interface EventTally {
@@ -122,6 +135,7 @@ export class RedisSink implements RecordSink {
   readonly state: RedisStateStore;
 
   private readonly commands: RedisCommands;
+  private readonly replicaWait: ReplicaWait;
   /** Where the client connects (`host:port[/db]`, a socket path, or `cluster host:port,…`), named in every error. */
   readonly endpoint: string;
   private readonly batchSize: number;
@@ -144,6 +158,7 @@ export class RedisSink implements RecordSink {
     const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
     this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
     this.endpoint = this.commands.endpoint;
+    this.replicaWait = new ReplicaWait(redis, this.commands.isCluster, options.waitForReplicas, options.waitTimeoutMs);
     this.state = new RedisStateStore({
       redis,
       keyPrefix: options.keyPrefix,
@@ -184,6 +199,7 @@ export class RedisSink implements RecordSink {
     const prepared = records.map((record) => this.prepareRecord(record));
     const { encoding, index, stampField } = this.layout;
     const tallies = new Map<string, EventTally>();
+    const replicas = await this.replicaWait.required();
     for (let start = 0; start < prepared.length; start += this.batchSize) {
       const byEvent = groupByEvent(prepared.slice(start, start + this.batchSize));
       const events = [...byEvent.entries()];
@@ -197,7 +213,11 @@ export class RedisSink implements RecordSink {
         }
         return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
       });
+      // One script per pipeline: on a Cluster, ioredis follows MOVED / ASK (with ASKING) and retries
+      // TRYAGAIN for a pipeline whose commands all got the same redirection; the script ran nowhere
+      // before, so the retry is never counted half-applied.
       const replies = await this.commands.execGroups('upsertRecords', groups);
+      if (replicas > 0) await this.confirm(events.map(([eventId]) => this.layout.indexKey(eventId)), replicas, groups);
       events.forEach(([eventId], i) => {
         const reply = parseUpsertReply(replies[i]?.[0], groups[i]!.label);
         let tally = tallies.get(eventId);
@@ -236,23 +256,40 @@ export class RedisSink implements RecordSink {
     const indexKey = this.layout.indexKey(eventId);
     const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
     if (ids.length === 0) return [];
-    const [replies] = await this.commands.execGroups('removeRecords', [
-      {
-        label: `remove from event ${eventId} (${indexKey})`,
-        add: (p) => {
-          for (let start = 0; start < ids.length; start += this.batchSize) {
-            const chunk = ids.slice(start, start + this.batchSize);
-            queueScript(p, 'zrsRemoveBatch', [indexKey, ...recordKeys.slice(start, start + this.batchSize)], [this.layout.index, ...chunk]);
-          }
-        },
-      },
-    ]);
+    const replicas = await this.replicaWait.required();
+    // One script call per group (so per pipeline on a Cluster, where a redirection is followed only
+    // when every command of the pipeline got it); a standalone server gets them all in one pipeline.
+    const groups: CommandGroup[] = [];
+    for (let start = 0; start < ids.length; start += this.batchSize) {
+      const chunk = ids.slice(start, start + this.batchSize);
+      const keys = [indexKey, ...recordKeys.slice(start, start + this.batchSize)];
+      groups.push({ label: `remove from event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsRemoveBatch', keys, [this.layout.index, ...chunk]) });
+    }
+    const replies = (await this.commands.execGroups('removeRecords', groups)).flat();
+    if (replicas > 0) await this.confirm([indexKey], replicas, groups.slice(0, 1));
     const removed: string[] = [];
-    for (const reply of replies ?? []) {
+    for (const reply of replies) {
       if (!Array.isArray(reply)) throw new SinkError(`Unexpected reply of the remove script for ${indexKey}: ${safeJson(reply)}`);
       for (const id of reply) removed.push(String(id));
     }
     return removed;
+  }
+
+  /**
+   * `WAIT replicas timeout` after writes, one per written slot: a pipeline of a read of the slot's
+   * index key (so it goes to the node that took the writes, on the same connection) and `WAIT`.
+   * @throws {@link SinkError} when any slot's writes were confirmed by fewer than `replicas`.
+   */
+  private async confirm(indexKeys: readonly string[], replicas: number, written: readonly CommandGroup[]): Promise<void> {
+    const groups: CommandGroup[] = indexKeys.map((key) => ({
+      label: `WAIT after writes to ${key}`,
+      add: (p) => {
+        p.exists(key);
+        p.call('WAIT', replicas, this.replicaWait.timeoutMs);
+      },
+    }));
+    const replies = await this.commands.execGroups('waitForReplicas', groups);
+    for (const [i, reply] of replies.entries()) this.replicaWait.check(reply[1], replicas, written[i]?.label ?? groups[i]!.label);
   }
 
   /**
