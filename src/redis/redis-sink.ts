@@ -276,20 +276,33 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * `WAIT replicas timeout` after writes, one per written slot: a pipeline of a read of the slot's
-   * index key (so it goes to the node that took the writes, on the same connection) and `WAIT`.
+   * `WAIT replicas timeout` after writes, one per written slot, concurrently: a pipeline of a read of
+   * the slot's index key (so it goes to the node that took the writes, on the connection that carried
+   * them) and `WAIT`. During a slot migration the read is answered `ASK`/`MOVED host:port` (the writes
+   * followed that redirection): then `WAIT` is sent to that node's connection instead.
    * @throws {@link SinkError} when any slot's writes were confirmed by fewer than `replicas`.
    */
   private async confirm(indexKeys: readonly string[], replicas: number, written: readonly CommandGroup[]): Promise<void> {
-    const groups: CommandGroup[] = indexKeys.map((key) => ({
-      label: `WAIT after writes to ${key}`,
-      add: (p) => {
-        p.exists(key);
-        p.call('WAIT', replicas, this.replicaWait.timeoutMs);
-      },
-    }));
-    const replies = await this.commands.execGroups('waitForReplicas', groups);
-    for (const [i, reply] of replies.entries()) this.replicaWait.check(reply[1], replicas, written[i]?.label ?? groups[i]!.label);
+    const timeoutMs = this.replicaWait.timeoutMs;
+    await Promise.all(
+      indexKeys.map(async (key, i) => {
+        const label = written[i]?.label ?? key;
+        const reply = await this.commands.run(`WAIT after writes to ${key}`, async (client) => {
+          const replies = (await client.pipeline().exists(key).call('WAIT', replicas, timeoutMs).exec()) ?? [];
+          const [probeError] = replies[0] ?? [];
+          const [waitError, confirmed] = replies[1] ?? [];
+          const redirect = probeError ? redirectTarget(probeError) : undefined;
+          if (redirect !== undefined && this.commands.isCluster) {
+            const node = (client as Cluster).nodes().find((n) => n.options.host === redirect.host && n.options.port === redirect.port);
+            if (node !== undefined) return node.call('WAIT', replicas, timeoutMs);
+          }
+          if (probeError) throw probeError;
+          if (waitError) throw waitError;
+          return confirmed;
+        });
+        this.replicaWait.check(reply, replicas, label);
+      }),
+    );
   }
 
   /**
@@ -512,4 +525,10 @@ function parseUpsertReply(reply: unknown, label: string): { added: string[]; upd
   const addedCount = reply[1];
   const ids = reply.slice(2).map(String);
   return { unchanged: reply[0], added: ids.slice(0, addedCount), updated: ids.slice(addedCount) };
+}
+
+/** The node named by an `ASK <slot> host:port` / `MOVED <slot> host:port` error, if it is one. */
+function redirectTarget(error: Error): { host: string; port: number } | undefined {
+  const match = /^(?:ASK|MOVED) \d+ (.+):(\d+)$/.exec(error.message);
+  return match ? { host: match[1]!, port: Number(match[2]) } : undefined;
 }
