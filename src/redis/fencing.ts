@@ -105,11 +105,14 @@ export class RedisFencing {
   }
 
   /**
-   * Writes hash fields, fenced when `fence` is given: atomically when `atomic` (the hash shares a
-   * slot with the counter, or Redis is standalone), else the counter is read first, then the hash written.
+   * Writes hash fields, fenced when `fence` is given: atomically against the counter when `atomic`
+   * (the hash shares a slot with the counter, or Redis is standalone). Otherwise (a Cluster, the
+   * hash in another slot) the counter is read first, and then one atomic script in the hash's slot
+   * checks and raises `markKey`, the highest fence that wrote the hash: a writer whose fence is
+   * older than one that already wrote is refused even if it passed the first read.
    * @throws {@link LeaseError} when the fence is stale. @throws {@link SinkError} on failure.
    */
-  async hset(key: string, pairs: string[], fence: number | undefined, atomic: boolean): Promise<void> {
+  async hset(key: string, pairs: string[], fence: number | undefined, atomic: boolean, markKey?: string): Promise<void> {
     if (fence === undefined) {
       if (pairs.length === 0) return;
       await this.commands.run(`HSET ${key}`, (r) => r.hset(key, ...pairs));
@@ -123,7 +126,15 @@ export class RedisFencing {
     const fenceKey = this.keys.fence();
     const current = parseNumber(await this.commands.run(`GET ${fenceKey}`, (r) => r.get(fenceKey))) ?? -1;
     if (fence !== current) refuse(key, fence, current, fenceKey);
-    if (pairs.length > 0) await this.commands.run(`HSET ${key}`, (r) => r.hset(key, ...pairs));
+    if (markKey === undefined) {
+      if (pairs.length > 0) await this.commands.run(`HSET ${key}`, (r) => r.hset(key, ...pairs));
+      return;
+    }
+    const reply = await this.commands.run(`fence-marked HSET ${key}`, (r) => r.zrsFenceMarkedHset(markKey, key, fence, ...pairs));
+    if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) {
+      throw new SinkError(`Unexpected reply of a fenced write to ${key}: ${safeJson(reply)}`);
+    }
+    if (reply[0] === 0) refuse(key, fence, Number(reply[1]), markKey);
   }
 
   /**

@@ -7,6 +7,7 @@
  * | `<p>:{e:<eventId>}:rec:<recordId>` | STRING | the record's JSON, exactly as the source sent it (UTF-8, byte for byte) |
  * | `<p>:{e:<eventId>}:ids` | HASH | the per-event index: recordId → modification instant (epoch ms, decimal string) |
  * | `<p>:{e:<eventId>}:meta` | HASH | `source_count`, `last_sync_at`, `last_full_sync_at` (epoch ms, decimal strings) |
+ * | `<p>:{e:<eventId>}:meta:fence` | STRING | Redis Cluster only: the highest lease fence that wrote the event's metadata (a write with an older one is refused atomically) |
  * | `<p>:{e:<eventId>}:seen:<scope>` | SET | record IDs seen by a reconciliation scope (TTL 24 h as a safety net) |
  * | `<p>:{e:<eventId>}:dlq` | STREAM | dead letters of the event, capped (`XADD … MAXLEN ~ n`); fields `reason`, `detail`, `raw` (JSON, at most `maxRecordBytes`), `raw_bytes`, `raw_sha256`, `raw_truncated`, `at` (ISO time) |
  * | `<p>:{e:<eventId>}:dlq:digests` | HASH | content digest → stream entry ID of the event's dead letters (an entry still in the stream is not appended again) |
@@ -86,6 +87,8 @@ export interface KeySchema {
   eventMeta(eventId: string): string;
   /** `<p>:{e:<eventId>}:seen:<scope>` — SET of record IDs seen by a reconciliation scope. */
   seen(eventId: string, scope: string): string;
+  /** `<p>:{e:<eventId>}:meta:fence` — STRING, the highest fence that wrote the event's metadata (Cluster only). */
+  eventMetaFence(eventId: string): string;
   /** `<p>:{e:<eventId>}:dlq` — STREAM of the event's dead letters. */
   deadLetters(eventId: string): string;
   /** `<p>:{g}:dlq` — STREAM of dead letters without an event ID. */
@@ -162,6 +165,7 @@ export function createKeySchema(prefix: string = DEFAULT_KEY_PREFIX): KeySchema 
     recordStem: (eventId) => `${eventStem(eventId)}:rec:`,
     ids: (eventId) => `${eventStem(eventId)}:ids`,
     eventMeta: (eventId) => `${eventStem(eventId)}:meta`,
+    eventMetaFence: (eventId) => `${eventStem(eventId)}:meta:fence`,
     seen: (eventId, scope) => `${eventStem(eventId)}:seen:${checkTagPart('scope', scope)}`,
     deadLetters: (eventId) => `${eventStem(eventId)}:dlq`,
     globalDeadLetters: () => `${global}:dlq`,

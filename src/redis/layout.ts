@@ -109,7 +109,7 @@ function checkPart(kind: string, value: string, forbidden: RegExp): string {
 function checkNotStateKey(prefix: string, option: string, template: string): void {
   const sample = template.replace(PLACEHOLDER, (_, name: string) => (name === 'prefix' ? prefix : name === 'eventId' ? '1' : '2'));
   const p = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const reserved = new RegExp(`^${p}:(\\{e:[^}]*\\}:(meta|dlq(:.*)?|seen:.*)|\\{g\\}:.*|\\{push\\}:.*)$`);
+  const reserved = new RegExp(`^${p}:(\\{e:[^}]*\\}:(meta(:fence)?|dlq(:digests)?|seen:.*)|\\{g\\}:.*|\\{push\\}:.*)$`);
   if (reserved.test(sample)) {
     throw new ConfigError(
       option,

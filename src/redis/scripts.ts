@@ -336,6 +336,28 @@ end
 return {appended, skipped}
 `;
 
+/**
+ * Fenced `HSET` against a high-water mark in the hash's own slot. Atomic. KEYS: `[1]` the mark (the
+ * highest fence that wrote the hash), `[2]` the target hash. ARGV: `[1]` the writer's fence, then
+ * `field, value` pairs. Refused when a newer fence already wrote (the classic fencing-token check:
+ * storage rejects a token lower than one it has seen); otherwise the mark becomes the fence and the
+ * fields are written. Used on a Redis Cluster, where the fencing counter (`{g}`) and an event's
+ * metadata (`{e:<id>}`) live in different slots and cannot be read by one script.
+ * Reply: `{1}` written, `{0, markFence}` refused.
+ */
+export const FENCE_MARKED_HSET_LUA = `
+local fence = tonumber(ARGV[1])
+local mark = redis.call('GET', KEYS[1])
+if type(mark) == 'string' and tonumber(mark) ~= nil and tonumber(mark) > fence then
+  return {0, tonumber(mark)}
+end
+redis.call('SET', KEYS[1], ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return {1}
+`;
+
 /** A script argument: ioredis sends numbers and strings as their decimal / UTF-8 text. */
 export type ScriptArg = string | number;
 
@@ -359,6 +381,8 @@ export interface SinkScriptCommands<R> {
   zrsFencedDel(fenceKey: string, key: string, fence: ScriptArg): R;
   /** See {@link FENCED_HSET_LUA}. */
   zrsFencedHset(fenceKey: string, key: string, fence: ScriptArg, ...fieldValues: ScriptArg[]): R;
+  /** See {@link FENCE_MARKED_HSET_LUA}. */
+  zrsFenceMarkedHset(markKey: string, key: string, fence: ScriptArg, ...fieldValues: ScriptArg[]): R;
   /** See {@link APPEND_DEAD_LETTERS_LUA}. */
   zrsAppendDeadLetters(streamKey: string, digestsKey: string, cap: ScriptArg, ...entries: ScriptArg[]): R;
 }
@@ -379,6 +403,7 @@ export const SINK_SCRIPTS: Readonly<Record<keyof SinkScriptCommands<unknown>, { 
   zrsFencedDel: { numberOfKeys: 2, lua: FENCED_DEL_LUA },
   zrsFencedHset: { numberOfKeys: 2, lua: FENCED_HSET_LUA },
   zrsAppendDeadLetters: { numberOfKeys: 2, lua: APPEND_DEAD_LETTERS_LUA },
+  zrsFenceMarkedHset: { numberOfKeys: 2, lua: FENCE_MARKED_HSET_LUA },
 };
 
 /**

@@ -239,7 +239,7 @@ export class RedisStateStore implements StateStore {
   async setEventMeta(eventId: string, patch: EventMetaPatch, options?: FenceOptions): Promise<void> {
     const key = this.keys.eventMeta(eventId);
     const pairs = metaPairs(patch, EVENT_META_FIELDS);
-    await this.fencing.hset(key, pairs, checkFence(options), !this.commands.isCluster);
+    await this.fencing.hset(key, pairs, checkFence(options), !this.commands.isCluster, this.keys.eventMetaFence(eventId));
   }
 
   /**

@@ -78,4 +78,26 @@ describe('sync on a real Redis Cluster (3 masters + 3 replicas)', () => {
     const after = await h.worker().checkDiscrepancies();
     expect(after.hasDiscrepancies).toBe(false);
   });
+
+  it("event metadata is fenced atomically in the event's slot: an older fence that passed the counter read is refused once a newer one wrote", async () => {
+    const eventId = h.sim.listEvents()[4]!.id;
+    const fenceKey = h.sink.keys.fence();
+    const markKey = h.sink.keys.eventMetaFence(eventId);
+    expect(await cluster.keySlot(markKey)).toBe(await cluster.keySlot(h.sink.keys.eventMeta(eventId)));
+    const before = await redis.get(fenceKey);
+    try {
+      await redis.set(fenceKey, '41');
+      await h.sink.state.setEventMeta(eventId, { sourceCount: 1 }, { fence: 41 });
+      await redis.set(fenceKey, '42'); // a new owner took the lease…
+      await h.sink.state.setEventMeta(eventId, { sourceCount: 2 }, { fence: 42 });
+      expect(await redis.get(markKey)).toBe('42');
+      await redis.set(fenceKey, '41'); // …and the stale owner's counter read came before it (simulated)
+      await expect(h.sink.state.setEventMeta(eventId, { sourceCount: 3 }, { fence: 41 })).rejects.toMatchObject({ code: 'ERR_SYNC_LEASE' });
+      expect((await h.sink.state.getEventStates([eventId]))[0]).toMatchObject({ sourceCount: 2 });
+    } finally {
+      if (before === null) await redis.del(fenceKey);
+      else await redis.set(fenceKey, before);
+      await redis.del(markKey);
+    }
+  });
 });

@@ -141,6 +141,7 @@ describe('README key layouts, read back by a backend', () => {
     expect(make({ recordKey: '<prefix>:{e:<eventId>}:seen:<id>' })).toThrow(/layout.recordKey .*own state/);
     expect(make({ indexKey: 'app:{e:<eventId>}:dlq' })).toThrow(/own state/);
     expect(make({ indexKey: 'app:{e:<eventId>}:dlq:digests' })).toThrow(/own state/);
+    expect(make({ indexKey: 'app:{e:<eventId>}:meta:fence' })).toThrow(/own state/);
     expect(make({ recordKey: '<prefix>:{e:<eventId>}:meta:<id>' })).not.toThrow();
     expect(make({ recordKey: 'registration:{<eventId>}:<id>', indexKey: 'event:{<eventId>}:registrations' })).not.toThrow();
   });
