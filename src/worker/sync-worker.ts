@@ -732,7 +732,14 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     const state = this.#state;
     if (!this.#leaseEnabled() || !state.acquireLease || !state.renewLease || !state.releaseLease) return undefined;
     const ttlMs = this.options.lease.ttlMs;
-    const lease = await state.acquireLease(this.#owner, ttlMs);
+    let lease = await state.acquireLease(this.#owner, ttlMs);
+    if (!lease && (await this.#holdsLeftoverLease())) {
+      // This worker's own token, left by its previous run whose release Redis refused or never
+      // answered (e.g. -READONLY after a failover). Take it back under a new fence: anything that
+      // run still sends carries the old fence and is refused.
+      await state.releaseLease(this.#owner);
+      lease = await state.acquireLease(this.#owner, ttlMs);
+    }
     if (!lease) return 'held-elsewhere';
     ctx.fence = lease.fence;
     this.#leaseHeld = true;
@@ -808,6 +815,13 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     if (!read) return;
     this.#eviction = await withTimeout(read(), LEASE_INSPECT_TIMEOUT_MS).catch(() => ({ policy: undefined, warning: undefined }));
     if (this.#eviction.warning !== undefined) this.#logger.warn(this.#eviction.warning, { maxmemoryPolicy: this.#eviction.policy });
+  }
+
+  /** Whether the lease is held under this worker's own owner token (never throws, bounded wait). */
+  async #holdsLeftoverLease(): Promise<boolean> {
+    const inspect = this.#state.inspectLease?.bind(this.#state);
+    const holder = inspect ? await withTimeout(inspect(), LEASE_INSPECT_TIMEOUT_MS).catch(() => undefined) : undefined;
+    return holder?.owner === this.#owner;
   }
 
   /** Who holds the lease and when it expires, for a refusal message (never throws, bounded wait). */

@@ -102,6 +102,31 @@ describe('Redis stops answering mid-sync (private redis-server, Zoho simulator)'
     expect(integrity).toEqual(CONVERGED);
   });
 
+  it('the master demoted to a replica mid-sync (REPLICAOF, as a failover does): -READONLY fails the run with ERR_SYNC_SINK, the watermark stays; promoted back, the next run converges', async ({ task }) => {
+    const { worker, sink, view, log } = await setUp({}, { commandTimeoutMs: 3000 });
+    const admin = new Redis(server!.url);
+    try {
+      // A replica of a master that does not exist: it answers reads, refuses writes with -READONLY.
+      worker.once('recordsAdded', () => void admin.call('REPLICAOF', '127.0.0.1', '1'));
+      const outcome = await settledWithin(worker.performFullSync(), 30_000);
+      expect(outcome).not.toBe('pending');
+      const error = (outcome as { error?: { code?: string; message?: string } }).error;
+      expect(error?.code).toBe(SyncErrorCode.SINK);
+      expect(error?.message).toMatch(/READONLY/);
+      expect(log.syncCompleted).toHaveLength(0);
+      expect((await sink.state.getSyncMeta()).watermark).toBeUndefined();
+
+      await admin.call('REPLICAOF', 'NO', 'ONE');
+      const after = await worker.performFullSync();
+      expect(after.kind).toBe('full');
+      const integrity = await checkIntegrity(view);
+      task.meta.fault = faultRow('master demoted to a replica mid-sync (-READONLY): the run fails, the next converges', integrity);
+      expect(integrity).toEqual(CONVERGED);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it(`Redis stalled (SIGSTOP) with maxRetriesPerRequest: null: stop() returns within ${STOP_TIMEOUT_MS} ms, the next run converges`, async ({ task }) => {
     // A deadline longer than the test: only stop()'s own bound can end the wait.
     const { worker, view, log } = await setUp({ maxRetriesPerRequest: null }, { commandTimeoutMs: 120_000 });
