@@ -117,6 +117,13 @@ export interface ListOptions extends SourceCallOptions {
   readonly startPage?: number | undefined;
   /** Restrict the listing to these events; omitted = every event in the report. */
   readonly eventIds?: readonly string[] | undefined;
+  /**
+   * How to list: `paged` (one call per page) or `bulk` (an asynchronous export, e.g. Zoho's Bulk
+   * Read: a few calls per 200,000 records). A hint: a source without a bulk API lists page by page,
+   * and so does one whose bulk API is unavailable (missing scope). A `cursor` from a bulk listing
+   * resumes a bulk listing whatever this says. @defaultValue `'paged'`
+   */
+  readonly listing?: 'paged' | 'bulk' | undefined;
 }
 
 /** Calls made to the source, by kind (units: calls). */

@@ -31,11 +31,12 @@ import {
   type SimFieldValue,
   type SimRegistration,
 } from './dataset.js';
+import { BulkReadJobs, type BulkReportHost, type BulkStatusStyle } from './bulk-read.js';
 import { collectPage, SortedIds } from './store.js';
 import { isValidTimeZone, ZohoTime } from './zoho-time.js';
 
 /** What a request was, for the log and for injection rules. `records` covers every Get Records call (any `field_config`, API v2 and v2.1). */
-export type RequestKind = 'token' | 'records' | 'record' | 'meta' | 'other';
+export type RequestKind = 'token' | 'records' | 'record' | 'meta' | 'bulk-create' | 'bulk-status' | 'bulk-download' | 'other';
 
 /** One logged request (logged on arrival; `status`, `zohoCode` and `records` are filled in when answered). */
 export interface SimRequest {
@@ -59,7 +60,7 @@ export interface SimRequest {
   readonly status: number;
   /** The `code` of a Zoho JSON body, when the answer had one (3000, 3100, 2955, ...). */
   readonly zohoCode?: number;
-  /** Number of records returned (Get Records / Get Record by ID successes). */
+  /** Number of records returned (Get Records / Get Record by ID successes, bulk downloads). */
   readonly records?: number;
 }
 
@@ -152,7 +153,30 @@ export interface ZohoSimulatorOptions extends Partial<SimulatorConfig>, Partial<
   readonly cursorTtlMs?: number;
   /** Time source; default a manual {@link SimulatorClock} at `Date.now()` floored to the second. A clock without `set`/`advance` is wrapped so that they shift an offset. */
   readonly clock?: ClockLike;
+  /**
+   * OAuth scopes of the refresh token (and so of every access token minted from it). Bulk Read
+   * calls need `ZohoCreator.bulk.CREATE` (create) and `ZohoCreator.bulk.READ` (status, download)
+   * and otherwise answer HTTP 401 code 2945 [doc]. @defaultValue every scope, bulk ones included
+   */
+  readonly scopes?: readonly string[];
+  /** How long a bulk read job stays in progress. Unit: ms. @defaultValue 0 (completed at the first status call) */
+  readonly bulkJobDurationMs?: number;
+  /** Spelling of bulk job statuses: `doc` ("IN PROGRESS", "COMPLETED") or `oas` ("In-progress", "Completed"). @defaultValue `'doc'` */
+  readonly bulkStatusStyle?: BulkStatusStyle;
+  /** Records per bulk job at most (a test knob; Zoho exports up to 200,000). @defaultValue 200,000 */
+  readonly bulkRecordsPerJob?: number;
+  /** Lifetime of a bulk `record_cursor`. Unit: ms. @defaultValue 15 minutes [doc] */
+  readonly bulkCursorTtlMs?: number;
 }
+
+/** Every scope the simulator knows; the default of {@link ZohoSimulatorOptions.scopes}. */
+export const SIMULATOR_SCOPES: readonly string[] = [
+  'ZohoCreator.report.READ',
+  'ZohoCreator.meta.application.READ',
+  'ZohoCreator.dashboard.READ',
+  'ZohoCreator.bulk.CREATE',
+  'ZohoCreator.bulk.READ',
+];
 
 const DEFAULT_CREDENTIALS: SimulatorCredentials = {
   clientId: '1000.SIMULATORCLIENT0000000000000000',
@@ -202,6 +226,7 @@ interface Route {
   readonly report?: string;
   readonly recordId?: string;
   readonly meta?: 'applications' | 'reports';
+  readonly jobId?: string;
 }
 
 /** Which fields a serialised record carries: all (quick_view, detail_view, all) or a custom list. */
@@ -253,6 +278,23 @@ const FULL_VIEW: View = { custom: undefined, v2: false };
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Bulk Read paths: `/creator/v2(.1)/bulk/{owner}/{app}/report/{report}/read[/{job}[/result]]`
+ * [doc: v2.1 pages] and the legacy `/api/bulk/v2(.1)/...` form [doc: the `download_url` sample].
+ */
+function bulkRoute(parts: readonly string[]): Route | undefined {
+  let rest: readonly string[];
+  if (parts[0] === 'creator' && (parts[1] === 'v2' || parts[1] === 'v2.1') && parts[2] === 'bulk') rest = parts.slice(3);
+  else if (parts[0] === 'api' && parts[1] === 'bulk' && (parts[2] === 'v2' || parts[2] === 'v2.1')) rest = parts.slice(3);
+  else return undefined;
+  if (rest.length < 5 || rest[2] !== 'report' || rest[4] !== 'read') return { kind: 'other' };
+  const base = { owner: rest[0]!, app: rest[1]!, report: rest[3]! };
+  if (rest.length === 5) return { kind: 'bulk-create', ...base };
+  if (rest.length === 6) return { kind: 'bulk-status', ...base, jobId: rest[5]! };
+  if (rest.length === 7 && rest[6] === 'result') return { kind: 'bulk-download', ...base, jobId: rest[5]! };
+  return { kind: 'other' };
 }
 
 function nonNegative(option: string, value: number | undefined, fallback: number): number {
@@ -328,6 +370,9 @@ export class ZohoSimulator {
   private minute: { start: number; count: number } | undefined;
   private daily: { day: string; count: number } | undefined;
   private inFlight = 0;
+  private readonly scopes: ReadonlySet<string>;
+  private readonly bulk: BulkReadJobs;
+  private readonly bulkHost: BulkReportHost;
 
   private server: Server | undefined;
   private baseUrl: string | undefined;
@@ -435,6 +480,23 @@ export class ZohoSimulator {
 
     this.eventReport = this.buildEventReport();
     this.registrationReport = this.buildRegistrationReport();
+    this.scopes = new Set(options.scopes ?? SIMULATOR_SCOPES);
+    const recordsPerJob = options.bulkRecordsPerJob;
+    if (recordsPerJob !== undefined && (!Number.isInteger(recordsPerJob) || recordsPerJob < 1)) {
+      throw new ConfigError('bulkRecordsPerJob', 'bulkRecordsPerJob must be an integer ≥ 1');
+    }
+    if (options.bulkStatusStyle !== undefined && options.bulkStatusStyle !== 'doc' && options.bulkStatusStyle !== 'oas') {
+      throw new ConfigError('bulkStatusStyle', "bulkStatusStyle must be 'doc' or 'oas'");
+    }
+    this.bulk = new BulkReadJobs({
+      accountOwner: this.config.accountOwner,
+      appLinkName: this.config.appLinkName,
+      jobDurationMs: nonNegative('bulkJobDurationMs', options.bulkJobDurationMs, 0),
+      statusStyle: options.bulkStatusStyle,
+      recordsPerJob,
+      cursorTtlMs: options.bulkCursorTtlMs === undefined ? undefined : nonNegative('bulkCursorTtlMs', options.bulkCursorTtlMs, 0),
+    });
+    this.bulkHost = this.makeBulkHost();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -682,6 +744,16 @@ export class ZohoSimulator {
     this.rules.push({ rule, seen: 0, fired: 0 });
   }
 
+  /** Bulk read jobs created so far. */
+  get bulkJobCount(): number {
+    return this.bulk.jobCount;
+  }
+
+  /** Expires every bulk `record_cursor` handed out so far; the next job using one answers HTTP 400 code 2950 [inferred]. */
+  expireBulkCursors(): void {
+    this.bulk.expireCursors();
+  }
+
   /** Removes every injection rule. */
   clearInjections(): void {
     this.rules = [];
@@ -889,6 +961,8 @@ export class ZohoSimulator {
       return { kind: 'other' };
     }
     if (parts.length === 3 && parts[0] === 'oauth' && parts[1] === 'v2' && parts[2] === 'token') return { kind: 'token' };
+    const bulk = bulkRoute(parts);
+    if (bulk) return bulk;
     if (parts[0] !== 'creator' || (parts[1] !== 'v2' && parts[1] !== 'v2.1')) return { kind: 'other' };
     const version: 'v2' | 'v2.1' = parts[1];
     if (parts[2] === 'data' && parts[5] === 'report' && (parts.length === 7 || parts.length === 8)) {
@@ -985,6 +1059,9 @@ export class ZohoSimulator {
     if (limited) return this.zoho(res, entry, limited.status, limited.code);
 
     if (route.kind === 'other') return this.zoho(res, entry, 404, 1000);
+    if (route.kind === 'bulk-create' || route.kind === 'bulk-status' || route.kind === 'bulk-download') {
+      return this.handleBulk(req, res, entry, route, () => gone);
+    }
     if (entry.method !== 'GET') {
       return this.zoho(res, entry, 405, 1020, `${entry.method} is not a valid method for this request.`);
     }
@@ -1001,6 +1078,107 @@ export class ZohoSimulator {
       return this.handleData(res, entry, route, this.registrationReport, csv);
     }
     return this.zoho(res, entry, 404, 2894, `No report named ${reportName} found. Please check and try again.`);
+  }
+
+  /**
+   * Bulk Read: create (POST, scope `ZohoCreator.bulk.CREATE`), status and download (GET, scope
+   * `ZohoCreator.bulk.READ`); a missing scope → HTTP 401 code 2945 [doc: OAS-v2 on every endpoint].
+   */
+  private async handleBulk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: MutableRequest,
+    route: Route,
+    gone: () => boolean,
+  ): Promise<Done> {
+    const method = route.kind === 'bulk-create' ? 'POST' : 'GET';
+    if (entry.method !== method) return this.zoho(res, entry, 405, 1020, `${entry.method} is not a valid method for this request.`);
+    const scope = route.kind === 'bulk-create' ? 'ZohoCreator.bulk.CREATE' : 'ZohoCreator.bulk.READ';
+    if (!this.scopes.has(scope)) return this.zoho(res, entry, 401, 2945);
+    if (route.owner !== this.config.accountOwner) return this.zoho(res, entry, 404, 1040, `No account owner named ${route.owner} found.`);
+    if (route.app !== this.config.appLinkName) {
+      return this.zoho(res, entry, 404, 2892, `No application named ${route.app} found. Please check and try again.`);
+    }
+    const report = route.report ?? '';
+    if (report !== this.config.eventsReport && report !== this.config.registrationsReport) {
+      return this.zoho(res, entry, 404, 2894, `No report named ${report} found. Please check and try again.`);
+    }
+    const host = this.bulkHost;
+    const answer = (status: number, code?: number): void => {
+      entry.status = status;
+      if (code !== undefined) entry.zohoCode = code;
+    };
+    const tracked: BulkReportHost = {
+      ...host,
+      sendJson: (r, status, body, headers) => {
+        answer(status, (body as { code?: number }).code);
+        host.sendJson(r, status, body, headers);
+      },
+      zoho: (r, status, code, message) => {
+        answer(status, code);
+        host.zoho(r, status, code, message);
+      },
+    };
+    if (route.kind === 'bulk-create') {
+      let size = 0;
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) {
+        const buffer = chunk as Buffer;
+        size += buffer.length;
+        if (size > TOKEN_BODY_LIMIT) {
+          res.destroy();
+          return DONE;
+        }
+        chunks.push(buffer);
+      }
+      if (gone()) return DONE;
+      this.bulk.create(tracked, res, report, Buffer.concat(chunks).toString('utf8'));
+      return DONE;
+    }
+    if (route.kind === 'bulk-status') {
+      this.bulk.status(tracked, res, report, route.jobId ?? '');
+      return DONE;
+    }
+    const records = this.bulk.download(tracked, res, report, route.jobId ?? '');
+    if (records !== undefined) {
+      entry.status = 200;
+      entry.records = records;
+    }
+    return DONE;
+  }
+
+  private makeBulkHost(): BulkReportHost {
+    const reportOf = (name: string): Report<unknown> =>
+      (name === this.config.eventsReport ? this.eventReport : this.registrationReport) as Report<unknown>;
+    return {
+      now: () => this.clock.now(),
+      formatDateTime: (ms) => this.time.formatDateTime(Math.floor(ms / 1000) * 1000),
+      snapshot: (name, criteria, after, limit) => {
+        const report = reportOf(name);
+        let compiled: CompiledCriteria<unknown> | undefined;
+        if (criteria !== '') {
+          const result = this.compile(report, criteria);
+          if (result instanceof CriteriaError) return undefined;
+          compiled = result;
+        }
+        const sources = (compiled?.ids && report.partitions(compiled.ids)) || [report.ids];
+        const { rows, more } = collectPage({ sources, get: report.get, after, limit, predicate: compiled?.predicate });
+        const last = rows[rows.length - 1];
+        return { rows, more, lastId: last === undefined ? undefined : report.idOf(last) };
+      },
+      serialize: (name, row, fields) =>
+        reportOf(name).serialize(row, fields === undefined ? FULL_VIEW : { custom: new Set(['ID', ...fields]), v2: false }),
+      sendJson: (res, status, body, headers) => {
+        const payload = Buffer.from(this.jsonText(body), 'utf8');
+        res.writeHead(status, { ...headers, 'content-type': 'application/json;charset=UTF-8', 'content-length': payload.length });
+        res.end(payload);
+      },
+      zoho: (res, status, code, message) => {
+        const payload = Buffer.from(JSON.stringify({ code, message: message ?? MESSAGES[code] ?? 'Error' }), 'utf8');
+        res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': payload.length });
+        res.end(payload);
+      },
+    };
   }
 
   /** Counts an API call against the daily and per-minute limits; returns the refusal, if any. */

@@ -158,6 +158,86 @@ export async function fetchBytes(
   return { response: opened.response, body: concat(parts, total) };
 }
 
+/** A response whose body is streamed (see {@link fetchStream}). */
+export interface StreamedResponse {
+  /** Status and headers. */
+  readonly response: Response;
+  /** The body in chunks; its iteration throws the typed errors of {@link fetchBytes}. */
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * {@link fetchBytes} for a body too large to hold (a Bulk Read zip): the same timeout (covering
+ * the whole body), no redirects and byte ceiling, but the body is handed out chunk by chunk as it
+ * arrives. Redirects and a `Content-Length` over the ceiling fail before the body; a running count
+ * over it fails the iteration (the transfer is aborted there).
+ *
+ * @throws as {@link fetchBytes} (before the body); the body's iteration throws AbortedError,
+ *   ZohoApiError `ERR_SYNC_ZOHO_TIMEOUT`, `_NETWORK`, `_RESPONSE_TOO_LARGE`.
+ * @internal
+ */
+export async function fetchStream(
+  fetchFn: FetchFunction,
+  url: string,
+  init: RequestInit,
+  options: BoundedFetchOptions,
+): Promise<StreamedResponse> {
+  const caller = options.signal;
+  if (caller?.aborted) throw abortedFrom(caller.reason);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const own = new AbortController();
+  const signal = anySignal(caller === undefined ? timeout : anySignal(caller, timeout), own.signal);
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  let response: Response;
+  try {
+    response = await fetchFn(url, { ...init, redirect: 'manual', signal });
+  } catch (error) {
+    throw transportError(error, caller, timeout, options);
+  }
+  const redirectedTo = redirectTarget(url, response);
+  if (redirectedTo !== undefined) {
+    own.abort();
+    await discard(response);
+    throw new ZohoApiError(
+      `Zoho ${options.endpoint} answered HTTP ${response.status} redirecting to ${redirectedTo}; ` +
+        'redirects are never followed (credentials and tokens go only to the configured hosts)',
+      { code: SyncErrorCode.ZOHO_REDIRECT, httpStatus: response.status, endpoint: options.endpoint },
+    );
+  }
+  const declared = response.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
+    own.abort();
+    await discard(response);
+    throw tooLarge(options.endpoint, response.status, maxBytes, `Content-Length ${declared.trim()}`);
+  }
+  const stream = response.body;
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    if (stream === null) return;
+    const reader = stream.getReader();
+    let total = 0;
+    try {
+      for (;;) {
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          throw transportError(error, caller, timeout, options);
+        }
+        if (next.done) return;
+        total += next.value.byteLength;
+        if (total > maxBytes) {
+          own.abort();
+          throw tooLarge(options.endpoint, response.status, maxBytes, `more than ${maxBytes} bytes`);
+        }
+        yield next.value;
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }
+  return { response, body: chunks() };
+}
+
 /**
  * {@link fetchBytes}, the body decoded as UTF-8 text (invalid sequences become U+FFFD, as
  * `Response.text()` does). Same errors.

@@ -19,7 +19,7 @@ import {
   isSyncError,
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, type FetchFunction, abortedFrom, fetchText } from './bounded-fetch.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, type FetchFunction, abortedFrom, fetchStream, fetchText } from './bounded-fetch.js';
 import { parseZohoJson } from './json.js';
 import { SecretScrubber } from './secret-scrubber.js';
 
@@ -124,6 +124,40 @@ export interface ZohoGetRequest {
   readonly maxResponseBytes?: number | undefined;
   /** The run's call ceiling: `spend()` is called before every request sent (retries and re-sends included). */
   readonly budget?: CallBudget | undefined;
+  /** HTTP method. @defaultValue `'GET'` (`'POST'` creates a bulk read job) */
+  readonly method?: 'GET' | 'POST' | undefined;
+  /** A JSON request body (sent with `content-type: application/json`), e.g. a bulk job's `query`. */
+  readonly jsonBody?: unknown;
+}
+
+/** One download of a binary result (a bulk read job's zip). */
+export interface ZohoDownloadRequest {
+  /** Absolute URL. Holds no secret. */
+  readonly url: string;
+  /** What the call counts as. */
+  readonly kind: ZohoCallKind;
+  /** Endpoint name for errors and logs. */
+  readonly endpoint: string;
+  /** Aborts the download (also while the body streams). */
+  readonly signal?: AbortSignal | undefined;
+  /** Retries for failures before the body starts; the client's default when omitted. */
+  readonly retries?: number | undefined;
+  /** The most bytes the body may have (`ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE` beyond). Unit: bytes. */
+  readonly maxBytes: number;
+  /** Timeout for the whole download, body included. Unit: ms. */
+  readonly timeoutMs: number;
+  /** The run's call ceiling, spent before every request sent. */
+  readonly budget?: CallBudget | undefined;
+}
+
+/** A download in progress. */
+export interface ZohoDownload {
+  /** The body, streamed; it errors on abort, timeout or past `maxBytes`. */
+  readonly body: AsyncIterable<Uint8Array>;
+  /** HTTP status (200). */
+  readonly httpStatus: number;
+  /** The response header `recordCursor` (bulk read, [doc]), or `record_cursor`; `undefined` when absent. */
+  readonly recordCursor: string | undefined;
 }
 
 /** The outcome of a successful call. */
@@ -274,6 +308,74 @@ export class ZohoHttpClient {
     );
   }
 
+  /**
+   * Starts a binary download (a bulk read result) with retries until the response headers
+   * arrive (no redirects, the byte ceiling `maxBytes`, see `fetchStream`); a JSON answer (Zoho
+   * sends errors as JSON) is judged and thrown as a `ZohoApiError`. The body is not retried: a
+   * failure while it streams surfaces from its iteration.
+   *
+   * @throws ZohoApiError, ZohoAuthError, CallLimitError (budget), AbortedError before the body; the
+   *   body's iteration throws ZohoApiError (`ERR_SYNC_ZOHO_NETWORK`, `_TIMEOUT`,
+   *   `_RESPONSE_TOO_LARGE`) or AbortedError.
+   */
+  async download(request: ZohoDownloadRequest): Promise<ZohoDownload> {
+    let tokenRefreshed = false;
+    return runWithRetries(
+      async () => {
+        let token = await getTokenOrStop(this.tokens, request.signal);
+        for (;;) {
+          request.budget?.spend();
+          this.counts[request.kind]++;
+          const { response, body } = await fetchStream(
+            this.fetchFn,
+            request.url,
+            { method: 'GET', headers: { Authorization: `Zoho-oauthtoken ${token}` } },
+            { timeoutMs: request.timeoutMs, signal: request.signal, endpoint: request.endpoint, maxResponseBytes: request.maxBytes },
+          );
+          const type = response.headers.get('content-type') ?? '';
+          if (!response.ok || type.includes('json')) {
+            // An error answer: small JSON, read within the client's usual ceiling.
+            const parts: Uint8Array[] = [];
+            let size = 0;
+            for await (const chunk of body) {
+              size += chunk.byteLength;
+              if (size > this.maxResponseBytes) break;
+              parts.push(chunk);
+            }
+            const parsed = readZohoBody(Buffer.concat(parts).toString('utf8'), response.status, request.endpoint);
+            if (parsed.code === ZohoCode.TOKEN_INVALID && !tokenRefreshed) {
+              tokenRefreshed = true;
+              this.tokens.invalidate(token);
+              token = await getTokenOrStop(this.tokens, request.signal);
+              continue;
+            }
+            const code =
+              parsed.code === ZohoCode.QUOTA_EXHAUSTED
+                ? SyncErrorCode.ZOHO_QUOTA_EXHAUSTED
+                : response.status === 429 || parsed.code === ZohoCode.RATE_LIMITED
+                  ? SyncErrorCode.ZOHO_RATE_LIMITED
+                  : SyncErrorCode.ZOHO_API;
+            throw new ZohoApiError(
+              `Zoho answered ${request.endpoint} with HTTP ${response.status}${parsed.code === undefined ? '' : `, code ${parsed.code}`}${parsed.message ? `: ${parsed.message}` : ''}`,
+              { httpStatus: response.status, zohoCode: parsed.code, zohoMessage: parsed.message, endpoint: request.endpoint, code },
+            );
+          }
+          this.quotaExhausted = false;
+          const cursor = response.headers.get('recordCursor') ?? response.headers.get('record_cursor');
+          return { body, httpStatus: response.status, recordCursor: cursor === null || cursor === '' ? undefined : cursor };
+        }
+      },
+      {
+        retries: request.retries ?? this.retries,
+        minRetryDelayMs: this.minRetryDelayMs,
+        rateLimitPauseMs: this.rateLimitPauseMs,
+        signal: request.signal,
+        logger: this.logger,
+        endpoint: request.endpoint,
+      },
+    );
+  }
+
   private async send(
     request: ZohoGetRequest,
     token: string,
@@ -284,10 +386,15 @@ export class ZohoHttpClient {
       accept: 'application/json',
     };
     if (request.cursor !== undefined) headers.record_cursor = request.cursor;
+    const init: RequestInit = { method: request.method ?? 'GET', headers };
+    if (request.jsonBody !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(request.jsonBody);
+    }
     request.budget?.spend();
     this.counts[request.kind]++;
     const started = this.now();
-    const { response, body: text } = await fetchText(this.fetchFn, request.url, { method: 'GET', headers }, {
+    const { response, body: text } = await fetchText(this.fetchFn, request.url, init, {
       timeoutMs: this.timeoutMs,
       signal: request.signal,
       endpoint: request.endpoint,

@@ -33,6 +33,9 @@ export const ZOHO_SOURCE_OPTION_KEYS: readonly string[] = [
   'retries',
   'minRetryDelayMs',
   'rateLimitPauseMs',
+  'bulkPollMs',
+  'bulkJobTimeoutMs',
+  'bulkMaxZipBytes',
   'maxResponseBytes',
   'fetch',
   'logger',
@@ -76,6 +79,12 @@ export interface ZohoCreatorSourceOptions {
   readonly minRetryDelayMs?: number | undefined;
   /** Minimum wait after HTTP 429 / code 2955 before retrying. Unit: ms. @defaultValue 60 000 */
   readonly rateLimitPauseMs?: number | undefined;
+  /** Bulk Read: first wait before polling a job's status, doubled per poll up to 30 s. Unit: ms. @defaultValue 1000 */
+  readonly bulkPollMs?: number | undefined;
+  /** Bulk Read: deadline for one job to complete (then `ERR_SYNC_ZOHO_TIMEOUT`). Unit: ms. @defaultValue 600 000 */
+  readonly bulkJobTimeoutMs?: number | undefined;
+  /** Bulk Read: the largest result zip accepted (`ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE` beyond). Unit: bytes. @defaultValue 536 870 912 (512 MiB) */
+  readonly bulkMaxZipBytes?: number | undefined;
   /**
    * Largest response body accepted from Zoho; a larger one fails the call with
    * `ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE` (not retried) and reading stops there. A page of 1000
@@ -140,6 +149,9 @@ export function validateSourceOptions(options: ZohoCreatorSourceOptions): { page
   checkInteger('retries', options.retries, 0);
   checkInteger('minRetryDelayMs', options.minRetryDelayMs, 0);
   checkInteger('rateLimitPauseMs', options.rateLimitPauseMs, 0);
+  checkInteger('bulkPollMs', options.bulkPollMs, 0);
+  checkInteger('bulkJobTimeoutMs', options.bulkJobTimeoutMs, 1);
+  checkInteger('bulkMaxZipBytes', options.bulkMaxZipBytes, 1);
   checkInteger('maxResponseBytes', options.maxResponseBytes, 1024);
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new ConfigError('fetch', '`fetch` must be a function');

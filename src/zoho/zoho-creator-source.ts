@@ -43,10 +43,13 @@ import {
   ZohoRecordNormaliser,
   isZohoId,
   toSourceEvents,
+  withStringIds,
 } from './record-normaliser.js';
 import { SecretScrubber } from './secret-scrubber.js';
 import { type ZohoCreatorSourceOptions, type ZohoPageSize, validateSourceOptions } from './source-options.js';
 import { ZohoTokenManager } from './token-manager.js';
+import { BulkRecordShape, BulkShapeError } from './bulk-csv.js';
+import { type BulkJobResult, ZohoBulkReader } from './bulk-read.js';
 
 export type { ZohoCreatorSourceOptions, ZohoPageSize } from './source-options.js';
 
@@ -102,6 +105,13 @@ export class ZohoCreatorSource implements SourceAdapter {
   private codec: ZohoDateTimeCodec | undefined;
   private codecPromise: Promise<ZohoDateTimeCodec> | undefined;
   private recordNormaliser: ZohoRecordNormaliser | undefined;
+  private readonly bulk: ZohoBulkReader;
+  /** Why Bulk Read is not used (warned once), or `undefined` while it is available. */
+  private bulkUnavailable: string | undefined;
+  /** The record shape learned from a JSON sample, for rebuilding records from bulk CSV rows. */
+  private bulkShape: BulkRecordShape | undefined;
+  /** The events of the last {@link listEvents}, by ID: where bulk records get their lookup's display values. */
+  private eventRows: Map<string, Readonly<Record<string, unknown>>> | undefined;
 
   /**
    * @throws ConfigError naming the first invalid option (missing names or credentials, unknown
@@ -142,6 +152,15 @@ export class ZohoCreatorSource implements SourceAdapter {
     if (options.dateFormat !== undefined && options.timeZone !== undefined) {
       this.codec = new ZohoDateTimeCodec(options.dateFormat, options.timeZone);
     }
+    this.bulk = new ZohoBulkReader({
+      client: this.client,
+      apiBaseUrl: this.apiBaseUrl,
+      accountOwner: options.accountOwner,
+      appLinkName: options.appLinkName,
+      pollMs: options.bulkPollMs,
+      jobTimeoutMs: options.bulkJobTimeoutMs,
+      maxZipBytes: options.bulkMaxZipBytes,
+    });
   }
 
   /**
@@ -179,7 +198,10 @@ export class ZohoCreatorSource implements SourceAdapter {
         });
       }
       cursor = result.outcome === 'ok' ? result.recordCursor : undefined;
-      if (cursor === undefined || rows.length === 0) return events;
+      if (cursor === undefined || rows.length === 0) {
+        this.eventRows = new Map(events.map((e) => [e.id, e.data]));
+        return events;
+      }
       guard.follow(cursor, pageNumber);
     }
   }
@@ -205,6 +227,7 @@ export class ZohoCreatorSource implements SourceAdapter {
     return this.list(options, {
       kind: 'records',
       params: { field_config: 'all' },
+      bulk: 'records',
       normalise: (n, rows) => n.toRecords(rows),
     });
   }
@@ -217,6 +240,7 @@ export class ZohoCreatorSource implements SourceAdapter {
     return this.list(options, {
       kind: 'ids',
       params: { field_config: 'custom', fields: `ID,${MODIFIED_TIME_FIELD},${this.options.eventLookupField}` },
+      bulk: 'stamps',
       normalise: (n, rows) => n.toStamps(rows),
     });
   }
@@ -396,17 +420,38 @@ export class ZohoCreatorSource implements SourceAdapter {
         `\`cursor\` cannot be combined with more than ${MAX_EVENT_IDS_PER_CRITERIA} \`eventIds\`: resume with the chunk's own event IDs`,
       );
     }
+    const bulkStart = parseBulkCursor(options.cursor);
+    if (options.cursor !== undefined && isBulkCursor(options.cursor) && bulkStart === undefined) {
+      throw new InvalidInputError('`cursor` is not a bulk listing cursor returned earlier in `nextCursor`');
+    }
+    if (options.listing !== undefined && options.listing !== 'paged' && options.listing !== 'bulk') {
+      throw new InvalidInputError(`\`listing\` must be 'paged' or 'bulk', got ${String(options.listing)}`);
+    }
     const normaliser = await this.normaliser(options);
     const base = spec.criteria?.(normaliser.codec);
     const report = this.options.registrationsReport;
     const guard = new ListingGuard(report);
+    let resumeCursor = options.cursor;
     let pageNumber = startPage;
+
+    const wantsBulk = bulkStart !== undefined || (options.listing === 'bulk' && options.cursor === undefined);
+    if (wantsBulk && spec.bulk !== undefined && chunks.length === 1 && this.bulkUnavailable === undefined) {
+      const chunk = chunks[0];
+      const criteria = allOf(base, chunk === undefined ? undefined : eventCriteria(this.options.eventLookupField, chunk));
+      const outcome = yield* this.bulkList(spec, normaliser, criteria, bulkStart, options);
+      if (outcome === 'done') return;
+    }
+    if (bulkStart !== undefined) {
+      // A bulk checkpoint cannot continue page by page: list from the first page.
+      resumeCursor = undefined;
+      pageNumber = 1;
+    }
     let yielded = false;
 
     for (const chunk of chunks) {
       const criteria = allOf(base, chunk === undefined ? undefined : eventCriteria(this.options.eventLookupField, chunk));
       const url = this.reportUrl(report, criteria === undefined ? spec.params : { ...spec.params, criteria });
-      let cursor = chunk === chunks[0] ? options.cursor : undefined;
+      let cursor = chunk === chunks[0] ? resumeCursor : undefined;
       guard.newChain();
       if (cursor !== undefined) guard.follow(cursor, pageNumber - 1);
       for (;;) {
@@ -432,6 +477,119 @@ export class ZohoCreatorSource implements SourceAdapter {
       }
     }
     if (!yielded) yield { items: [], rejected: [], pageNumber, nextCursor: undefined };
+  }
+
+  /**
+   * A bulk listing: Bulk Read jobs one after another, each continuing from the previous job's
+   * `record_cursor` until the last batch, each job's CSV streamed in pages of `pageSize` rows.
+   *
+   * `nextCursor` of a page inside a job is the cursor that starts that job again (a job's rows
+   * cannot be resumed midway); on a job's last page it is the next job's cursor. Resuming therefore
+   * re-reads at most one job (upserts are idempotent), and works while Zoho keeps the cursor (15
+   * minutes [doc]); an expired cursor is refused with HTTP 400, which the worker answers by
+   * listing again.
+   *
+   * @returns `fallback` when Bulk Read is unavailable (missing bulk scope, HTTP 401 code 2945 [doc];
+   *   or a record shape the CSV cannot carry) before any page was yielded; the caller then lists
+   *   page by page. The reason is logged once per source.
+   */
+  private async *bulkList<T>(
+    spec: ListSpec<T>,
+    normaliser: ZohoRecordNormaliser,
+    criteria: string | undefined,
+    start: BulkCursorState | undefined,
+    options: ListOptions,
+  ): AsyncGenerator<SourcePage<T>, 'done' | 'fallback', undefined> {
+    const report = this.options.registrationsReport;
+    const call = { signal: options.signal, retries: checkRetries(options.retries), callBudget: options.callBudget, budget: options.callBudget };
+    const lookup = this.options.eventLookupField;
+    let shape: BulkRecordShape | undefined;
+    let events: ReadonlyMap<string, Readonly<Record<string, unknown>>> = new Map();
+    if (spec.bulk === 'records') {
+      try {
+        if (this.eventRows === undefined) await this.listEvents(call);
+        events = this.eventRows ?? new Map();
+        shape = this.bulkShape ?? (await this.learnBulkShape(events, call));
+        this.bulkShape = shape;
+      } catch (error) {
+        if (!(error instanceof BulkShapeError)) throw error;
+        this.disableBulk(`the report's records cannot be rebuilt from Bulk Read CSV (${error.message})`);
+        return 'fallback';
+      }
+    }
+    const fields = spec.bulk === 'stamps' ? ['ID', MODIFIED_TIME_FIELD, lookup] : undefined;
+    let pageNumber = start?.page ?? 1;
+    let cursor = start?.cursor;
+    let yielded = false;
+    for (;;) {
+      const jobStart = encodeBulkCursor(pageNumber, cursor);
+      let job: BulkJobResult;
+      try {
+        job = await this.bulk.run(report, { criteria, fields, recordCursor: cursor }, spec.kind, this.pageSize, call);
+      } catch (error) {
+        if (!yielded && isScopeRefusal(error)) {
+          this.disableBulk('the token lacks the ZohoCreator.bulk.CREATE / ZohoCreator.bulk.READ scope (code 2945)');
+          return 'fallback';
+        }
+        throw error;
+      }
+      const header = job.header;
+      const toRows = (batch: readonly string[][]): unknown[] =>
+        batch.map((cells) => {
+          if (shape !== undefined) return shape.toRecord(header, cells, events);
+          const row: Record<string, unknown> = {};
+          for (let i = 0; i < header.length; i++) row[header[i]!] = cells[i] ?? '';
+          return row;
+        });
+      let pending: string[][] | undefined;
+      for await (const batch of job.batches) {
+        if (pending !== undefined) {
+          const { items, rejected } = spec.normalise(normaliser, toRows(pending));
+          yield { items, rejected, pageNumber: pageNumber++, nextCursor: jobStart };
+          yielded = true;
+        }
+        pending = batch;
+      }
+      if (pending !== undefined) {
+        const { items, rejected } = spec.normalise(normaliser, toRows(pending));
+        const next = job.nextCursor === undefined ? undefined : encodeBulkCursor(pageNumber + 1, job.nextCursor);
+        yield { items, rejected, pageNumber: pageNumber++, nextCursor: next };
+        yielded = true;
+      }
+      if (job.nextCursor === undefined) break;
+      cursor = job.nextCursor;
+    }
+    if (!yielded) yield { items: [], rejected: [], pageNumber, nextCursor: undefined };
+    return 'done';
+  }
+
+  /** One Get Records call of 200 records (`field_config=all`): the JSON shape bulk CSV rows are rebuilt into. */
+  private async learnBulkShape(
+    events: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
+    call: SourceCallOptions,
+  ): Promise<BulkRecordShape> {
+    const report = this.options.registrationsReport;
+    const result = await this.get(call, {
+      url: this.reportUrl(report, { field_config: 'all', max_records: '200' }),
+      kind: 'records',
+      endpoint: report,
+      retries: call.retries,
+      expectData: 'array',
+    });
+    const rows = result.outcome === 'ok' ? (result.body.data as unknown[]) : [];
+    return BulkRecordShape.learn(rows.map(withStringIds), this.options.eventLookupField, events);
+  }
+
+  private disableBulk(reason: string): void {
+    this.bulkUnavailable = reason;
+    this.logger.warn(`Zoho Bulk Read unavailable: ${reason}; listing page by page instead`, {
+      report: this.options.registrationsReport,
+    });
+  }
+
+  /** Whether bulk listings are available (`undefined`), or why not. */
+  getBulkReadUnavailableReason(): string | undefined {
+    return this.bulkUnavailable;
   }
 
   private async normaliser(options: SourceCallOptions): Promise<ZohoRecordNormaliser> {
@@ -526,10 +684,43 @@ interface ListSpec<T> {
   readonly params: Readonly<Record<string, string>>;
   /** Extra input checks, run before any call. */
   readonly validate?: () => void;
+  /** What a bulk listing of this kind exports: whole records, or ID/Modified_Time/lookup stamps; absent = no bulk listing. */
+  readonly bulk?: 'records' | 'stamps';
   /** A criterion ANDed with the event filter. */
   readonly criteria?: (codec: ZohoDateTimeCodec) => string;
   /** Rows → items and rejections. */
   readonly normalise: (normaliser: ZohoRecordNormaliser, rows: readonly unknown[]) => NormalisedRows<T>;
+}
+
+/** Where a bulk listing (re)starts: the page number of the job's first page and its `record_cursor` (none for the first job). */
+interface BulkCursorState {
+  readonly page: number;
+  readonly cursor: string | undefined;
+}
+
+const BULK_CURSOR_PREFIX = 'bulk:';
+
+/** A bulk listing's opaque cursor: `bulk:<page>:<record_cursor>` (Zoho's cursors are alphanumeric [doc], so no clash with paged cursors). */
+function encodeBulkCursor(page: number, cursor: string | undefined): string {
+  return `${BULK_CURSOR_PREFIX}${page}:${cursor ?? ''}`;
+}
+
+function isBulkCursor(cursor: string | undefined): boolean {
+  return typeof cursor === 'string' && cursor.startsWith(BULK_CURSOR_PREFIX);
+}
+
+function parseBulkCursor(cursor: string | undefined): BulkCursorState | undefined {
+  if (!isBulkCursor(cursor)) return undefined;
+  const match = /^bulk:(\d{1,9}):(.*)$/s.exec(cursor as string);
+  if (!match) return undefined;
+  const page = Number(match[1]);
+  if (page < 1) return undefined;
+  return { page, cursor: match[2] === '' ? undefined : match[2] };
+}
+
+/** HTTP 401 code 2945: the token lacks the scope (here `ZohoCreator.bulk.CREATE` / `.READ`) [doc: OAS-v2]. */
+function isScopeRefusal(error: unknown): boolean {
+  return error instanceof ZohoApiError && error.zohoCode === 2945;
 }
 
 /** Per-call `retries`: `undefined` (source default) or an integer ≥ 0. */
