@@ -126,30 +126,42 @@ export class BulkReadJobs {
       try {
         body = JSON.parse(bodyText);
       } catch {
-        return host.zoho(res, 400, 3020);
+      host.zoho(res, 400, 3020);
+      return;
       }
     }
     const query = isObject(body) ? (body.query ?? {}) : undefined;
-    if (!isObject(query)) return host.zoho(res, 400, 3020);
+    if (!isObject(query)) {
+      host.zoho(res, 400, 3020);
+      return;
+    }
     const criteria = typeof query.criteria === 'string' ? query.criteria.trim() : '';
     const fields = Array.isArray(query.fields) ? query.fields.filter((f): f is string => typeof f === 'string') : undefined;
     const maxRaw = query.max_records ?? BULK_MAX_RECORDS;
     if (typeof maxRaw !== 'number' || !Number.isInteger(maxRaw) || maxRaw < BULK_MIN_RECORDS || maxRaw > BULK_MAX_RECORDS) {
-      return host.zoho(res, 400, 1060, 'Invalid request parameter found - max_records');
+      host.zoho(res, 400, 1060, 'Invalid request parameter found - max_records');
+      return;
     }
     const limit = Math.min(maxRaw, this.options.recordsPerJob ?? BULK_MAX_RECORDS);
     const key = [report, criteria, (fields ?? []).join(',')].join('\u0000');
     let after: string | undefined;
     if (query.record_cursor !== undefined) {
       const cursor = typeof query.record_cursor === 'string' ? this.cursors.get(query.record_cursor) : undefined;
-      if (!cursor || cursor.expiresAt <= host.now() || cursor.key !== key) return host.zoho(res, 400, 2950);
+      if (!cursor || cursor.expiresAt <= host.now() || cursor.key !== key) {
+      host.zoho(res, 400, 2950);
+      return;
+    }
       after = cursor.lastId;
     }
     const snap = host.snapshot(report, criteria, after, limit);
     // Malformed criteria → 400/2901, as Get Records answers [inferred].
-    if (!snap) return host.zoho(res, 400, 2901);
+    if (!snap) {
+      host.zoho(res, 400, 2901);
+      return;
+    }
     const now = host.now();
-    const id = (this.nextJobId += 4n).toString();
+    this.nextJobId += 4n;
+    const id = this.nextJobId.toString();
     let nextCursor: string | undefined;
     if (snap.more && snap.lastId !== undefined) {
       nextCursor = randomBytes(12).toString('hex');
@@ -166,7 +178,10 @@ export class BulkReadJobs {
   /** `GET .../read/{job}`: the job's status, with `result` once completed. */
   status(host: BulkReportHost, res: ServerResponse, report: string, jobId: string): void {
     const job = this.jobs.get(jobId);
-    if (!job || job.report !== report) return host.zoho(res, 404, 1000);
+    if (!job || job.report !== report) {
+      host.zoho(res, 404, 1000);
+      return;
+    }
     host.sendJson(res, 200, { code: 3000, details: this.details(host, job, 'status') });
   }
 
@@ -187,7 +202,9 @@ export class BulkReadJobs {
     };
     if (job.nextCursor !== undefined) headers.recordCursor = job.nextCursor;
     res.writeHead(200, headers);
-    streamZip(res, `${report}.csv`, csvLines(job.rows.map((row) => host.serialize(report, row, job.fields))));
+    const columns = new Set<string>();
+    for (const row of job.rows) for (const name of Object.keys(host.serialize(report, row, job.fields))) columns.add(name);
+    streamZip(res, `${report}.csv`, csvLines([...columns], mapIterable(job.rows, (row) => host.serialize(report, row, job.fields))));
     return job.rows.length;
   }
 
@@ -228,15 +245,18 @@ export function bulkCsvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** CSV text in chunks of about 1,000 lines: a header row from the first record's keys, then one line per record. */
-function* csvLines(records: Iterable<Record<string, unknown>>): Generator<string> {
-  let columns: string[] | undefined;
+function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
+  for (const item of items) yield map(item);
+}
+
+/**
+ * CSV text in chunks of about 1,000 lines: a header row (every field of the report, in order; a
+ * record without a field has an empty cell), then one line per record.
+ */
+function* csvLines(columns: readonly string[], records: Iterable<Record<string, unknown>>): Generator<string> {
   let chunk: string[] = [];
+  if (columns.length > 0) chunk.push(columns.map(bulkCsvCell).join(','));
   for (const record of records) {
-    if (columns === undefined) {
-      columns = Object.keys(record);
-      chunk.push(columns.map(bulkCsvCell).join(','));
-    }
     chunk.push(columns.map((c) => bulkCsvCell(record[c])).join(','));
     if (chunk.length >= 1000) {
       yield `${chunk.join('\r\n')}\r\n`;

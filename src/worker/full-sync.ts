@@ -10,6 +10,7 @@ import type { Checkpoint } from '../adapters/state-store.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
 import { commitPage } from './page-writer.js';
+import { chooseListing } from './listing-strategy.js';
 import { readAhead } from './read-ahead.js';
 import { reconcile } from './reconcile.js';
 import { countUnseen, enforceRemovalGuard, type RemovalPlan, removeUnseen } from './removal.js';
@@ -61,6 +62,8 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   const listingStartedAt = checkpoint?.startedAt ?? ctx.startedAt;
   let maxSeen = checkpoint?.maxModifiedAt;
   let pages = 0;
+  // Page by page, or in bulk when the report is big (the cursor of a bulk checkpoint resumes in bulk).
+  const strategy = await chooseListing(sink, ctx.options, plan.eventIds);
 
   const listing = async (from: Checkpoint | undefined): Promise<void> => {
     ctx.resumed = from !== undefined;
@@ -68,7 +71,10 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
     if (from) ctx.logger.info('Resuming listing from checkpoint', { runId: ctx.runId, page: from.nextPage, interruptedRun: from.runId });
     // Page n+1 is fetched while page n is written; the checkpoint still only names committed pages.
     const listed = readAhead(ctx.signal, (signal) =>
-      source.readRecords({ ...ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds }), signal }),
+      source.readRecords({
+        ...ctx.listOptions({ cursor: from?.cursor, startPage: from?.nextPage, eventIds: plan.eventIds, listing: strategy }),
+        signal,
+      }),
     );
     for await (const page of listed) {
       await commitPage(ctx, page, scope);

@@ -6,6 +6,7 @@
  */
 import type { DiscrepancyReport, EventDiscrepancy } from './discrepancy.js';
 import { commitPage, deadLetter } from './page-writer.js';
+import { chooseListing } from './listing-strategy.js';
 import { readAhead } from './read-ahead.js';
 import { compareStamps, scanUnseen } from './record-ops.js';
 import { enforceRemovalGuard, removeRecords } from './removal.js';
@@ -52,7 +53,8 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
   try {
     ctx.currentPage = 1;
     // Stamp page n+1 is fetched while page n is compared in Redis.
-    const listed = readAhead(ctx.signal, (signal) => source.readStamps({ ...ctx.listOptions({ eventIds: plan.eventIds }), signal }));
+    const listing = await chooseListing(sink, ctx.options, plan.eventIds);
+    const listed = readAhead(ctx.signal, (signal) => source.readStamps({ ...ctx.listOptions({ eventIds: plan.eventIds, listing }), signal }));
     for await (const page of listed) {
       ctx.throwIfAborted();
       ctx.currentPage = page.pageNumber;
