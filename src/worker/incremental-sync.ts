@@ -34,10 +34,18 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
     return undefined;
   }
 
-  // The events list is one call; it catches new and removed events and feeds the staleness check.
-  const events = await source.listEvents(ctx.callOptions());
-  await state.saveEvents(events);
-  ctx.accept();
+  // The events list (one call: it catches new and removed events and feeds the staleness check)
+  // runs alongside the changes listing, so a run with nothing changed costs one round trip, not
+  // two. Neither depends on the other: the watermark comes from the changes listing alone (its
+  // own start time and highest Modified_Time, see watermark.ts), and records register their event
+  // on upsert whether or not the events list was saved first.
+  const eventsListed = source.listEvents(ctx.callOptions()).then(async (listed) => {
+    await state.saveEvents(listed);
+    ctx.accept();
+    return listed;
+  });
+  // Settled below on every path; this only keeps a rejection from being reported as unhandled meanwhile.
+  eventsListed.catch(() => undefined);
 
   let checkpoint = await ctx.trustedCheckpoint(CHECKPOINT);
   if (checkpoint && checkpoint.since === undefined) checkpoint = undefined;
@@ -78,17 +86,25 @@ export async function runIncrementalSync(ctx: RunContext, plan: IncrementalPlan)
     }
   };
   try {
-    await listing(checkpoint);
-  } catch (error) {
-    // A stored cursor can expire (Zoho documents no lifetime). If the very first resumed request is
-    // refused, list again from the same lower bound instead of failing every run from now on.
-    if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
-    ctx.logger.warn('Checkpoint cursor refused; listing the changes again from the same lower bound', { runId: ctx.runId });
-    await state.clearCheckpoint(CHECKPOINT, ctx.fenced());
-    ctx.resumed = false;
-    restarted = true;
-    await listing(undefined);
+    try {
+      await listing(checkpoint);
+    } catch (error) {
+      // A stored cursor can expire (Zoho documents no lifetime). If the very first resumed request is
+      // refused, list again from the same lower bound instead of failing every run from now on.
+      if (!checkpoint || pages > 0 || !isCursorRefusal(error)) throw error;
+      ctx.logger.warn('Checkpoint cursor refused; listing the changes again from the same lower bound', { runId: ctx.runId });
+      await state.clearCheckpoint(CHECKPOINT, ctx.fenced());
+      ctx.resumed = false;
+      restarted = true;
+      await listing(undefined);
+    }
+  } finally {
+    // Never leave the events call running past the run (its writes are fenced, but keep runs tidy).
+    await Promise.allSettled([eventsListed]);
   }
+  // A failed events list fails the run before the watermark moves: the changes committed so far
+  // stay (upserts are idempotent) and the next run lists them again from the same watermark.
+  const events = await eventsListed;
   // A resumed or restarted listing started before this run: correct the watermark as for several pages.
   const candidate = watermarkCandidate(maxSeen, listingStartedAt, ctx.resumed || restarted ? 2 : pages, Date.now());
   // The watermark moves only now, after every page of the listing was committed: the listing is
