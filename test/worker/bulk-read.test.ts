@@ -29,7 +29,7 @@ function richDataset(events: number, registrations: number): Dataset {
       id: (4_711_230_000_000_100_001n + BigInt(e) * 8n).toString(),
       addedAt: NOW - 40 * 86_400_000,
       modifiedAt: NOW - 30 * 86_400_000 + e * 1000,
-      fields: { Event_Name: `Hội thảo ${e + 1}, "Đà Nẵng"`, Start_Date: { date: '2024-04-0' + ((e % 9) + 1) }, Venue: `Phòng ${e}` },
+      fields: { Event_Name: `Hội thảo ${e + 1}, "Đà Nẵng"`, Start_Date: { date: `2024-04-0${(e % 9) + 1}` }, Venue: `Phòng ${e}` },
     });
   }
   const regs: SimRegistration[] = [];

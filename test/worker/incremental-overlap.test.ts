@@ -39,7 +39,13 @@ function gatedFetch(eventsReport: string, registrationsReport: string): { fetch:
     } else if (url.includes(`/report/${registrationsReport}?`) && release) release();
     return globalThis.fetch(input, init);
   };
-  return { fetch, releasedBy: () => releasedBy, arm: () => void (armed = true) };
+  return {
+    fetch,
+    releasedBy: () => releasedBy,
+    arm: () => {
+      armed = true;
+    },
+  };
 }
 
 describe('incremental sync overlaps the events list with the changes listing', () => {
