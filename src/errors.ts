@@ -65,6 +65,8 @@ export const SyncErrorCode = {
   PUSH_CONTENT_TYPE: 'ERR_SYNC_PUSH_CONTENT_TYPE',
   /** A Zoho push's body exceeds the configured limit (HTTP 413). */
   PUSH_TOO_LARGE: 'ERR_SYNC_PUSH_TOO_LARGE',
+  /** A run's planned Zoho calls exceed the calls left today (`dailyCallLimit`); refused before any call. */
+  QUOTA_BUDGET: 'ERR_SYNC_QUOTA_BUDGET',
 } as const;
 
 /** The union of all values of {@link SyncErrorCode}. */
@@ -102,9 +104,7 @@ export class SyncError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (!isSyncError(value)) return false;
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass too).
-    const target = this;
-    return target === SyncError || Function.prototype[Symbol.hasInstance].call(target, value) || value.name === target.name;
+    return this === SyncError || Function.prototype[Symbol.hasInstance].call(this, value) || value.name === this.name;
   }
 }
 
@@ -268,6 +268,26 @@ export class MassRemovalError extends SyncError {
     this.wouldRemove = wouldRemove;
     this.held = held;
     this.maxShare = maxShare;
+  }
+}
+
+/** A run was refused up front: its planned Zoho calls exceed the calls left today under `dailyCallLimit`. */
+export class QuotaBudgetError extends SyncError {
+  override readonly name = 'QuotaBudgetError';
+  /** Calls the run was estimated to make. Unit: calls. */
+  readonly estimatedCalls: number;
+  /** Calls left today (`dailyCallLimit` minus the calls recorded today). Unit: calls. */
+  readonly callsLeft: number;
+  /** The Zoho day (`yyyy-mm-dd` in the quota time zone). */
+  readonly day: string;
+  constructor(estimatedCalls: number, callsLeft: number, day: string) {
+    super(
+      `Refusing to start: the run would make about ${estimatedCalls} Zoho calls but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`,
+      SyncErrorCode.QUOTA_BUDGET,
+    );
+    this.estimatedCalls = estimatedCalls;
+    this.callsLeft = callsLeft;
+    this.day = day;
   }
 }
 

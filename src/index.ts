@@ -48,6 +48,7 @@ export {
   isZohoApiError,
   LeaseError,
   MassRemovalError,
+  QuotaBudgetError,
   SinkError,
   SyncError,
   SyncErrorCode,

@@ -140,6 +140,32 @@ export interface ApiCallCounts {
   total: number;
 }
 
+/** One listing a run would make, for {@link SourceAdapter.estimateCalls}. */
+export interface ListingEstimate {
+  /** `records` (full records), `ids` (ID-only), `changes` (records modified since the watermark). */
+  readonly kind: 'records' | 'ids' | 'changes';
+  /** How the run would list. */
+  readonly listing: 'paged' | 'bulk';
+  /** Records the listing is expected to return. Unit: records. */
+  readonly records: number;
+  /** Events the listing is restricted to; omitted = the whole report. */
+  readonly eventCount?: number | undefined;
+}
+
+/** What a run would ask the source for, for {@link SourceAdapter.estimateCalls}. */
+export interface CallEstimateRequest {
+  /** Events the events list would return (it is read once per run); `undefined` = no events list. Unit: events. */
+  readonly events: number | undefined;
+  /** The listings, in order. */
+  readonly listings: readonly ListingEstimate[];
+}
+
+/** A call estimate by kind (units: calls), and whether it is exact given exact record counts. */
+export interface CallEstimate extends ApiCallCounts {
+  /** False when the count depends on something only the run sees (bulk job status polls, the number of changes). */
+  readonly exact: boolean;
+}
+
 /**
  * A source of events and records. Implementations must:
  * - keep IDs as strings;
@@ -194,6 +220,8 @@ export interface SourceAdapter {
    * Resolves a {@link RejectedRecord} when the row cannot be accepted.
    */
   normaliseRecord?(raw: unknown, options?: SourceCallOptions): Promise<SourceRecord | RejectedRecord>;
+  /** Estimates the calls a run would make (optional: sources without a quota may omit it). Never calls the source. */
+  estimateCalls?(request: CallEstimateRequest): CallEstimate;
 
   /** Calls made so far, by kind (optional: sources without a quota may omit it). */
   getCallCounts?(): ApiCallCounts;

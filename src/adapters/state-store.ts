@@ -6,7 +6,7 @@
  * committed; writes are idempotent; every method rejects with a `SinkError` when the store fails;
  * fenced writes reject with a `LeaseError` when their fence is older than the newest issued one.
  */
-import type { RejectedRecord, SourceEvent } from './source.js';
+import type { ApiCallCounts, RejectedRecord, SourceEvent } from './source.js';
 
 /** Options of {@link StateStore.deadLetter}. */
 export interface DeadLetterOptions {
@@ -172,6 +172,16 @@ export interface StateStore {
    * reason and content equal an entry it still holds (a bad record is listed on every sync).
    */
   deadLetter(entries: readonly RejectedRecord[], options?: DeadLetterOptions): Promise<void>;
+
+  /**
+   * Optional: adds calls to one Zoho day's tally (shared by every replica on the same store).
+   * @param day - `yyyy-mm-dd` in the quota time zone.
+   * @param counts - calls by kind (units: calls).
+   */
+  addDailyCalls?(day: string, counts: ApiCallCounts): Promise<void>;
+
+  /** Optional: one Zoho day's tally by kind (units: calls); zeros when none was recorded. */
+  getDailyCalls?(day: string): Promise<ApiCallCounts>;
 
   /** Takes the sync lease if free; resolves `undefined` when another owner holds it. */
   acquireLease?(owner: string, ttlMs: number): Promise<Lease | undefined>;

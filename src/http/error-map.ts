@@ -67,7 +67,7 @@ export interface HttpErrorBody {
  * |---|---|
  * | 400 | `ERR_SYNC_INVALID_INPUT` (e.g. `eventId` not 1–19 digits, bad `?wait=`) |
  * | 404 | `ERR_SYNC_UNKNOWN_EVENT` |
- * | 409 | `ERR_SYNC_BUSY` (with `run_id`), `ERR_SYNC_LEASE`, `ERR_SYNC_MASS_REMOVAL`, `ERR_SYNC_ABORTED` |
+ * | 409 | `ERR_SYNC_BUSY` (with `run_id`), `ERR_SYNC_LEASE`, `ERR_SYNC_MASS_REMOVAL`, `ERR_SYNC_ABORTED`, `ERR_SYNC_QUOTA_BUDGET` |
  * | 401 | `ERR_SYNC_PUSH_SIGNATURE`, `ERR_SYNC_PUSH_EXPIRED` (push route) |
  * | 409 | `ERR_SYNC_PUSH_REPLAYED` (push route) |
  * | 413 | `ERR_SYNC_PUSH_TOO_LARGE` (push route) |
@@ -84,6 +84,7 @@ export const ERROR_STATUS: Readonly<Record<SyncErrorCodeValue, number>> = Object
   [SyncErrorCode.LEASE]: 409,
   [SyncErrorCode.MASS_REMOVAL]: 409,
   [SyncErrorCode.ABORTED]: 409,
+  [SyncErrorCode.QUOTA_BUDGET]: 409,
   [SyncErrorCode.TRIGGER_RATE_LIMITED]: 429,
   [SyncErrorCode.PUSH_SIGNATURE]: 401,
   [SyncErrorCode.PUSH_EXPIRED]: 401,

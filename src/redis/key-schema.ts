@@ -16,6 +16,7 @@
  * | `<p>:{g}:checkpoint:<name>` | STRING | a checkpoint's JSON |
  * | `<p>:{g}:lease` | STRING | the sync lease: owner token, with a PX time-to-live |
  * | `<p>:{g}:fence` | STRING | the fencing counter (`INCR` on each lease acquisition) |
+ * | `<p>:{g}:quota:<day>` | HASH | Zoho calls of one Zoho day (`yyyy-mm-dd` in the quota time zone) by kind; expires after 2 days |
  * | `<p>:{g}:dlq` | STREAM | dead letters that carry no event ID (same fields as the per-event stream) |
  * | `<p>:{g}:dlq:digests` | HASH | content digest → entry ID of `<p>:{g}:dlq` |
  *
@@ -103,6 +104,8 @@ export interface KeySchema {
   lease(): string;
   /** `<p>:{g}:fence` — STRING, the fencing counter. */
   fence(): string;
+  /** `<p>:{g}:quota:<yyyy-mm-dd>` — HASH, Zoho calls of one Zoho day by kind (`token`, `records`, `ids`, `meta`); expires after 2 days. */
+  quotaDay(day: string): string;
   /** A `SCAN MATCH` pattern matching every event's index hash (`<p>:{e:*}:ids`, prefix glob-escaped). */
   idsPattern(): string;
   /** Reads the event ID back from an index key built by {@link KeySchema.ids}; `undefined` for any other key. */
@@ -174,6 +177,7 @@ export function createKeySchema(prefix: string = DEFAULT_KEY_PREFIX): KeySchema 
     checkpoint: (name) => `${global}:checkpoint:${checkNonEmpty('checkpoint name', name)}`,
     lease: () => `${global}:lease`,
     fence: () => `${global}:fence`,
+    quotaDay: (day) => `${global}:quota:${checkNonEmpty('day', day)}`,
     idsPattern: () => `${escapeGlob(idsStart)}*${idsEnd}`,
     eventIdOfIdsKey: (key) => {
       if (!key.startsWith(idsStart) || !key.endsWith(idsEnd)) return undefined;

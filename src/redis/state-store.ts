@@ -20,7 +20,7 @@ import type {
   SyncMeta,
   SyncMetaPatch,
 } from '../adapters/state-store.js';
-import type { RejectedRecord, SourceEvent } from '../adapters/source.js';
+import type { ApiCallCounts, RejectedRecord, SourceEvent } from '../adapters/source.js';
 import { InvalidInputError, SinkError } from '../errors.js';
 import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { appendDeadLetters } from './dead-letters.js';
@@ -46,6 +46,11 @@ export interface RedisStateStoreOptions {
    */
   readonly commandTimeoutMs?: number | undefined;
 }
+
+/** The call kinds of a daily tally, in field order. */
+const CALL_KINDS = ['token', 'records', 'ids', 'meta'] as const;
+/** A daily tally outlives its day by a day (time zones ahead of UTC), then expires. Unit: seconds. */
+const QUOTA_DAY_TTL_SECONDS = 2 * 86_400;
 
 /** Default of {@link RedisStateStoreOptions.deadLetterMaxLen}. Unit: entries. */
 export const DEFAULT_DEAD_LETTER_MAX_LEN = 1000;
@@ -246,6 +251,33 @@ export class RedisStateStore implements StateStore {
    * Reads the global metadata (`HMGET <p>:{g}:meta`). Fields never written are `undefined`.
    * @throws {@link SinkError} on failure.
    */
+  /**
+   * Adds calls to one Zoho day's tally: `HINCRBY <p>:{g}:quota:<day>` per kind and `EXPIRE` 2
+   * days, in one MULTI (atomic, so replicas adding at once never lose an increment).
+   * @throws {@link SinkError} on failure.
+   */
+  async addDailyCalls(day: string, counts: ApiCallCounts): Promise<void> {
+    const key = this.keys.quotaDay(day);
+    await this.commands.run(`HINCRBY ${key}`, async (r) => {
+      const multi = r.multi();
+      for (const kind of CALL_KINDS) if (counts[kind] > 0) multi.hincrby(key, kind, counts[kind]);
+      multi.expire(key, QUOTA_DAY_TTL_SECONDS);
+      const replies = (await multi.exec()) ?? [];
+      for (const [error] of replies) if (error) throw error;
+    });
+  }
+
+  /**
+   * One Zoho day's tally (`HMGET <p>:{g}:quota:<day>`); zeros when nothing was recorded.
+   * @throws {@link SinkError} on failure.
+   */
+  async getDailyCalls(day: string): Promise<ApiCallCounts> {
+    const key = this.keys.quotaDay(day);
+    const values = await this.commands.run(`HMGET ${key}`, (r) => r.hmget(key, ...CALL_KINDS));
+    const [token, records, ids, meta] = values.map((v) => parseNumber(v) ?? 0) as [number, number, number, number];
+    return { token, records, ids, meta, total: token + records + ids + meta };
+  }
+
   async getSyncMeta(): Promise<SyncMeta> {
     const key = this.keys.syncMeta();
     const f = SYNC_META_FIELDS;

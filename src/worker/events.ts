@@ -77,7 +77,7 @@ export interface TickSkippedPayload {
 }
 
 /** Why an automatic run was skipped. */
-export type RunSkipReason = 'lease-held' | 'quota-exhausted' | 'recently-synced';
+export type RunSkipReason = 'lease-held' | 'quota-exhausted' | 'quota-budget' | 'recently-synced';
 
 /**
  * `runSkipped` payload: an automatic run (the start-up run or a timer tick) did not run.

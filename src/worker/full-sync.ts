@@ -63,7 +63,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   let maxSeen = checkpoint?.maxModifiedAt;
   let pages = 0;
   // Page by page, or in bulk when the report is big (the cursor of a bulk checkpoint resumes in bulk).
-  const strategy = await chooseListing(sink, ctx.options, plan.eventIds);
+  const strategy = await chooseListing(state, ctx.sink, ctx.options, plan.eventIds);
 
   const listing = async (from: Checkpoint | undefined): Promise<void> => {
     ctx.resumed = from !== undefined;

@@ -5,6 +5,7 @@
 import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
+import { IANAZone } from 'luxon';
 import { ConfigError } from '../errors.js';
 import { parseClusterNodes } from '../redis/connection-config.js';
 import { checkRecordSink, checkStateStore } from './record-ops.js';
@@ -96,6 +97,19 @@ export interface SyncWorkerOptions {
    * (`ZohoCreatorSource` does). Unit: calls. @defaultValue 5000
    */
   maxCallsPerRun?: number | undefined;
+  /**
+   * Zoho Developer API calls allowed per day for the user whose token the source uses (Free and
+   * Standard 250, Professional 500, Enterprise and Zoho One 1,000 per user). With it set, a run whose
+   * plan needs more calls than are left today (the store's tally, shared by replicas) is refused
+   * with `ERR_SYNC_QUOTA_BUDGET` unless forced (`ignoreQuotaBudget`). Unit: calls.
+   * @defaultValue undefined (no budget check; calls are still tallied)
+   */
+  dailyCallLimit?: number | undefined;
+  /**
+   * IANA zone of the Zoho account's super admin: Zoho resets the daily limit at 00:00 there
+   * (https://www.zoho.com/creator/help/api/v2.1/api-limits.html). @defaultValue 'UTC'
+   */
+  quotaTimeZone?: string | undefined;
   /** Cross-replica lease (needs a sink with `acquireLease`). @defaultValue `{ enabled: true, ttlMs: 30000 }` */
   lease?: { enabled?: boolean | undefined; ttlMs?: number | undefined } | undefined;
   /** Level of the default logger. @defaultValue 'info' */
@@ -122,6 +136,8 @@ export interface ResolvedSyncWorkerOptions {
   readonly expectedRecordCount: number | undefined;
   readonly quotaPauseMs: number;
   readonly maxCallsPerRun: number;
+  readonly dailyCallLimit: number | undefined;
+  readonly quotaTimeZone: string;
   readonly lease: { readonly enabled: boolean; readonly ttlMs: number };
   readonly logLevel: LogLevel;
   readonly redisLogLevel: LogLevel;
@@ -145,6 +161,8 @@ export const DEFAULT_SYNC_WORKER_OPTIONS: ResolvedSyncWorkerOptions = Object.fre
   expectedRecordCount: undefined,
   quotaPauseMs: 60 * 60 * 1000,
   maxCallsPerRun: 5000,
+  dailyCallLimit: undefined,
+  quotaTimeZone: 'UTC',
   lease: Object.freeze({ enabled: true, ttlMs: 30_000 }),
   logLevel: 'info',
   redisLogLevel: 'warn',
@@ -173,6 +191,11 @@ function show(value: unknown): string {
 function boolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${show(value)}`);
   return value;
+}
+
+function timeZone(name: string, value: unknown): string {
+  if (typeof value === 'string' && IANAZone.isValidZone(value)) return value;
+  throw new ConfigError(name, `Expected \`${name}\` to be an IANA time zone such as Europe/Berlin, got ${show(value)}`);
 }
 
 function listingStrategy(value: unknown): 'auto' | 'bulk' | 'paged' {
@@ -237,6 +260,8 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
       input.expectedRecordCount === undefined ? undefined : integer('expectedRecordCount', input.expectedRecordCount, 0),
     quotaPauseMs: integer('quotaPauseMs', input.quotaPauseMs ?? d.quotaPauseMs, 0),
     maxCallsPerRun: integer('maxCallsPerRun', input.maxCallsPerRun ?? d.maxCallsPerRun, 1),
+    dailyCallLimit: input.dailyCallLimit === undefined ? undefined : integer('dailyCallLimit', input.dailyCallLimit, 1),
+    quotaTimeZone: timeZone('quotaTimeZone', input.quotaTimeZone ?? d.quotaTimeZone),
     lease: Object.freeze({
       enabled: boolean('lease.enabled', lease.enabled ?? d.lease.enabled),
       ttlMs: integer('lease.ttlMs', lease.ttlMs ?? d.lease.ttlMs, 1000),

@@ -53,7 +53,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
   try {
     ctx.currentPage = 1;
     // Stamp page n+1 is fetched while page n is compared in Redis.
-    const listing = await chooseListing(sink, ctx.options, plan.eventIds);
+    const listing = await chooseListing(state, sink, ctx.options, plan.eventIds);
     const listed = readAhead(ctx.signal, (signal) => source.readStamps({ ...ctx.listOptions({ eventIds: plan.eventIds, listing }), signal }));
     for await (const page of listed) {
       ctx.throwIfAborted();

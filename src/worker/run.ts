@@ -6,11 +6,15 @@ import type { DiscrepancyReport } from './discrepancy.js';
 export type RunKind = 'full' | 'incremental' | 'force' | 'discrepancy-check';
 
 /** What to run, as passed to `SyncWorker.trigger()`. */
-export type RunRequest =
+export type RunRequest = (
   | { readonly kind: 'full'; readonly allowMassRemoval?: boolean | undefined }
   | { readonly kind: 'incremental'; readonly allowMassRemoval?: boolean | undefined }
   | { readonly kind: 'force'; readonly eventId: string; readonly allowMassRemoval?: boolean | undefined }
-  | { readonly kind: 'discrepancy-check'; readonly heal?: boolean | undefined; readonly allowMassRemoval?: boolean | undefined };
+  | { readonly kind: 'discrepancy-check'; readonly heal?: boolean | undefined; readonly allowMassRemoval?: boolean | undefined }
+) & {
+  /** Run even when its plan needs more Zoho calls than `dailyCallLimit` leaves today. @defaultValue false */
+  readonly ignoreQuotaBudget?: boolean | undefined;
+};
 
 /** Live counters of a run in flight. Units: pages and records. */
 export interface RunProgress {

@@ -93,7 +93,16 @@ export interface SyncWorkerStatus {
    * `syncRecord()` succeeds; `exhausted_at` when it was hit (ISO 8601); `paused_until` until when
    * automatic runs are skipped (ISO 8601; `null` when not paused).
    */
-  quota: { exhausted: boolean; exhausted_at: string | null; paused_until: string | null };
+  quota: {
+    exhausted: boolean;
+    exhausted_at: string | null;
+    paused_until: string | null;
+    /**
+     * Zoho calls recorded today in the store by every replica (as last read by this worker), the
+     * `dailyCallLimit` and the calls left; `null` before the first read or with a sink that keeps no tally.
+     */
+    calls_today: { day: string; time_zone: string; used: number; limit: number | null; left: number | null } | null;
+  };
   /** The cross-replica lease. */
   lease: { enabled: boolean; held: boolean; lost_count: number };
   /** Current watermark (ISO 8601) as last read or written by this worker, or null. */

@@ -15,6 +15,7 @@ import {
   isSyncError,
   LeaseError,
   SinkError,
+  QuotaBudgetError,
   SyncError,
   SyncErrorCode,
   toSyncError,
@@ -26,6 +27,8 @@ import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
 import { runIncrementalSync } from './incremental-sync.js';
 import { checkRunOptions, type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
+import { computePlan, type PlanOptions, type RunPlan } from './plan.js';
+import { DailyQuota, type QuotaUsage } from './quota.js';
 import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
 import { abortReason, RunContext, type SafeEmit } from './run-context.js';
@@ -37,13 +40,23 @@ import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 
 const RECORD_ID = /^\d{1,19}$/;
 /** The keys of {@link SyncRunOptions} and {@link DiscrepancyCheckOptions} (checked at run time, like constructor options). */
-const RUN_OPTIONS: readonly string[] = ['allowMassRemoval'];
-const DISCREPANCY_CHECK_OPTIONS: readonly string[] = ['allowMassRemoval', 'heal'];
+const RUN_OPTIONS: readonly string[] = ['allowMassRemoval', 'ignoreQuotaBudget'];
+const DISCREPANCY_CHECK_OPTIONS: readonly string[] = ['allowMassRemoval', 'ignoreQuotaBudget', 'heal'];
 
 /** Options of a manual sync. */
 export interface SyncRunOptions {
   /** Bypass the mass-removal guard for this run. @defaultValue false */
   allowMassRemoval?: boolean | undefined;
+  /** Run even when the plan needs more Zoho calls than `dailyCallLimit` leaves today. @defaultValue false */
+  ignoreQuotaBudget?: boolean | undefined;
+}
+
+/** A plan together with today's quota. */
+export interface RunPlanWithQuota extends RunPlan {
+  /** Today's tally in the store, with `dailyCallLimit`; `undefined` when the sink keeps none. */
+  readonly quota: QuotaUsage | undefined;
+  /** Whether the estimate fits the calls left today (`undefined` without `dailyCallLimit` or estimate). */
+  readonly fitsQuota: boolean | undefined;
 }
 
 /** Options of {@link SyncWorker.checkDiscrepancies}. */
@@ -121,6 +134,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   #lastRun: StatusLastRun | null = null;
   #lastRunCalls: ApiCallCounts = ZERO_CALLS;
   #quotaExhaustedAt: number | undefined;
+  readonly #quota: DailyQuota;
   #leaseHeld = false;
   #leaseLost = 0;
   #watermark: number | undefined;
@@ -157,6 +171,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     this.#redisLogger = withMinimumLevel(this.#logger, this.options.redisLogLevel);
     this.#limit = pLimit(this.options.concurrency);
     this.#callsAtCreation = this.#callCounts();
+    this.#quota = new DailyQuota(this.#state, this.options.dailyCallLimit, this.options.quotaTimeZone, this.#logger);
   }
 
   /** Whether the worker is started (automatic syncing on). */
@@ -309,7 +324,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    */
   async performFullSync(options: SyncRunOptions = {}): Promise<RunResult> {
     checkRunOptions('performFullSync', options, RUN_OPTIONS);
-    return this.trigger({ kind: 'full', allowMassRemoval: options.allowMassRemoval }).result;
+    return this.trigger({ kind: 'full', allowMassRemoval: options.allowMassRemoval, ignoreQuotaBudget: options.ignoreQuotaBudget }).result;
   }
 
   /**
@@ -322,7 +337,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    */
   async performIncrementalSync(options: SyncRunOptions = {}): Promise<RunResult> {
     checkRunOptions('performIncrementalSync', options, RUN_OPTIONS);
-    return this.trigger({ kind: 'incremental', allowMassRemoval: options.allowMassRemoval }).result;
+    return this.trigger({ kind: 'incremental', allowMassRemoval: options.allowMassRemoval, ignoreQuotaBudget: options.ignoreQuotaBudget })
+      .result;
   }
 
   /**
@@ -335,7 +351,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    */
   async forceSyncEvent(eventId: string, options: SyncRunOptions = {}): Promise<RunResult> {
     checkRunOptions('forceSyncEvent', options, RUN_OPTIONS);
-    return this.trigger({ kind: 'force', eventId, allowMassRemoval: options.allowMassRemoval }).result;
+    return this.trigger({ kind: 'force', eventId, allowMassRemoval: options.allowMassRemoval, ignoreQuotaBudget: options.ignoreQuotaBudget })
+      .result;
   }
 
   /**
@@ -354,9 +371,44 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       kind: 'discrepancy-check',
       heal: options.heal,
       allowMassRemoval: options.allowMassRemoval,
+      ignoreQuotaBudget: options.ignoreQuotaBudget,
     }).result;
     if (!result.discrepancies) throw new SyncError('The discrepancy check produced no report', SyncErrorCode.VERIFICATION);
     return result.discrepancies;
+  }
+
+  /**
+   * What a run of `kind` would cost and do, without running it: Zoho calls by kind (from Redis's
+   * counts and the listing strategy the run would choose; exact for paged listings, within a few
+   * status polls for bulk), today's quota, and — for `full`, or `discrepancy-check` with `heal` —
+   * the exact Redis writes and removals (IDs per event, counts only beyond `maxIdsPerEvent`),
+   * found by an ID-only listing (its calls are in `planCalls`) compared with Redis. Writes no
+   * record, index, metadata, checkpoint or watermark; takes no lease; runs beside a run in flight.
+   *
+   * @throws {@link InvalidInputError} for a `force` plan without a valid `eventId`; {@link ZohoApiError},
+   *   {@link SinkError} as a run would.
+   */
+  async plan(kind: RunKind, options: PlanOptions = {}): Promise<RunPlanWithQuota> {
+    if (kind === 'force' && (typeof options.eventId !== 'string' || !RECORD_ID.test(options.eventId))) {
+      throw new InvalidInputError('A force plan needs `eventId`: a string of 1–19 digits');
+    }
+    const deps = { source: this.#source, sink: this.#retryingSink(options.signal), state: this.#retryingState(options.signal), options: this.options };
+    const plan = await computePlan(deps, kind, options);
+    await this.#quota.record(plan.planCalls);
+    const quota = await this.#quota.read();
+    const fitsQuota = quota?.left === undefined || plan.calls === undefined ? undefined : plan.calls.total <= quota.left;
+    return { ...plan, quota, fitsQuota };
+  }
+
+  /**
+   * Today's Zoho call tally as the store holds it (every replica's runs, `syncRecord()` calls and
+   * plans), with `dailyCallLimit` and the calls left. The day starts at 00:00 in `quotaTimeZone`.
+   *
+   * @returns `undefined` when the sink keeps no tally.
+   * @throws {@link SinkError} when Redis fails.
+   */
+  async getQuotaUsage(): Promise<QuotaUsage | undefined> {
+    return this.#quota.read();
   }
 
   /**
@@ -372,6 +424,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         `Record ID must be a string of 1–19 digits (Zoho IDs exceed 2^53, so numbers lose digits), got ${typeof recordId === 'string' ? JSON.stringify(recordId) : `a ${typeof recordId}`}`,
       );
     }
+    const callsBefore = this.#callCounts();
     try {
       const state = this.#retryingState(options.signal);
       const source = new ScreenedSource(this.#source, async (rejected) => {
@@ -387,6 +440,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         retries: this.options.maxRetries,
       });
       this.#quotaExhaustedAt = undefined;
+      await this.#quota.record(diffCalls(this.#callCounts(), callsBefore));
       if (result.outcome === 'added') this.#stats.records_added += 1;
       if (result.outcome === 'updated') this.#stats.records_updated += 1;
       if (result.outcome === 'removed') this.#stats.records_removed += 1;
@@ -394,6 +448,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       return result;
     } catch (error) {
       const err = toSyncError(error);
+      await this.#quota.record(diffCalls(this.#callCounts(), callsBefore));
       if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = Date.now();
       this.#emitError(err);
       throw err;
@@ -444,6 +499,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         exhausted: this.#quotaExhaustedAt !== undefined,
         exhausted_at: this.#quotaExhaustedAt === undefined ? null : new Date(this.#quotaExhaustedAt).toISOString(),
         paused_until: pausedUntil === undefined ? null : new Date(pausedUntil).toISOString(),
+        calls_today: callsToday(this.#quota.last()),
       },
       lease: { enabled: this.#leaseEnabled(), held: this.#leaseHeld, lost_count: this.#leaseLost },
       watermark: this.#watermark === undefined ? null : new Date(this.#watermark).toISOString(),
@@ -480,6 +536,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         throw new SyncError('Another replica synced less than half an interval ago; this tick did not run', SyncErrorCode.BUSY);
       }
       await this.#repairState(request);
+      if (!(await this.#withinBudget(ctx, request, origin))) {
+        skipped = true;
+        throw new SyncError('The run would exceed the Zoho calls left today; this automatic run did not start', SyncErrorCode.QUOTA_BUDGET);
+      }
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
         const refusal = new LeaseError(`The sync lease is ${await this.#leaseHolder()}; this run did not start`);
@@ -533,6 +593,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#watermark = meta.watermark;
       const finishedAt = Date.now();
       const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      await this.#quota.record(apiCalls);
       const result: RunResult = {
         runId: ctx.runId,
         kind: ctx.kind,
@@ -583,6 +644,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       const stopped = controller.signal.aborted && err.code === SyncErrorCode.ABORTED;
       const finishedAt = Date.now();
       const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      await this.#quota.record(apiCalls);
       if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = finishedAt;
       this.#finish(ctx, 'failed', finishedAt, apiCalls, err);
       (stopped ? this.#logger.warn : this.#logger.error).call(this.#logger, `Sync run ${ctx.runId} (${ctx.kind}) ${stopped ? 'interrupted' : 'failed'}: ${err.message}`, {
@@ -637,6 +699,27 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       at: new Date().toISOString(),
       pausedUntil: pausedUntil === undefined ? undefined : new Date(pausedUntil).toISOString(),
     });
+  }
+
+  /**
+   * With `dailyCallLimit`: plans the run (calls only) and compares the estimate with the calls
+   * left today. Refuses a manual run with {@link QuotaBudgetError}; an automatic run is skipped
+   * (`runSkipped`, reason `quota-budget`) and resolves `false`.
+   */
+  async #withinBudget(ctx: RunContext, request: RunRequest, origin: RunOrigin): Promise<boolean> {
+    if (this.options.dailyCallLimit === undefined || request.ignoreQuotaBudget === true || !this.#quota.supported) return true;
+    const plan = await computePlan({ source: this.#source, sink: ctx.sink, state: ctx.state, options: this.options }, request.kind, {
+      eventId: request.kind === 'force' ? request.eventId : undefined,
+      heal: request.kind === 'discrepancy-check' ? request.heal : undefined,
+      writes: false,
+    });
+    const usage = await this.#quota.read();
+    if (plan.calls === undefined || usage?.left === undefined || plan.calls.total <= usage.left) return true;
+    if (origin !== 'manual') {
+      this.#skipRun(ctx.runId, ctx.kind, origin, 'quota-budget');
+      return false;
+    }
+    throw new QuotaBudgetError(plan.calls.total, usage.left, usage.day);
   }
 
   /** Starts an automatic run (start-up or tick), unless the Zoho daily quota pause is on. */
@@ -893,6 +976,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
 
 const SKIP_EXPLANATIONS: Readonly<Record<RunSkipReason, string>> = {
   'lease-held': 'another replica holds the sync lease',
+  'quota-budget': "its planned Zoho calls exceed the calls left today under dailyCallLimit",
   'quota-exhausted': "Zoho's daily API limit is exhausted",
   'recently-synced': 'another replica synced less than half an interval ago',
 };
@@ -944,3 +1028,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** The run kinds, for validation and docs. */
 export const RUN_KINDS: readonly RunKind[] = Object.freeze(['full', 'incremental', 'force', 'discrepancy-check']);
+
+function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['calls_today'] {
+  if (usage === undefined) return null;
+  return { day: usage.day, time_zone: usage.timeZone, used: usage.used.total, limit: usage.limit ?? null, left: usage.left ?? null };
+}

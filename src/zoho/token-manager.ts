@@ -164,6 +164,11 @@ export class ZohoTokenManager implements ZohoTokenProvider {
     );
   }
 
+  /** Whether a cached token would be handed out now without a mint (for call estimates). */
+  hasValidToken(): boolean {
+    return this.cached !== undefined && this.now() < this.cached.refreshAt;
+  }
+
   /**
    * Forgets `token` if it is still the cached one (after Zoho answered 401/code 1030 to it).
    * A stale token (already replaced by a newer mint) is ignored, so concurrent failures of the

@@ -11,6 +11,8 @@
  */
 import type {
   ApiCallCounts,
+  CallEstimate,
+  CallEstimateRequest,
   ListOptions,
   RecordStamp,
   RejectedRecord,
@@ -49,7 +51,7 @@ import { SecretScrubber } from './secret-scrubber.js';
 import { type ZohoCreatorSourceOptions, type ZohoPageSize, validateSourceOptions } from './source-options.js';
 import { ZohoTokenManager } from './token-manager.js';
 import { BulkRecordShape, BulkShapeError } from './bulk-csv.js';
-import { type BulkJobResult, ZohoBulkReader } from './bulk-read.js';
+import { BULK_READ_MAX_RECORDS, type BulkJobResult, ZohoBulkReader } from './bulk-read.js';
 
 export type { ZohoCreatorSourceOptions, ZohoPageSize } from './source-options.js';
 
@@ -360,6 +362,37 @@ export class ZohoCreatorSource implements SourceAdapter {
     const normaliser = await this.normaliser(options);
     const { items, rejected } = normaliser.toRecords([raw]);
     return items[0] ?? (rejected[0] as RejectedRecord);
+  }
+
+  /**
+   * The calls a run would make, without calling Zoho (no retries counted):
+   * - `token`: 1 when no cached access token is valid now, else 0;
+   * - `meta`: the applications meta call when the date format and time zone are not known yet,
+   *   plus the events list: max(1, ceil(events / pageSize));
+   * - a paged listing: max(1, ceil(records / pageSize)) calls (one page answers "no records"), per
+   *   chunk of 50 events when restricted to more; exact when `records` is;
+   * - a bulk listing: per job of up to 200,000 records a create, one status poll and a download
+   *   (more polls when Zoho takes longer: not exact), plus the 200-record sample call the first time
+   *   this source lists records in bulk; a source without bulk access estimates it paged.
+   * A `changes` listing is estimated from `records` (unknowable before the run: not exact).
+   */
+  estimateCalls(request: CallEstimateRequest): CallEstimate {
+    const counts = { token: this.tokens.hasValidToken() ? 0 : 1, records: 0, ids: 0, meta: this.codec === undefined ? 1 : 0 };
+    let exact = true;
+    if (request.events !== undefined) counts.meta += Math.max(1, Math.ceil(request.events / this.pageSize));
+    for (const l of request.listings) {
+      const kind = l.kind === 'ids' ? 'ids' : 'records';
+      const chunks = l.eventCount === undefined ? 1 : Math.max(1, Math.ceil(l.eventCount / MAX_EVENT_IDS_PER_CRITERIA));
+      if (l.kind === 'changes') exact = false;
+      if (l.listing === 'bulk' && l.kind !== 'changes' && chunks === 1 && this.bulkUnavailable === undefined) {
+        const jobs = Math.max(1, Math.ceil(l.records / BULK_READ_MAX_RECORDS));
+        counts[kind] += jobs * 3 + (kind === 'records' && this.bulkShape === undefined ? 1 : 0);
+        exact = false;
+      } else {
+        counts[kind] += Math.max(chunks, Math.ceil(l.records / this.pageSize));
+      }
+    }
+    return { ...counts, total: counts.token + counts.records + counts.ids + counts.meta, exact };
   }
 
   /**

@@ -57,16 +57,19 @@ function richDataset(events: number, registrations: number): Dataset {
   return { events: evs, registrations: regs };
 }
 
-/** Every record key and index of every event, as DUMP bytes, keyed without the prefix. */
+/** Every record key and index of every event, as DUMP bytes (one pipeline per event), keyed without the prefix. */
 async function recordDump(h: Harness, sink: RedisSink, prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const event of h.sim.listEvents()) {
     const keys = [sink.keys.ids(event.id)];
     for (const id of await h.redis.hkeys(sink.keys.ids(event.id))) keys.push(`${prefix}:{e:${event.id}}:rec:${id}`);
-    for (const key of keys) {
-      const dump = await h.redis.dumpBuffer(key);
-      if (dump) out[key.slice(prefix.length)] = dump.toString('hex');
-    }
+    const pipeline = h.redis.pipeline();
+    for (const key of keys) pipeline.dumpBuffer(key);
+    const replies = (await pipeline.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const dump = replies[i]?.[1];
+      if (Buffer.isBuffer(dump)) out[key.slice(prefix.length)] = dump.toString('hex');
+    });
   }
   return out;
 }
@@ -78,10 +81,10 @@ function capture(): Logger & { warnings: string[] } {
 
 describe('Bulk Read listing', () => {
   it('a bulk full sync stores byte for byte what a paged full sync stores, and switching counts 0 updated', async () => {
-    const h = await createHarness({ dataset: richDataset(4, 2300), bulkRecordsPerJob: 1000 });
+    const h = await createHarness({ dataset: richDataset(4, 1300), bulkRecordsPerJob: 500 });
     open.push(h);
     const paged = await h.worker({ listingStrategy: 'paged' }).performFullSync();
-    expect(paged).toMatchObject({ added: 2300, updated: 0 });
+    expect(paged).toMatchObject({ added: 1300, updated: 0 });
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
 
     const redis2 = new Redis(REDIS_URL);
@@ -99,8 +102,8 @@ describe('Bulk Read listing', () => {
         listingStrategy: 'bulk',
       });
       const bulk = await bulkWorker.performFullSync();
-      expect(bulk).toMatchObject({ added: 2300, updated: 0, deadLettered: 0 });
-      // 3 jobs of ≤ 1,000 records: create + status + download each, one 200-record sample, one events page.
+      expect(bulk).toMatchObject({ added: 1300, updated: 0, deadLettered: 0 });
+      // 3 jobs of ≤ 500 records: create + status + download each, one 200-record sample, one events page.
       expect(h.sim.countRequests({ kind: 'bulk-create' })).toBe(3);
       expect(h.sim.countRequests({ kind: 'bulk-download' })).toBe(3);
       expect(h.sim.countRequests({ kind: 'records' })).toBe(2);
@@ -116,9 +119,9 @@ describe('Bulk Read listing', () => {
 
     // Same Redis, paged first, then bulk with nothing changed in Zoho: nothing is updated.
     const switched = await h.worker({ listingStrategy: 'bulk' }, { bulkPollMs: 5 }).performFullSync();
-    expect(switched).toMatchObject({ added: 0, updated: 0, unchanged: 2300, removed: 0 });
+    expect(switched).toMatchObject({ added: 0, updated: 0, unchanged: 1300, removed: 0 });
     const back = await h.worker({ listingStrategy: 'paged' }).performFullSync();
-    expect(back).toMatchObject({ added: 0, updated: 0, unchanged: 2300 });
+    expect(back).toMatchObject({ added: 0, updated: 0, unchanged: 1300 });
   });
 
   it('auto lists in bulk once Redis counts from the last run exceed bulkReadThreshold', async () => {
@@ -180,7 +183,7 @@ describe('Bulk Read listing', () => {
     h.sim.inject({ kind: 'bulk-create', after: 2, respond: { type: 'zoho', status: 400, code: 9999, message: 'injected' } });
     const worker = h.worker({ listingStrategy: 'bulk', maxRetries: 0 }, { bulkPollMs: 5 });
     await expect(worker.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_API' });
-    const checkpoint = await h.sink.getCheckpoint('full');
+    const checkpoint = await h.sink.state.getCheckpoint('full');
     expect(checkpoint?.cursor).toMatch(/^bulk:3:[A-Za-z0-9]+$/);
     expect(checkpoint?.nextPage).toBe(3);
     expect((await h.redisIds()).length).toBe(1000);
@@ -190,7 +193,7 @@ describe('Bulk Read listing', () => {
     expect(resumed).toMatchObject({ added: 400, resumed: true });
     expect(h.sim.countRequests({ kind: 'bulk-create' })).toBe(1);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
-    expect(await h.sink.getCheckpoint('full')).toBeUndefined();
+    expect(await h.sink.state.getCheckpoint('full')).toBeUndefined();
   });
 
   it('restarts the listing when the stored bulk cursor expired (15 minutes)', async () => {

@@ -68,16 +68,16 @@ describe('incremental sync overlaps the events list with the changes listing', (
     h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 3 } });
     const worker = h.worker({ maxRetries: 0 });
     await worker.performFullSync();
-    const before = (await h.sink.getSyncMeta()).watermark;
+    const before = (await h.sink.state.getSyncMeta()).watermark;
     h.sim.clock.advance(5000);
     h.sim.editRegistration(h.sim.listRegistrations()[3]!.id);
     h.sim.inject({ kind: 'records', report: h.sim.config.eventsReport, respond: { type: 'zoho', status: 403, code: 2933 } });
     await expect(worker.performIncrementalSync()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_API' });
-    expect((await h.sink.getSyncMeta()).watermark).toBe(before);
+    expect((await h.sink.state.getSyncMeta()).watermark).toBe(before);
     // The next run lists the same changes again and commits them.
     const next = await worker.performIncrementalSync();
     expect(next.updated + next.unchanged).toBeGreaterThanOrEqual(1);
-    expect((await h.sink.getSyncMeta()).watermark).toBeGreaterThan(before!);
+    expect((await h.sink.state.getSyncMeta()).watermark).toBeGreaterThan(before!);
     expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
   });
 });

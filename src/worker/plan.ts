@@ -1,0 +1,209 @@
+/**
+ * A plan before a run: what a run of a kind would cost in Zoho calls (from Redis's counts and the
+ * listing strategy it would choose) and, for a full sync or a discrepancy check with healing, the
+ * exact Redis writes and removals it would make — found by an ID-only listing compared with Redis,
+ * writing nothing to records, indexes, metadata, checkpoints or the watermark (the comparison's
+ * temporary seen sets are deleted before the plan returns).
+ */
+import { randomUUID } from 'node:crypto';
+import type { RecordSink } from '../adapters/sink.js';
+import type { StateStore } from '../adapters/state-store.js';
+import type { ApiCallCounts, CallEstimate, ListingEstimate, SourceAdapter } from '../adapters/source.js';
+import { chooseListing, expectedRecords, type Listing } from './listing-strategy.js';
+import { compareStamps, scanUnseen } from './record-ops.js';
+import type { ResolvedSyncWorkerOptions } from './options.js';
+import type { RunKind } from './run.js';
+
+/** Options of `SyncWorker.plan()`. */
+export interface PlanOptions {
+  /** The event of a `force` plan (1–19 digits). */
+  readonly eventId?: string | undefined;
+  /** For `discrepancy-check`: plan the healing too (and list its writes). */
+  readonly heal?: boolean | undefined;
+  /**
+   * List the exact writes of a `full` plan or a healing `discrepancy-check` plan. This costs an
+   * ID-only listing (reported in {@link RunPlan.planCalls}). @defaultValue true
+   */
+  readonly writes?: boolean | undefined;
+  /** IDs listed per event and kind of write; beyond it only the count is given. Unit: IDs. @defaultValue 100 */
+  readonly maxIdsPerEvent?: number | undefined;
+  /** Aborts the plan's listing. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** The writes a run would make to one event. */
+export interface PlannedEventWrites {
+  readonly eventId: string;
+  /** Records the run would write (missing in Redis, or with another modification time). Unit: records. */
+  readonly upserts: number;
+  /** Records the run would remove (in Redis, not in Zoho). Unit: records. */
+  readonly removals: number;
+  /** The IDs written, when at most `maxIdsPerEvent`; otherwise `undefined` (count only). */
+  readonly upsertIds: readonly string[] | undefined;
+  /** The IDs removed, when at most `maxIdsPerEvent`; otherwise `undefined`. */
+  readonly removalIds: readonly string[] | undefined;
+  /** True when the removals exceed `maxRemovalShare` of the event: the run would refuse them unless forced. */
+  readonly removalBlocked: boolean;
+}
+
+/** The Redis writes a run would make. */
+export interface PlannedWrites {
+  /** Unit: records. */
+  readonly upserts: number;
+  /** Unit: records. */
+  readonly removals: number;
+  /** Only events with at least one write. */
+  readonly events: readonly PlannedEventWrites[];
+}
+
+/** What a run would cost and do. */
+export interface RunPlan {
+  readonly kind: RunKind;
+  readonly eventId: string | undefined;
+  /** The listing strategy the run would use for its full-record or ID-only listing. */
+  readonly listing: Listing;
+  /** Records the run expects to list (Redis's counts from the last run, or `expectedRecordCount`). Unit: records. */
+  readonly expectedRecords: number;
+  /** Zoho calls the run would make, by kind; `undefined` when the source cannot estimate. */
+  readonly calls: CallEstimate | undefined;
+  /** The writes (full sync, healing discrepancy check, when asked for); `undefined` otherwise. */
+  readonly writes: PlannedWrites | undefined;
+  /** Zoho calls the plan itself made (the ID-only listing behind `writes`). Unit: calls. */
+  readonly planCalls: ApiCallCounts;
+}
+
+/** What computing a plan needs. */
+export interface PlanDeps {
+  readonly source: SourceAdapter;
+  readonly sink: RecordSink;
+  readonly state: StateStore;
+  readonly options: ResolvedSyncWorkerOptions;
+}
+
+const NO_CALLS: ApiCallCounts = { token: 0, records: 0, ids: 0, meta: 0, total: 0 };
+
+/**
+ * Computes a plan. Zoho calls: none, except the ID-only listing for `writes` (ceil(N/1000) paged,
+ * or a bulk job). Redis: reads, plus the temporary seen set of that comparison.
+ *
+ * @throws InvalidInputError-like `SyncError`s from the source or the sink (a plan fails as a run would).
+ */
+export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOptions = {}): Promise<RunPlan> {
+  const { source, sink, state } = deps;
+  const known = await state.listEventIds();
+  const meta = await state.getSyncMeta();
+  const eventIds = kind === 'force' && options.eventId !== undefined ? [options.eventId] : undefined;
+  const expected = deps.options.expectedRecordCount ?? (await expectedRecords(state, sink, eventIds ?? known));
+  const listing = await chooseListing(state, sink, deps.options, eventIds);
+  const listings: ListingEstimate[] = [];
+  const fullListing = kind === 'full' || kind === 'force' || (kind === 'incremental' && meta.watermark === undefined);
+  if (fullListing) listings.push({ kind: 'records', listing, records: expected, eventCount: eventIds?.length });
+  if (kind === 'incremental' && meta.watermark !== undefined) {
+    listings.push({ kind: 'changes', listing: 'paged', records: 0 });
+    const stale = await staleEvents(deps, known, meta.lastStaleCheckAt);
+    if (stale.length > 0) {
+      const all = stale.length * 2 > known.length;
+      const records = await expectedRecords(state, sink, all ? known : stale);
+      listings.push({
+        kind: 'ids',
+        listing: await chooseListing(state, sink, deps.options, all ? undefined : stale),
+        records,
+        eventCount: all ? undefined : stale.length,
+      });
+    }
+  }
+  if (kind === 'discrepancy-check') listings.push({ kind: 'ids', listing, records: expected });
+
+  let writes: PlannedWrites | undefined;
+  let planCalls = NO_CALLS;
+  const wantWrites = options.writes !== false && (kind === 'full' || (kind === 'discrepancy-check' && options.heal === true));
+  if (wantWrites) {
+    const before = source.getCallCounts?.();
+    writes = await compareWithoutWriting(deps, known, listing, options);
+    const after = source.getCallCounts?.();
+    if (before && after) planCalls = diff(after, before);
+    if (kind === 'discrepancy-check') {
+      const resync = writes.events.filter((e) => e.upserts > 0).map((e) => e.eventId);
+      if (resync.length > 0) {
+        listings.push({ kind: 'records', listing: 'paged', records: await expectedRecords(state, sink, resync), eventCount: resync.length });
+      }
+    }
+  }
+  const calls = source.estimateCalls?.({ events: known.length, listings });
+  return { kind, eventId: eventIds?.[0], listing, expectedRecords: expected, calls, writes, planCalls };
+}
+
+/** Events whose last sync is older than `staleAfterMs`, when a staleness check is due; else none. */
+async function staleEvents(deps: PlanDeps, known: readonly string[], lastCheck: number | undefined): Promise<string[]> {
+  const now = Date.now();
+  if (lastCheck !== undefined && now - lastCheck < deps.options.staleCheckIntervalMs) return [];
+  const metas = await deps.state.getEventStates(known);
+  return known.filter((_, i) => {
+    const last = metas[i]?.lastSyncAt;
+    return last === undefined || now - last > deps.options.staleAfterMs;
+  });
+}
+
+/**
+ * Lists IDs and modification times and compares them with Redis (`compareStamps` into a
+ * throw-away seen scope, then `scanUnseen`), writing no record, index or metadata.
+ */
+async function compareWithoutWriting(
+  deps: PlanDeps,
+  known: readonly string[],
+  listing: Listing,
+  options: PlanOptions,
+): Promise<PlannedWrites> {
+  const { source, sink, state } = deps;
+  const scope = `plan:${randomUUID()}`;
+  const limit = options.maxIdsPerEvent ?? 100;
+  const upserts = new Map<string, string[]>();
+  const events = new Set(known);
+  try {
+    for await (const page of source.readStamps({ listing, signal: options.signal, retries: deps.options.maxRetries })) {
+      const [comparison] = await Promise.all([compareStamps(sink, page.items), state.markSeen(page.items, scope)]);
+      for (const s of page.items) events.add(s.eventId);
+      for (const s of [...comparison.missing, ...comparison.stale]) {
+        let ids = upserts.get(s.eventId);
+        if (!ids) {
+          ids = [];
+          upserts.set(s.eventId, ids);
+        }
+        ids.push(s.id);
+      }
+    }
+    const out: PlannedEventWrites[] = [];
+    for (const eventId of events) {
+      const removed: string[] = [];
+      for await (const chunk of scanUnseen(sink, state, eventId, scope)) removed.push(...chunk);
+      const written = upserts.get(eventId) ?? [];
+      if (written.length === 0 && removed.length === 0) continue;
+      const held = removed.length > 0 ? await sink.countRecords(eventId) : 0;
+      out.push({
+        eventId,
+        upserts: written.length,
+        removals: removed.length,
+        upsertIds: written.length <= limit ? written.sort() : undefined,
+        removalIds: removed.length <= limit ? removed.sort() : undefined,
+        removalBlocked: removed.length / Math.max(held, 1) > deps.options.maxRemovalShare,
+      });
+    }
+    return {
+      upserts: out.reduce((n, e) => n + e.upserts, 0),
+      removals: out.reduce((n, e) => n + e.removals, 0),
+      events: out,
+    };
+  } finally {
+    await state.releaseScope(scope, [...events]);
+  }
+}
+
+function diff(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {
+  return {
+    token: after.token - before.token,
+    records: after.records - before.records,
+    ids: after.ids - before.ids,
+    meta: after.meta - before.meta,
+    total: after.total - before.total,
+  };
+}
