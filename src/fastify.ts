@@ -315,11 +315,16 @@ const acceptedSchema = {
 
 const waitQuery = {
   type: 'object',
-  properties: { wait: { type: 'string', enum: ['true', 'false', '1', '0', ''] } },
+  properties: {
+    wait: { type: 'string', enum: ['true', 'false', '1', '0', ''] },
+    dry_run: { type: 'string', enum: ['true', 'false', '1', '0', ''] },
+  },
 } as const;
 
 const errors = { '4xx': errorSchema, '5xx': errorSchema } as const;
-const triggerResponses = { 200: runResultSchema, 202: acceptedSchema, ...errors } as const;
+/** `?dry_run=true` answers 200 with a plan (`SyncWorker.plan()`), any other 200 is a run result. */
+const planSchema = { type: 'object', additionalProperties: true, required: ['kind', 'listing', 'expectedRecords'] } as const;
+const triggerResponses = { 200: { anyOf: [runResultSchema, planSchema] }, 202: acceptedSchema, ...errors } as const;
 
 /** The JSON schema of every route, by route name. */
 const SCHEMAS: Readonly<Record<SyncRouteName, FastifySchema>> = {
@@ -337,7 +342,7 @@ const SCHEMAS: Readonly<Record<SyncRouteName, FastifySchema>> = {
     querystring: waitQuery,
     response: triggerResponses,
   },
-  'discrepancy-check': { response: { 200: discrepancySchema, ...errors } },
+  'discrepancy-check': { querystring: { type: 'object', properties: { dry_run: waitQuery.properties.dry_run } }, response: { 200: { anyOf: [discrepancySchema, planSchema] }, ...errors } },
   push: {
     response: {
       202: {

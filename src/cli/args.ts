@@ -28,6 +28,8 @@ export interface ParsedArgs {
   readonly failOnDiscrepancy: boolean;
   /** Bypass the mass-removal guard for this run. */
   readonly allowMassRemoval: boolean;
+  /** `--dry-run`: print the run's plan (Zoho calls, quota left today, the writes of a full sync or a healing check) and write nothing. */
+  readonly dryRun: boolean;
 }
 
 /** A command line that cannot be run; the CLI prints the message and exits with code 2. */
@@ -54,6 +56,7 @@ Options:
   --heal                    discrepancy-check: repair exactly the records that differ
   --fail-on-discrepancy     discrepancy-check: exit with code 3 when anything differs
   --allow-mass-removal      Bypass the mass-removal guard for this run
+  --dry-run                 Print what the run would cost and write (Zoho calls, quota left today), writing nothing
   -h, --help                Show this help
   -v, --version             Show the version
 
@@ -96,6 +99,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     heal: values.heal === true,
     failOnDiscrepancy: values['fail-on-discrepancy'] === true,
     allowMassRemoval: values['allow-mass-removal'] === true,
+    dryRun: values['dry-run'] === true,
   };
   if (values.json && values.progress) throw new UsageError('Use either --json or --progress, not both');
   if (values.help) return { ...base, command: 'help' };
@@ -145,6 +149,7 @@ function parse(argv: readonly string[]) {
       heal: { type: 'boolean' },
       'fail-on-discrepancy': { type: 'boolean' },
       'allow-mass-removal': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -15,6 +15,7 @@ import { type ParsedArgs, parseCliArgs, USAGE, UsageError } from './args.js';
 import { PushInbox } from '../push/inbox.js';
 import { formatPushes, readPushes, replayPushes } from './pushes.js';
 import { type CliReporter, type CliStream, createJsonReporter, createProgressReporter, failureReason } from './output.js';
+import { formatPlan } from './plan-output.js';
 import { type CliEnv, type CliRedis, type CliSource, cliKeyPrefix, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
 
 /** Exit codes of the CLI. */
@@ -103,6 +104,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (mode === 'progress') io.stdout.write(`${source.description} → Redis ${redis.redisUrl} (key prefix ${redis.keyPrefix})\n`);
 
     const request = toRunRequest(args);
+    if (args.dryRun) {
+      const plan = await worker.plan(request.kind, {
+        eventId: request.kind === 'force' ? request.eventId : undefined,
+        heal: request.kind === 'discrepancy-check' ? request.heal : undefined,
+      });
+      reporter.document('plan', mode === 'json' ? plan : formatPlan(plan));
+      await worker.stop();
+      return EXIT.OK;
+    }
     if (args.simulator && (await hasCheckpoint(redis.sink, args))) {
       // The simulator lives as long as this process: an earlier run's cursors died with it.
       io.stderr.write(`zoho-redis-sync: ${SIMULATOR_RESTART_NOTE}\n`);

@@ -25,6 +25,9 @@
  *   no-CORS request — else 403 `ERR_SYNC_CROSS_SITE`. A bearer `token` needs no such check: no
  *   browser sends it by itself.
  *
+ * Every run route takes `?dry_run=true`: 200 with the run's plan (`worker.plan()`), and no run
+ * (no record, index, checkpoint or watermark is written; a plan's own Zoho calls count in today's tally).
+ *
  * Errors (see `ERROR_STATUS` in `error-map.ts`): 400 bad input, 401 unauthenticated, 403 cross-site,
  * 404 unknown event (or, via {@link unmatchedRouteResponse}, no such route), 405 wrong method, 409 a
  * run in flight (`run_id` names it; no second run starts), 429 trigger limit, 502 Zoho failure,
@@ -45,7 +48,7 @@ import { SYNC_ROUTER_OPTION_KEYS, type SyncHttpRequest, type SyncHttpResponse, t
 import { type TriggerLimitKind, TriggerLimiter } from './trigger-limit.js';
 
 /** The part of `SyncWorker` the routes use (a structural type, so tests may pass a fake). */
-export type SyncWorkerLike = Pick<SyncWorker, 'trigger' | 'getStatus' | 'start' | 'stop'>;
+export type SyncWorkerLike = Pick<SyncWorker, 'trigger' | 'getStatus' | 'start' | 'stop'> & Partial<Pick<SyncWorker, 'plan'>>;
 
 /** HTTP methods the routes use. */
 export type SyncRouteMethod = 'GET' | 'POST';
@@ -169,6 +172,12 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     return response;
   };
 
+  /** The plan of a dry run; a worker without `plan()` cannot answer one. */
+  const planOf = async (kind: RunKind, eventId: string | undefined): Promise<unknown> => {
+    if (worker.plan === undefined) throw new InvalidInputError('This worker cannot plan runs (`dry_run` needs SyncWorker.plan)');
+    return worker.plan(kind, { eventId });
+  };
+
   /** Starts a run (checks: input, limit, busy), then answers 202 after admission, or 200 with the result when waiting. */
   const runRoute = async (
     name: SyncRouteName,
@@ -178,6 +187,10 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     statusUrl: string,
   ): Promise<SyncHttpResponse> => {
     const wait = parseWait(request.query);
+    if (parseDryRun(request.query)) {
+      // `?dry_run=true`: the plan (Zoho calls, quota left today, the writes of a full sync), no run.
+      return { status: 200, body: await planOf(runRequest.kind, runRequest.kind === 'force' ? runRequest.eventId : undefined) };
+    }
     limiter.check(kind);
     const handle: RunHandle = worker.trigger(runRequest);
     limiter.record(kind);
@@ -229,7 +242,8 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
       }
       return runRoute('force-sync', 'force', request, { kind: 'force', eventId }, '../status');
     }),
-    route('discrepancy-check', 'GET', '/discrepancy-check', true, async () => {
+    route('discrepancy-check', 'GET', '/discrepancy-check', true, async (request) => {
+      if (parseDryRun(request.query)) return { status: 200, body: await planOf('discrepancy-check', undefined) };
       limiter.check('discrepancy');
       // Read-only: `heal` is never passed through, whatever the query says.
       const handle = worker.trigger({ kind: 'discrepancy-check', heal: false });
@@ -265,6 +279,20 @@ export function parseWait(query: Readonly<Record<string, unknown>>): boolean {
   if (value === 'true' || value === '1' || value === '') return true;
   if (value === 'false' || value === '0') return false;
   throw new InvalidInputError(INVALID_WAIT_MESSAGE);
+}
+
+/**
+ * Reads `?dry_run=`: `true`, `1` or empty → answer 200 with `worker.plan()` instead of running
+ * (Zoho calls by kind, quota left today, for a full sync the exact writes; nothing is written).
+ *
+ * @throws {@link InvalidInputError} for any value other than true/false/1/0/empty.
+ */
+export function parseDryRun(query: Readonly<Record<string, unknown>>): boolean {
+  const value = query.dry_run;
+  if (value === undefined) return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new InvalidInputError('`dry_run` must be true or false');
 }
 
 /** The 400 message for a bad `?wait=` value. */

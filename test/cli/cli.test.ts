@@ -210,6 +210,22 @@ describe('commands against the simulator and the real Redis', () => {
     expect(again.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ added: 0, updated: 0, removed: 0, unchanged: 1500 });
   });
 
+  it('full-sync --simulator --dry-run prints the plan (calls, quota, writes) and writes nothing', async () => {
+    const prefix = newPrefix();
+    const c = capture(cliEnv(prefix));
+    expect(await runCli(['full-sync', '--simulator', '--dry-run', '--json'], c.io)).toBe(EXIT.OK);
+    const plan = c.lines().find((l) => l.event === 'plan')!.data;
+    expect(plan).toMatchObject({ kind: 'full', listing: 'paged', expectedRecords: 0, writes: { upserts: 1500, removals: 0 } });
+    expect(plan.calls).toMatchObject({ exact: true, records: 1 });
+    expect(plan.quota).toMatchObject({ timeZone: 'UTC' });
+    expect(c.lines().some((l) => l.event === 'syncStarted')).toBe(false);
+    expect(await redis.exists(`${prefix}:{g}:meta`)).toBe(0);
+    const text = capture(cliEnv(prefix));
+    expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], text.io)).toBe(EXIT.OK);
+    expect(text.stdout()).toMatch(/Plan: full sync, paged listing/);
+    expect(text.stdout()).toMatch(/Writes: 1,500 upserts, 0 removals in 12 events/);
+  });
+
   it('--simulator writes under SIM_KEY_PREFIX, never under SYNC_KEY_PREFIX (the real data\'s prefix)', async () => {
     const real = newPrefix();
     const simulated = newPrefix();

@@ -125,3 +125,30 @@ describe('quota accounting in Redis', () => {
     expect((await worker.getQuotaUsage())?.left).toBe(0);
   });
 });
+
+describe('HTTP ?dry_run=true', () => {
+  it('answers the plan instead of running', async () => {
+    h = await createHarness({ dataset: { events: 3, registrations: 600, seed: 16 } });
+    const worker = h.worker({ listingStrategy: 'paged' });
+    const { createSyncRoutes } = await import('../../src/http/routes.js');
+    const routes = createSyncRoutes(worker, { token: 'secret-token-0123456789' });
+    const full = routes.find((r) => r.name === 'full-sync')!;
+    h.sim.clearRequests();
+    const response = await full.handler({
+      headers: { authorization: 'Bearer secret-token-0123456789' },
+      query: { dry_run: 'true' },
+      params: {},
+      raw: undefined,
+    } as unknown as Parameters<typeof full.handler>[0]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ kind: 'full', listing: 'paged', writes: { upserts: 600, removals: 0 } });
+    expect(worker.getStatus().last_run).toBeNull();
+    const bad = await full.handler({
+      headers: { authorization: 'Bearer secret-token-0123456789' },
+      query: { dry_run: 'maybe' },
+      params: {},
+      raw: undefined,
+    } as unknown as Parameters<typeof full.handler>[0]);
+    expect(bad.status).toBe(400);
+  });
+});
