@@ -230,7 +230,7 @@ describe('fault injection (real Redis + Zoho simulator)', () => {
     // Zoho's day turns over; a manual trigger is allowed, resumes at page 3, and clears the quota.
     const manual = await worker.performFullSync();
     expect(manual).toMatchObject({ resumed: true, added: 1500, pages: 2 + 4 }); // pages 3–4, then the ID-only pass over all 4
-    expect(worker.getStatus().quota).toEqual({ exhausted: false, exhausted_at: null, paused_until: null });
+    expect(worker.getStatus().quota).toMatchObject({ exhausted: false, exhausted_at: null, paused_until: null });
     // Ticks run again.
     const tick = await new Promise<{ kind: string }>((resolve) => worker.once('syncCompleted', resolve));
     expect(tick.kind).toBe('incremental');
