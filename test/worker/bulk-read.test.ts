@@ -234,6 +234,6 @@ describe('Bulk Read listing', () => {
     open.push(h);
     const source = h.source({ bulkPollMs: 1, bulkMaxZipBytes: 2048, retries: 0 });
     const pages = source.readRecords({ listing: 'bulk' })[Symbol.asyncIterator]();
-    await expect(pages.next()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_MALFORMED_RESPONSE' });
+    await expect(pages.next()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_RESPONSE_TOO_LARGE' });
   });
 });
