@@ -34,7 +34,10 @@ export function formatPlan(plan: RunPlanWithQuota): string {
   if (plan.planCalls.total > 0) lines.push(`This plan itself made ${n(plan.planCalls.total)} Zoho calls (its ID-only listing)`);
   const w = plan.writes;
   if (w !== undefined) {
-    lines.push(`Writes: ${n(w.upserts)} upserts, ${n(w.removals)} removals in ${n(w.events.length)} events`);
+    lines.push(
+      `Writes: ${n(w.upserts)} upserts, ${n(w.removals)} removals in ${n(w.events.length)} events` +
+        (w.rejected > 0 ? `; ${n(w.rejected)} records would go to the dead-letter stream` : ''),
+    );
     for (const e of w.events) {
       const parts: string[] = [];
       if (e.upserts > 0) parts.push(e.upsertIds ? `upsert ${e.upsertIds.join(', ')}` : `upsert ${n(e.upserts)} records`);

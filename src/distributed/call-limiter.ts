@@ -135,6 +135,8 @@ export class SharedCallLimiter {
       getRecord: (recordId: string, options?: SourceCallOptions) => guard(options?.signal, () => source.getRecord(recordId, options)),
     };
     if (source.getCallCounts) wrapped.getCallCounts = () => source.getCallCounts!();
+    // Estimates make no call: no slot taken.
+    if (source.estimateCalls) wrapped.estimateCalls = (request) => source.estimateCalls!(request);
     if (source.close) wrapped.close = () => source.close!();
     return wrapped;
   }

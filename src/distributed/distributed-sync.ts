@@ -31,6 +31,7 @@ import { type ResolvedSyncWorkerOptions, resolveOptions, type SyncWorkerOptions 
 import type { RunHandle, RunKind, RunProgress, RunRequest, RunResult } from '../worker/run.js';
 import type { StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from '../worker/status.js';
 import { SyncWorker } from '../worker/sync-worker.js';
+import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
 import { SharedCallLimiter } from './call-limiter.js';
 import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartition } from './partition-run.js';
@@ -172,6 +173,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
   #timer: NodeJS.Timeout | undefined;
   #status: SyncWorkerStatus;
   readonly #controllers = new Set<AbortController>();
+  /** The Zoho day's tally in Redis, shared with every `SyncWorker` on the same sink. */
+  readonly #quota: DailyQuota;
 
   /** @throws {@link ConfigError} naming the option for an invalid option. */
   constructor(options: DistributedSyncOptions) {
@@ -224,6 +227,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     this.#events = new QueueEvents(name, { connection: options.connection, prefix: queuePrefix, autorun: false });
     this.#events.on('error', (e) => this.#logger.warn('BullMQ queue events error', { error: e.message }));
     this.#events.on('progress', ({ data }) => this.#onPublished(data));
+    this.#quota = new DailyQuota(options.sink.state, this.options.dailyCallLimit, this.options.quotaTimeZone, this.#logger);
     this.#status = this.#emptyStatus();
   }
 
@@ -404,7 +408,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       r.hgetall(this.#keys.current),
       r.get(this.#keys.quota),
     ]);
-    const meta = await this.#o.sink.state.getSyncMeta();
+    const [meta, usage] = await Promise.all([this.#o.sink.state.getSyncMeta(), this.#quota.read()]);
     const s: SyncStats = { ...ZERO_STATS };
     for (const key of Object.keys(s) as (keyof SyncStats)[]) if (stats[key] !== undefined) s[key] = Number(stats[key]);
     const last = lastRun ? (JSON.parse(lastRun) as StatusLastRun & { api_calls?: ApiCallCounts }) : null;
@@ -422,11 +426,25 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
         exhausted: pausedUntil !== undefined,
         exhausted_at: null,
         paused_until: pausedUntil === undefined ? null : new Date(pausedUntil).toISOString(),
+        calls_today: callsToday(usage),
       },
       watermark: meta.watermark === undefined ? null : new Date(meta.watermark).toISOString(),
     };
     if (this.#status.last_run) delete (this.#status.last_run as { api_calls?: unknown }).api_calls;
     return this.getStatus();
+  }
+
+  /**
+   * Today's Zoho calls as the store's tally holds them (every process's jobs, and any `SyncWorker`
+   * on the same sink), with `dailyCallLimit` and the calls left. The day starts at 00:00 in
+   * `quotaTimeZone` (Zoho resets the daily limit at midnight in the super admin's zone).
+   * One Redis read (`HMGET`).
+   *
+   * @returns `undefined` when the sink's state store keeps no tally.
+   * @throws {@link SinkError} when Redis fails.
+   */
+  async getQuotaUsage(): Promise<QuotaUsage | undefined> {
+    return this.#quota.read();
   }
 
   // --- job processing -------------------------------------------------------------------------
@@ -448,6 +466,9 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     let ok = false;
     let failure: string | undefined;
     this.#notify({ jobId: String(job.id), name: job.name, phase: 'start' });
+    // Incremental and check jobs run in a SyncWorker, which adds its own calls to the daily tally.
+    const tallied = job.name === 'partition' || job.name === 'full' || job.name === 'force';
+    const callsBefore = tallied ? (this.#source.getCallCounts?.() ?? ZERO_CALLS) : ZERO_CALLS;
     try {
       if (job.name === 'partition') {
         const value = await this.#processPartition(job as Job<PartitionData>, controller.signal);
@@ -485,6 +506,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       }
       throw error;
     } finally {
+      // Every attempt's calls, failed ones too: Zoho counted them.
+      if (tallied) await this.#quota.record(diff(this.#source.getCallCounts?.() ?? ZERO_CALLS, callsBefore));
       signal?.removeEventListener('abort', onAbort);
       this.#controllers.delete(controller);
       this.#jobsProcessed += 1;
@@ -816,7 +839,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       current_run: null,
       last_run: null,
       api_calls: { last_run: ZERO_CALLS, total: ZERO_CALLS },
-      quota: { exhausted: false, exhausted_at: null, paused_until: null },
+      quota: { exhausted: false, exhausted_at: null, paused_until: null, calls_today: null },
       lease: { enabled: true, held: false, lost_count: 0 },
       watermark: null,
       // Distributed mode does not read the maxmemory-policy: `null` means not read.
@@ -827,6 +850,12 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
 
 /** A scheduled run that did not start because another run holds the global lease. */
 class SkippedRun extends Error {}
+
+/** The status's `calls_today` from a tally read (`null` without a tally), as `SyncWorker` reports it. */
+function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['calls_today'] {
+  if (usage === undefined) return null;
+  return { day: usage.day, time_zone: usage.timeZone, used: usage.used.total, limit: usage.limit ?? null, left: usage.left ?? null };
+}
 
 function positive(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -52,6 +52,11 @@ export interface PlannedWrites {
   readonly upserts: number;
   /** Unit: records. */
   readonly removals: number;
+  /**
+   * Records the listing returned that fail the worker's checks (an ID that is not 1–19 digits, no
+   * event, an unreadable modification time): the run would dead-letter them instead. Unit: records.
+   */
+  readonly rejected: number;
   /** Only events with at least one write. */
   readonly events: readonly PlannedEventWrites[];
 }
@@ -159,8 +164,10 @@ async function compareWithoutWriting(
   const limit = options.maxIdsPerEvent ?? 100;
   const upserts = new Map<string, string[]>();
   const events = new Set(known);
+  let rejected = 0;
   try {
     for await (const page of source.readStamps({ listing, signal: options.signal, retries: deps.options.maxRetries })) {
+      rejected += page.rejected.length;
       const [comparison] = await Promise.all([compareStamps(sink, page.items), state.markSeen(page.items, scope)]);
       for (const s of page.items) events.add(s.eventId);
       for (const s of [...comparison.missing, ...comparison.stale]) {
@@ -191,6 +198,7 @@ async function compareWithoutWriting(
     return {
       upserts: out.reduce((n, e) => n + e.upserts, 0),
       removals: out.reduce((n, e) => n + e.removals, 0),
+      rejected,
       events: out,
     };
   } finally {

@@ -16,6 +16,8 @@
  */
 import type {
   ApiCallCounts,
+  CallEstimate,
+  CallEstimateRequest,
   ListOptions,
   RecordStamp,
   RejectedRecord,
@@ -116,6 +118,7 @@ export function screenEvents(events: readonly SourceEvent[]): { events: SourceEv
 export class ScreenedSource implements SourceAdapter {
   readonly name: string;
   readonly getCallCounts?: () => ApiCallCounts;
+  readonly estimateCalls?: (request: CallEstimateRequest) => CallEstimate;
   readonly close?: () => Promise<void>;
 
   constructor(
@@ -124,6 +127,7 @@ export class ScreenedSource implements SourceAdapter {
   ) {
     this.name = inner.name;
     if (inner.getCallCounts) this.getCallCounts = inner.getCallCounts.bind(inner);
+    if (inner.estimateCalls) this.estimateCalls = inner.estimateCalls.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
   }
 
@@ -134,6 +138,10 @@ export class ScreenedSource implements SourceAdapter {
     return events;
   }
 
+  /**
+   * Every listing is screened whatever its strategy: `options` (a `listing: 'bulk'` hint and a bulk
+   * cursor included) go to the inner source unchanged, its pages come back checked.
+   */
   async *readRecords(options?: ListOptions): AsyncGenerator<SourcePage<SourceRecord>, void, undefined> {
     for await (const page of this.inner.readRecords(options)) yield screenPage(page, 'record');
   }

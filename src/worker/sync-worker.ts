@@ -392,7 +392,10 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     if (kind === 'force' && (typeof options.eventId !== 'string' || !RECORD_ID.test(options.eventId))) {
       throw new InvalidInputError('A force plan needs `eventId`: a string of 1–19 digits');
     }
-    const deps = { source: this.#source, sink: this.#retryingSink(options.signal), state: this.#retryingState(options.signal), options: this.options };
+    // Screened as a run's listings are (whatever the listing strategy): an ID the run would
+    // dead-letter is counted in `writes.rejected`, never compared with Redis; nothing is written.
+    const source = new ScreenedSource(this.#source, async () => undefined);
+    const deps = { source, sink: this.#retryingSink(options.signal), state: this.#retryingState(options.signal), options: this.options };
     const plan = await computePlan(deps, kind, options);
     await this.#quota.record(plan.planCalls);
     const quota = await this.#quota.read();
@@ -708,7 +711,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
    */
   async #withinBudget(ctx: RunContext, request: RunRequest, origin: RunOrigin): Promise<boolean> {
     if (this.options.dailyCallLimit === undefined || request.ignoreQuotaBudget === true || !this.#quota.supported) return true;
-    const plan = await computePlan({ source: this.#source, sink: ctx.sink, state: ctx.state, options: this.options }, request.kind, {
+    const plan = await computePlan({ source: ctx.source, sink: ctx.sink, state: ctx.state, options: this.options }, request.kind, {
       eventId: request.kind === 'force' ? request.eventId : undefined,
       heal: request.kind === 'discrepancy-check' ? request.heal : undefined,
       writes: false,

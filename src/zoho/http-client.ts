@@ -19,7 +19,7 @@ import {
   isSyncError,
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, type FetchFunction, abortedFrom, fetchStream, fetchText } from './bounded-fetch.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, type FetchFunction, abortedFrom, fetchText, openResponse } from './bounded-fetch.js';
 import { parseZohoJson } from './json.js';
 import { SecretScrubber } from './secret-scrubber.js';
 
@@ -309,10 +309,14 @@ export class ZohoHttpClient {
   }
 
   /**
-   * Starts a binary download (a bulk read result) with retries until the response headers
-   * arrive (no redirects, the byte ceiling `maxBytes`, see `fetchStream`); a JSON answer (Zoho
-   * sends errors as JSON) is judged and thrown as a `ZohoApiError`. The body is not retried: a
-   * failure while it streams surfaces from its iteration.
+   * Starts a binary download (a bulk read result) over the bounded fetch (`openResponse()`: no
+   * redirects, `Content-Length` and the running byte count held to `maxBytes`), with retries until
+   * the response headers arrive. Each request sent spends one call of `budget` and counts as
+   * `kind` (so it reaches the run's `apiCalls` and the daily tally). A JSON or non-2xx answer (Zoho
+   * sends errors as JSON) is judged exactly as a {@link ZohoHttpClient.get} answer: 1030 re-mints
+   * the token once, 4000 is the daily limit, 429/2955 the per-minute limit. The body is not
+   * retried: a failure while it streams surfaces from its iteration. Errors pass the client's
+   * {@link SecretScrubber}, also those of the body's iteration.
    *
    * @throws ZohoApiError, ZohoAuthError, CallLimitError (budget), AbortedError before the body; the
    *   body's iteration throws ZohoApiError (`ERR_SYNC_ZOHO_NETWORK`, `_TIMEOUT`,
@@ -320,49 +324,53 @@ export class ZohoHttpClient {
    */
   async download(request: ZohoDownloadRequest): Promise<ZohoDownload> {
     let tokenRefreshed = false;
+    const judged: ZohoGetRequest = { url: request.url, kind: request.kind, endpoint: request.endpoint };
     return runWithRetries(
       async () => {
-        let token = await getTokenOrStop(this.tokens, request.signal);
+        let token = await this.token(request.signal);
         for (;;) {
           request.budget?.spend();
           this.counts[request.kind]++;
-          const { response, body } = await fetchStream(
+          const started = this.now();
+          const opened = await openResponse(
             this.fetchFn,
             request.url,
             { method: 'GET', headers: { Authorization: `Zoho-oauthtoken ${token}` } },
             { timeoutMs: request.timeoutMs, signal: request.signal, endpoint: request.endpoint, maxResponseBytes: request.maxBytes },
           );
+          const { response } = opened;
           const type = response.headers.get('content-type') ?? '';
           if (!response.ok || type.includes('json')) {
             // An error answer: small JSON, read within the client's usual ceiling.
             const parts: Uint8Array[] = [];
             let size = 0;
-            for await (const chunk of body) {
+            for await (const chunk of opened.chunks()) {
               size += chunk.byteLength;
               if (size > this.maxResponseBytes) break;
               parts.push(chunk);
             }
-            const parsed = readZohoBody(Buffer.concat(parts).toString('utf8'), response.status, request.endpoint);
-            if (parsed.code === ZohoCode.TOKEN_INVALID && !tokenRefreshed) {
+            const reply = this.judge(Buffer.concat(parts).toString('utf8'), response, judged, started);
+            if (reply.kind === 'token-invalid') {
+              if (tokenRefreshed) throw this.refusedTokenError(judged, reply.error);
               tokenRefreshed = true;
               this.tokens.invalidate(token);
-              token = await getTokenOrStop(this.tokens, request.signal);
+              token = await this.token(request.signal);
               continue;
             }
-            const code =
-              parsed.code === ZohoCode.QUOTA_EXHAUSTED
-                ? SyncErrorCode.ZOHO_QUOTA_EXHAUSTED
-                : response.status === 429 || parsed.code === ZohoCode.RATE_LIMITED
-                  ? SyncErrorCode.ZOHO_RATE_LIMITED
-                  : SyncErrorCode.ZOHO_API;
-            throw new ZohoApiError(
-              `Zoho answered ${request.endpoint} with HTTP ${response.status}${parsed.code === undefined ? '' : `, code ${parsed.code}`}${parsed.message ? `: ${parsed.message}` : ''}`,
-              { httpStatus: response.status, zohoCode: parsed.code, zohoMessage: parsed.message, endpoint: request.endpoint, code },
-            );
+            throw new ZohoApiError(`Zoho answered ${request.endpoint} with JSON (code ${String(reply.result.body.code)}) where a file was expected`, {
+              httpStatus: response.status,
+              endpoint: request.endpoint,
+              code: SyncErrorCode.ZOHO_MALFORMED_RESPONSE,
+            });
           }
           this.quotaExhausted = false;
+          this.logger.debug('zoho call', { kind: request.kind, endpoint: request.endpoint, httpStatus: response.status, ms: this.now() - started });
           const cursor = response.headers.get('recordCursor') ?? response.headers.get('record_cursor');
-          return { body, httpStatus: response.status, recordCursor: cursor === null || cursor === '' ? undefined : cursor };
+          return {
+            body: this.scrubbed(opened.chunks()),
+            httpStatus: response.status,
+            recordCursor: cursor === null || cursor === '' ? undefined : cursor,
+          };
         }
       },
       {
@@ -372,8 +380,18 @@ export class ZohoHttpClient {
         signal: request.signal,
         logger: this.logger,
         endpoint: request.endpoint,
+        scrubber: this.scrubber,
       },
     );
+  }
+
+  /** A body stream whose errors pass the scrubber (a network error may quote a URL or header). */
+  private async *scrubbed(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      yield* chunks;
+    } catch (error) {
+      throw this.scrubber.scrubError(error);
+    }
   }
 
   private async send(
@@ -400,6 +418,19 @@ export class ZohoHttpClient {
       endpoint: request.endpoint,
       maxResponseBytes: request.maxResponseBytes ?? this.maxResponseBytes,
     });
+    return this.judge(text, response, request, started);
+  }
+
+  /**
+   * Judges one Zoho answer (its body already read as text): the token refusal to re-mint on,
+   * or the result, or the typed error (daily limit, per-minute limit, other codes, bad shape).
+   */
+  private judge(
+    text: string,
+    response: Response,
+    request: ZohoGetRequest,
+    started: number,
+  ): { kind: 'result'; result: ZohoGetResult } | { kind: 'token-invalid'; error: ZohoApiError } {
     const httpStatus = response.status;
     const body = readZohoBody(text, httpStatus, request.endpoint);
     const code = body.code;

@@ -62,7 +62,7 @@ describe('worker.plan()', () => {
     expect(incremental.calls?.total).toBe(inc.apiCalls.total);
 
     const check = await worker.plan('discrepancy-check', { heal: true });
-    expect(check.writes).toEqual({ upserts: 0, removals: 0, events: [] });
+    expect(check.writes).toEqual({ upserts: 0, removals: 0, rejected: 0, events: [] });
   });
 
   it('names only counts beyond maxIdsPerEvent, and flags removals the guard would block', async () => {
