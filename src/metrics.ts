@@ -21,11 +21,16 @@ import { ConfigError } from './errors.js';
 import type { DiscrepancyReport } from './worker/discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './worker/events.js';
 import type { RunKind } from './worker/run.js';
+import type { QuotaUsage } from './worker/quota.js';
 import type { SyncWorker } from './worker/sync-worker.js';
 import type { ZohoPushes } from './push/zoho-pushes.js';
 
-/** The part of `SyncWorker` the metrics use (a structural type, so tests may pass a fake). */
-export type MetricsWorker = Pick<SyncWorker, 'on' | 'off' | 'getStatus'>;
+/**
+ * The part of `SyncWorker` the metrics use (a structural type, so tests may pass a fake; a
+ * `DistributedSync` fits too). `getQuotaUsage`, when present, is read at each scrape for the
+ * calls of today in the store's tally (every replica's).
+ */
+export type MetricsWorker = Pick<SyncWorker, 'on' | 'off' | 'getStatus'> & { readonly getQuotaUsage?: (() => Promise<QuotaUsage | undefined>) | undefined };
 
 /** A prom-client registry, in Prometheus text or OpenMetrics format. */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -37,7 +42,9 @@ export interface SyncMetricsOptions {
   /**
    * Your Zoho plan's daily Developer API limit for the user whose refresh token the source uses
    * (Free/Standard 250, Professional 500, Enterprise and Zoho One 1000 per user per day). When
-   * set, `<prefix>zoho_quota_remaining` estimates the calls left today. Unit: calls.
+   * set, `<prefix>zoho_quota_remaining` gives the calls left today: this limit minus the calls in
+   * the store's daily tally (every replica's), or minus this worker's own calls when the store
+   * keeps no tally. Unit: calls.
    * @defaultValue undefined (the gauge is not exported)
    */
   readonly dailyCallLimit?: number | undefined;
@@ -69,7 +76,7 @@ const OUTCOMES = ['succeeded', 'failed'] as const;
 const CALL_KINDS = ['token', 'records', 'ids', 'meta'] as const satisfies readonly (keyof ApiCallCounts)[];
 const CHANGES = ['added', 'updated', 'removed'] as const;
 const DRIFT_TYPES = ['missing_in_redis', 'extra_in_redis', 'stale'] as const;
-const SKIP_REASONS = ['lease-held', 'quota-exhausted', 'recently-synced'] as const satisfies readonly RunSkipReason[];
+const SKIP_REASONS = ['lease-held', 'quota-exhausted', 'quota-budget', 'recently-synced'] as const satisfies readonly RunSkipReason[];
 
 type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K]) => void;
 
@@ -84,13 +91,14 @@ type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K])
  * | `records_total` | counter | `change` (`added`/`updated`/`removed`) | `recordsAdded`, `recordsUpdated`, `recordsRemoved`, `recordSynced` |
  * | `zoho_calls_total` | counter | `kind` (`token`/`records`/`ids`/`meta`) | `getStatus().api_calls.total` at scrape |
  * | `zoho_quota_exhausted` | gauge | | `getStatus().quota` at scrape (1 after Zoho code 4000, until a run succeeds) |
- * | `zoho_quota_remaining` | gauge | | `dailyCallLimit` minus this worker's calls today, 0 when exhausted (only with `dailyCallLimit`) |
+ * | `zoho_calls_today` | gauge | | Zoho calls today in the store's daily tally, every replica's (`getQuotaUsage()` at scrape); this worker's own calls since 00:00 in `quotaTimeZone` when the store keeps no tally |
+ * | `zoho_quota_remaining` | gauge | | `dailyCallLimit` minus `zoho_calls_today`, 0 when exhausted (only with `dailyCallLimit`) |
  * | `discrepancy_records` | gauge | `type` (`missing_in_redis`/`extra_in_redis`/`stale`) | the last check's totals (`syncCompleted`'s report, `discrepancyFound`) |
  * | `discrepancy_events` | gauge | | events with differences at the last check |
  * | `discrepancy_records_found_total` | counter | `type` | every `discrepancyFound` |
  * | `event_staleness_seconds` | gauge | `event_id` | seconds since the event's last `eventSynced` |
  * | `dead_lettered_total`, `mass_removal_blocked_total`, `lease_lost_total`, `ticks_skipped_total` | counter | | `recordDeadLettered`, `massRemovalBlocked`, `leaseLost`, `tickSkipped` |
- * | `runs_skipped_total` | counter | `reason` (`lease-held`/`quota-exhausted`/`recently-synced`) | `runSkipped` |
+ * | `runs_skipped_total` | counter | `reason` (`lease-held`/`quota-exhausted`/`quota-budget`/`recently-synced`) | `runSkipped` |
  * | `worker_running` | gauge | | `getStatus().is_running` at scrape |
  * | `run_in_progress` | gauge | `kind` | 1 while a run of that kind is in flight |
  * | `last_success_timestamp_seconds` | gauge | | `getStatus().last_sync_time` at scrape |
@@ -134,6 +142,7 @@ const METRIC_SUFFIXES: readonly string[] = Object.freeze([
   'records_total',
   'zoho_calls_total',
   'zoho_quota_exhausted',
+  'zoho_calls_today',
   'zoho_quota_remaining',
   'discrepancy_records',
   'discrepancy_events',
@@ -236,15 +245,39 @@ function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: 
       this.set(worker.getStatus().quota.exhausted ? 1 : 0);
     },
   });
+  /**
+   * Calls used today: the store's tally (every replica, read now), else the status's last read of
+   * it, else this worker's own count since 00:00 in `quotaTimeZone`.
+   */
+  const callsToday = async (): Promise<number> => {
+    readCalls();
+    let usage: QuotaUsage | undefined;
+    try {
+      usage = await worker.getQuotaUsage?.();
+    } catch {
+      usage = undefined; // Redis failing: the status's last read, or this worker's own count
+    }
+    if (usage !== undefined) return usage.used.total;
+    const last = worker.getStatus().quota.calls_today;
+    return last === null || last === undefined ? quotaDay.calls : last.used;
+  };
+  new Gauge({
+    name: name('zoho_calls_today'),
+    help: "Zoho Developer API calls made today (from 00:00 in the quota time zone) as the store's daily tally counts them, every replica's; this worker's own when the store keeps no tally. Other clients of the same Zoho user are not counted.",
+    registers,
+    async collect() {
+      this.set(await callsToday());
+    },
+  });
   if (dailyLimit !== undefined) {
     new Gauge({
       name: name('zoho_quota_remaining'),
-      help: 'Estimated Zoho Developer API calls left today: dailyCallLimit minus this worker\'s calls since 00:00 in quotaTimeZone; 0 when exhausted. Other clients of the same Zoho user also spend this quota.',
+      help: "Zoho Developer API calls left today: dailyCallLimit minus the calls in the store's daily tally (every replica's; this worker's own when the store keeps none); 0 when exhausted. Other clients of the same Zoho user also spend this quota.",
       registers,
-      collect() {
-        readCalls();
+      async collect() {
+        const used = await callsToday();
         const exhausted = worker.getStatus().quota.exhausted;
-        this.set(exhausted ? 0 : Math.max(0, dailyLimit - quotaDay.calls));
+        this.set(exhausted ? 0 : Math.max(0, dailyLimit - used));
       },
     });
   }
@@ -295,7 +328,7 @@ function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: 
   const ticksSkipped = simpleCounter('ticks_skipped_total', 'Timer ticks skipped because a run was in flight.');
   const runsSkipped = new Counter({
     name: name('runs_skipped_total'),
-    help: 'Automatic runs skipped, by reason (lease-held: another replica is syncing; quota-exhausted: Zoho daily limit hit recently; recently-synced: another replica synced less than half an interval ago).',
+    help: 'Automatic runs skipped, by reason (lease-held: another replica is syncing; quota-exhausted: Zoho daily limit hit recently; quota-budget: the planned calls exceed those left today under dailyCallLimit; recently-synced: another replica synced less than half an interval ago).',
     labelNames: ['reason'] as const,
     registers,
   });

@@ -93,8 +93,9 @@ describe('DistributedSync on BullMQ (real Redis, simulator)', () => {
   it('a full sync fans out over two processing replicas and ends equal to the simulator; a third replica sees the status and events', async () => {
     const a = make();
     const b = make();
-    const observer = make({ processJobs: false });
+    const observer = make({ processJobs: false, worker: { dailyCallLimit: 5000 } });
     await Promise.all([a.start(), b.start(), observer.start()]);
+    const tallyBefore = (await observer.getQuotaUsage())!.used.total;
     const seen = { eventSynced: 0, completed: 0 };
     observer.on('eventSynced', () => {
       seen.eventSynced += 1;
@@ -114,6 +115,11 @@ describe('DistributedSync on BullMQ (real Redis, simulator)', () => {
     expect(recordCalls).toBeLessThanOrEqual(1 + 3 + 8);
     const status = await observer.refreshStatus();
     expect(status.stats).toMatchObject({ total_syncs: 1, successful_syncs: 1, records_added: 2419 });
+    // Every call the two processing replicas made is in Redis's tally of the Zoho day, which the
+    // observer (no jobs of its own) reports: exactly the requests the simulator received.
+    const used = tallyBefore + h.sim.requests.length;
+    expect(status.quota.calls_today).toMatchObject({ time_zone: 'UTC', used, limit: 5000, left: 5000 - used });
+    expect(status.quota.calls_today?.day).toBe(new Date().toISOString().slice(0, 10));
     expect(status.last_run).toMatchObject({ id: result.runId, kind: 'full', outcome: 'succeeded' });
     expect(status.watermark).not.toBeNull();
     await waitFor(() => seen.completed === 1);

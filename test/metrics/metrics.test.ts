@@ -69,7 +69,16 @@ describe('registerSyncMetrics', () => {
     expect(totalCalls).toBe(log.length);
     expect(totalCalls).toBe(result.apiCalls.total);
     expect(get(s, 'zoho_redis_sync_zoho_quota_remaining')).toBe(250 - totalCalls);
+    expect(get(s, 'zoho_redis_sync_zoho_calls_today')).toBe(totalCalls);
     expect(get(s, 'zoho_redis_sync_zoho_quota_exhausted')).toBe(0);
+    // Another replica on the same Redis, which made no call itself, reads the same daily tally.
+    const replica = h.worker();
+    const replicaRegistry = new Registry();
+    registerSyncMetrics(replica, replicaRegistry, { dailyCallLimit: 250 });
+    const r = await scrape(replicaRegistry);
+    expect(replica.getStatus().api_calls.total.total).toBe(0);
+    expect(get(r, 'zoho_redis_sync_zoho_calls_today')).toBe(totalCalls);
+    expect(get(r, 'zoho_redis_sync_zoho_quota_remaining')).toBe(250 - totalCalls);
 
     // Staleness: one series per event, a few seconds at most now, a minute later a minute more.
     const staleness = [...s].filter(([k]) => k.startsWith('zoho_redis_sync_event_staleness_seconds{'));

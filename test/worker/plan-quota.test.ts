@@ -135,6 +135,8 @@ describe('HTTP ?dry_run=true', () => {
     const full = routes.find((r) => r.name === 'full-sync')!;
     h.sim.clearRequests();
     const response = await full.handler({
+      method: 'POST',
+      path: '/full-sync',
       headers: { authorization: 'Bearer secret-token-0123456789' },
       query: { dry_run: 'true' },
       params: {},
@@ -144,6 +146,8 @@ describe('HTTP ?dry_run=true', () => {
     expect(response.body).toMatchObject({ kind: 'full', listing: 'paged', writes: { upserts: 600, removals: 0 } });
     expect(worker.getStatus().last_run).toBeNull();
     const bad = await full.handler({
+      method: 'POST',
+      path: '/full-sync',
       headers: { authorization: 'Bearer secret-token-0123456789' },
       query: { dry_run: 'maybe' },
       params: {},
