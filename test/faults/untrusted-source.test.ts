@@ -102,6 +102,48 @@ describe('the worker checks what any source hands it (real Redis + Zoho simulato
     expect(integrity).toEqual(CONVERGED);
   });
 
+  it('a Bulk Read listing is screened like a paged one: bad IDs are dead-lettered by the run and counted by the plan', async ({ task }) => {
+    h = await createHarness({ dataset: { events: 3, registrations: 300, seed: 55 } });
+    const [first] = h.sim.listEvents();
+    const at = Date.UTC(2024, 0, 1);
+    const bad: SourceRecord[] = [
+      { id: '12:34', eventId: first!.id, modifiedAt: at, data: { Name: 'x' } },
+      { id: '9000000000000000201', eventId: '*', modifiedAt: at, data: { Name: 'y' } },
+    ];
+    const inner = h.source({ bulkPollMs: 1 });
+    const listings: string[] = [];
+    const source: SourceAdapter = {
+      ...tamperedSource(inner, {}),
+      readRecords: async function* (o?: ListOptions) {
+        listings.push(`records:${o?.listing}`);
+        for await (const page of inner.readRecords(o)) yield page.pageNumber === 1 ? { ...page, items: [...page.items, ...bad] } : page;
+      },
+      readStamps: async function* (o?: ListOptions) {
+        listings.push(`stamps:${o?.listing}`);
+        const stamps = bad.map(({ id, eventId, modifiedAt }) => ({ id, eventId, modifiedAt }));
+        for await (const page of inner.readStamps(o)) yield page.pageNumber === 1 ? { ...page, items: [...page.items, ...stamps] } : page;
+      },
+      estimateCalls: (request) => inner.estimateCalls(request),
+    };
+    const worker = h.worker({ source, listingStrategy: 'bulk' });
+    const log = recordEvents(worker);
+
+    const plan = await worker.plan('full');
+    expect(plan.writes).toMatchObject({ upserts: 300, removals: 0, rejected: 2 });
+    const result = await worker.performFullSync();
+    expect(result).toMatchObject({ added: 300, deadLettered: 2, removed: 0 });
+    expect(listings).toEqual(['stamps:bulk', 'records:bulk']);
+    expect(h.sim.countRequests({ kind: 'bulk-download' })).toBe(2); // one job each: the plan's stamps, the run's records
+    expect(log.recordDeadLettered.map((d) => d.reason).sort()).toEqual(['invalid-id', 'missing-event']);
+    expect(await h.redisIds()).toHaveLength(300);
+    expect((await h.redisIds()).every((id) => /^\d{1,19}$/.test(id))).toBe(true);
+    expect(await h.sink.state.listEventIds()).not.toContain('*');
+
+    const integrity = await checkIntegrity(h);
+    task.meta.fault = faultRow('a custom source hands bad IDs inside a Bulk Read listing (dead-lettered; the plan counts them)', integrity);
+    expect(integrity).toEqual(CONVERGED);
+  });
+
   it('syncRecord() refuses a record whose ID is not the digits asked for, dead-letters it, stores nothing', async () => {
     h = await createHarness({ dataset: { events: 2, registrations: 20, seed: 52 } });
     const inner = h.source();

@@ -232,6 +232,38 @@ describe('Bulk Read listing', () => {
     await expect(failing.next()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_API', message: expect.stringContaining('failed') });
   });
 
+  it('every Bulk Read call (create, status polls, download) counts in apiCalls, the daily tally and against maxCallsPerRun', async () => {
+    const h = await createHarness({ dataset: { events: 4, registrations: 1400, seed: 12 }, bulkRecordsPerJob: 500 });
+    open.push(h);
+    const worker = h.worker({ listingStrategy: 'bulk' }, { bulkPollMs: 1 });
+    h.sim.clearRequests();
+    const result = await worker.performFullSync();
+    expect(result.added).toBe(1400);
+    expect(h.sim.countRequests({ kind: 'bulk-create' })).toBe(3);
+    expect(h.sim.countRequests({ kind: 'bulk-download' })).toBe(3);
+    expect(h.sim.countRequests({ kind: 'bulk-status' })).toBeGreaterThanOrEqual(3);
+    expect(result.apiCalls.total).toBe(h.sim.requests.length);
+    expect((await worker.getQuotaUsage())?.used.total).toBe(h.sim.requests.length);
+
+    // A ceiling of 6 calls: the 7th request (in the second job) is never sent, the run fails.
+    const before = h.sim.requests.length;
+    const capped = h.worker({ listingStrategy: 'bulk', maxCallsPerRun: 6, maxRetries: 0 }, { bulkPollMs: 1 });
+    await expect(capped.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_CALL_LIMIT' });
+    const sent = h.sim.requests.slice(before);
+    expect(sent.filter((r) => r.kind !== 'token')).toHaveLength(6);
+    expect(sent.filter((r) => r.kind === 'bulk-download')).toHaveLength(1);
+    // The failed run's calls are in the tally too.
+    expect((await capped.getQuotaUsage())?.used.total).toBe(h.sim.requests.length);
+  });
+
+  it('a download answered with JSON is judged like any call: code 4000 is the daily limit, not a corrupt zip', async () => {
+    const h = await createHarness({ dataset: { events: 2, registrations: 300, seed: 13 } });
+    open.push(h);
+    h.sim.inject({ kind: 'bulk-download', respond: { type: 'zoho', status: 200, code: 4000, message: 'limit' } });
+    const pages = h.source({ bulkPollMs: 1, retries: 0 }).readStamps({ listing: 'bulk' })[Symbol.asyncIterator]();
+    await expect(pages.next()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_QUOTA_EXHAUSTED' });
+  });
+
   it('refuses a result zip larger than bulkMaxZipBytes', async () => {
     const h = await createHarness({ dataset: { events: 2, registrations: 2000, seed: 9 } });
     open.push(h);
