@@ -104,7 +104,9 @@ export class SyncError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (!isSyncError(value)) return false;
-    return this === SyncError || Function.prototype[Symbol.hasInstance].call(this, value) || value.name === this.name;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass too).
+    const target = this;
+    return target === SyncError || Function.prototype[Symbol.hasInstance].call(target, value) || value.name === target.name;
   }
 }
 
