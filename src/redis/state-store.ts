@@ -248,10 +248,6 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Reads the global metadata (`HMGET <p>:{g}:meta`). Fields never written are `undefined`.
-   * @throws {@link SinkError} on failure.
-   */
-  /**
    * Adds calls to one Zoho day's tally: `HINCRBY <p>:{g}:quota:<day>` per kind and `EXPIRE` 2
    * days, in one MULTI (atomic, so replicas adding at once never lose an increment).
    * @throws {@link SinkError} on failure.
@@ -278,6 +274,10 @@ export class RedisStateStore implements StateStore {
     return { token, records, ids, meta, total: token + records + ids + meta };
   }
 
+  /**
+   * Reads the global metadata (`HMGET <p>:{g}:meta`). Fields never written are `undefined`.
+   * @throws {@link SinkError} on failure.
+   */
   async getSyncMeta(): Promise<SyncMeta> {
     const key = this.keys.syncMeta();
     const f = SYNC_META_FIELDS;
