@@ -150,6 +150,11 @@ export interface ListingEstimate {
   readonly records: number;
   /** Events the listing is restricted to; omitted = the whole report. */
   readonly eventCount?: number | undefined;
+  /**
+   * The listing resumes from a checkpoint at this 1-based page (the pages before it were read by
+   * an earlier run and are not fetched again). Omitted = from the first page.
+   */
+  readonly fromPage?: number | undefined;
 }
 
 /** What a run would ask the source for, for {@link SourceAdapter.estimateCalls}. */

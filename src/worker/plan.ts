@@ -102,7 +102,15 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
   const listing = await chooseListing(state, sink, deps.options, eventIds);
   const listings: ListingEstimate[] = [];
   const fullListing = kind === 'full' || kind === 'force' || (kind === 'incremental' && meta.watermark === undefined);
-  if (fullListing) listings.push({ kind: 'records', listing, records: expected, eventCount: eventIds?.length });
+  if (fullListing) {
+    // An interrupted full listing is resumed from its checkpoint, then ends with an ID-only pass
+    // over the whole listing (full-sync.ts): both cost calls.
+    const name = kind === 'force' ? `force:${options.eventId}` : 'full';
+    const checkpoint = await state.getCheckpoint(name);
+    const resumed = checkpoint !== undefined && checkpoint.since === undefined ? checkpoint.nextPage : undefined;
+    listings.push({ kind: 'records', listing, records: expected, eventCount: eventIds?.length, fromPage: resumed });
+    if (resumed !== undefined) listings.push({ kind: 'ids', listing, records: expected, eventCount: eventIds?.length });
+  }
   if (kind === 'incremental' && meta.watermark !== undefined) {
     listings.push({ kind: 'changes', listing: 'paged', records: 0 });
     const stale = await staleEvents(deps, known, meta.lastStaleCheckAt);

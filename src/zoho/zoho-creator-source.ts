@@ -384,12 +384,15 @@ export class ZohoCreatorSource implements SourceAdapter {
       const kind = l.kind === 'ids' ? 'ids' : 'records';
       const chunks = l.eventCount === undefined ? 1 : Math.max(1, Math.ceil(l.eventCount / MAX_EVENT_IDS_PER_CRITERIA));
       if (l.kind === 'changes') exact = false;
+      // A resumed listing skips the pages an earlier run read (pages of `pageSize` records, bulk ones too).
+      const skipped = Math.max(0, (l.fromPage ?? 1) - 1);
+      const records = Math.max(0, l.records - skipped * this.pageSize);
       if (l.listing === 'bulk' && l.kind !== 'changes' && chunks === 1 && this.bulkUnavailable === undefined) {
-        const jobs = Math.max(1, Math.ceil(l.records / BULK_READ_MAX_RECORDS));
+        const jobs = Math.max(1, Math.ceil(records / BULK_READ_MAX_RECORDS));
         counts[kind] += jobs * 3 + (kind === 'records' && this.bulkShape === undefined ? 1 : 0);
         exact = false;
       } else {
-        counts[kind] += Math.max(chunks, Math.ceil(l.records / this.pageSize));
+        counts[kind] += skipped > 0 ? Math.max(1, Math.ceil(records / this.pageSize)) : Math.max(chunks, Math.ceil(records / this.pageSize));
       }
     }
     return { ...counts, total: counts.token + counts.records + counts.ids + counts.meta, exact };

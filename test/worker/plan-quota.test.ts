@@ -48,6 +48,22 @@ describe('worker.plan()', () => {
     expect(plan.calls?.total).toBe(result.apiCalls.total);
   });
 
+  it('estimates a resumed paged full sync exactly: the pages left, then the ID-only pass over the whole listing', async () => {
+    h = await createHarness({ dataset: { events: 6, registrations: 4500, seed: 17 } });
+    const worker = h.worker({ listingStrategy: 'paged', maxRetries: 0 });
+    await worker.performFullSync();
+    // The next full sync stops part-way through its 5 pages; its checkpoint names the next one.
+    h.sim.inject({ kind: 'records', report: h.sim.config.registrationsReport, after: 2, respond: { type: 'zoho', status: 500, code: 9999 } });
+    await expect(worker.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_ZOHO_API' });
+    expect((await h.sink.state.getCheckpoint('full'))?.nextPage).toBe(3);
+
+    const plan = await worker.plan('full', { writes: false });
+    const result = await worker.performFullSync();
+    expect(result).toMatchObject({ resumed: true, unchanged: 2500 }); // pages 3–5 listed again; the ID-only pass finds nothing else
+    expect(plan.calls).toMatchObject({ exact: true, records: 3, ids: 5 });
+    expect(plan.calls).toMatchObject({ records: result.apiCalls.records, ids: result.apiCalls.ids, meta: result.apiCalls.meta, token: result.apiCalls.token });
+  });
+
   it('estimates a bulk full sync within two calls, and an incremental and a discrepancy check', async () => {
     h = await createHarness({ dataset: { events: 4, registrations: 1500, seed: 12 }, bulkRecordsPerJob: 200_000 });
     const worker = h.worker({ listingStrategy: 'bulk' }, { bulkPollMs: 5 });
