@@ -41,7 +41,7 @@ import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
 const RECORD_ID = /^\d{1,19}$/;
 /** The keys of {@link SyncRunOptions} and {@link DiscrepancyCheckOptions} (checked at run time, like constructor options). */
 const RUN_OPTIONS: readonly string[] = ['allowMassRemoval', 'ignoreQuotaBudget'];
-const DISCREPANCY_CHECK_OPTIONS: readonly string[] = ['allowMassRemoval', 'ignoreQuotaBudget', 'heal'];
+const DISCREPANCY_CHECK_OPTIONS: readonly string[] = ['allowMassRemoval', 'heal', 'ignoreQuotaBudget'];
 
 /** Options of a manual sync. */
 export interface SyncRunOptions {

@@ -140,11 +140,11 @@ describe('run options are validated like constructor options', () => {
   const worker = (): SyncWorker => new SyncWorker({ source, sink, enableAutoSync: false, logger: silentLogger });
 
   it.each<[string, (w: SyncWorker) => Promise<unknown>, string, string]>([
-    ['performFullSync({ allowMassRemovals: true })', (w) => w.performFullSync({ allowMassRemovals: true } as never), 'allowMassRemovals', 'Unknown option `allowMassRemovals` of performFullSync() (expected `allowMassRemoval`)'],
+    ['performFullSync({ allowMassRemovals: true })', (w) => w.performFullSync({ allowMassRemovals: true } as never), 'allowMassRemovals', 'Unknown option `allowMassRemovals` of performFullSync() (expected `allowMassRemoval`, `ignoreQuotaBudget`)'],
     ['performIncrementalSync({ allowMassRemoval: 1 })', (w) => w.performIncrementalSync({ allowMassRemoval: 1 } as never), 'allowMassRemoval', 'Expected `allowMassRemoval` of performIncrementalSync() to be true or false, got 1'],
-    ['forceSyncEvent(id, { force: true })', (w) => w.forceSyncEvent('4433256000000100003', { force: true } as never), 'force', 'Unknown option `force` of forceSyncEvent() (expected `allowMassRemoval`)'],
+    ['forceSyncEvent(id, { force: true })', (w) => w.forceSyncEvent('4433256000000100003', { force: true } as never), 'force', 'Unknown option `force` of forceSyncEvent() (expected `allowMassRemoval`, `ignoreQuotaBudget`)'],
     ["checkDiscrepancies({ heal: 'yes' })", (w) => w.checkDiscrepancies({ heal: 'yes' } as never), 'heal', 'Expected `heal` of checkDiscrepancies() to be true or false, got "yes"'],
-    ['checkDiscrepancies({ heals: true })', (w) => w.checkDiscrepancies({ heals: true } as never), 'heals', 'Unknown option `heals` of checkDiscrepancies() (expected `allowMassRemoval`, `heal`)'],
+    ['checkDiscrepancies({ heals: true })', (w) => w.checkDiscrepancies({ heals: true } as never), 'heals', 'Unknown option `heals` of checkDiscrepancies() (expected `allowMassRemoval`, `heal`, `ignoreQuotaBudget`)'],
     ["checkDiscrepancies('heal')", (w) => w.checkDiscrepancies('heal' as never), 'options', 'Expected the options of checkDiscrepancies() to be an object such as { allowMassRemoval: true }, got "heal"'],
   ])('%s is rejected with ConfigError naming the option, before any Zoho or Redis call', async (_label, call, option, message) => {
     const w = worker();
