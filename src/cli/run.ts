@@ -16,6 +16,8 @@ import { PushInbox } from '../push/inbox.js';
 import { formatPushes, readPushes, replayPushes } from './pushes.js';
 import { type CliReporter, type CliStream, createJsonReporter, createProgressReporter, failureReason } from './output.js';
 import { formatPlan } from './plan-output.js';
+import { readCheckpoints } from './checkpoints.js';
+import { parseLogLevel } from '../logger.js';
 import { type CliEnv, type CliRedis, type CliSource, cliKeyPrefix, cliLogger, connectRedis, createCliWorker, createSource } from './setup.js';
 
 /** Exit codes of the CLI. */
@@ -113,7 +115,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       await worker.stop();
       return EXIT.OK;
     }
-    if (args.simulator && (await hasCheckpoint(redis.sink, args))) {
+    // Read without failing on a corrupt checkpoint: the worker's state repair deletes it at run start.
+    const checkpoints = await readCheckpoints(redis.redis, redis.sink, runCheckpointNames(args));
+    for (const c of checkpoints) {
+      if (c.problem !== undefined && !logsWarnings(io.env)) io.stderr.write(`zoho-redis-sync: ${unreadableCheckpointNote(c.key, c.problem)}\n`);
+    }
+    if (args.simulator && checkpoints.some((c) => c.checkpoint !== undefined)) {
       // The simulator lives as long as this process: an earlier run's cursors died with it.
       io.stderr.write(`zoho-redis-sync: ${SIMULATOR_RESTART_NOTE}\n`);
     }
@@ -180,12 +187,23 @@ export const SIMULATOR_RESTART_NOTE =
   'an interrupted earlier run left a checkpoint, but --simulator starts a new simulator every time and its cursors are gone: ' +
   'this listing starts again from page 1 (against Zoho the run would resume)';
 
-/** Whether the run `args` asks for would find a checkpoint to resume (full listing, incremental listing or this event's). */
-async function hasCheckpoint(sink: RedisSink, args: ParsedArgs): Promise<boolean> {
-  const names =
-    args.command === 'full-sync' ? ['full'] : args.command === 'incremental-sync' ? ['incremental', 'full'] : args.command === 'force-sync' ? [`force:${args.eventId}`] : [];
-  for (const name of names) if (await sink.state.getCheckpoint(name)) return true;
-  return false;
+/**
+ * Printed (on stderr) before a run whose checkpoint `key` is unreadable, unless `LOG_LEVEL` already
+ * shows the worker's own warning about it.
+ */
+export function unreadableCheckpointNote(key: string, problem: string): string {
+  return `the checkpoint ${key} is unreadable (${problem}): this run deletes it and its listing starts from page 1`;
+}
+
+/** The checkpoints the run `args` asks for would resume (full listing, incremental listing or this event's), as the worker's state repair checks them. */
+function runCheckpointNames(args: ParsedArgs): string[] {
+  return args.command === 'full-sync' ? ['full'] : args.command === 'incremental-sync' ? ['incremental', 'full'] : args.command === 'force-sync' ? [`force:${args.eventId}`] : [];
+}
+
+/** Whether the CLI's logger (`LOG_LEVEL`) shows warnings, such as the worker's report of a state repair. */
+function logsWarnings(env: CliEnv): boolean {
+  const level = env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL) : undefined;
+  return level === 'debug' || level === 'info' || level === 'warn';
 }
 
 /** What Redis held before the run (the best guess of what Zoho lists), for the bar's percentage. */
@@ -225,6 +243,12 @@ export interface CliStatus {
   readonly stale_after_ms: number;
   /** Interrupted runs that the next run of that kind resumes. */
   readonly checkpoints: readonly { name: string; run_id: string; next_page: number; started_at: string }[];
+  /**
+   * Checkpoints that cannot be read (the key is not a string, or its value is not a checkpoint's
+   * JSON), with the key and what is wrong. The next run that would resume one deletes it (the
+   * worker's state repair) and lists from page 1.
+   */
+  readonly unreadable_checkpoints: readonly UnreadableCheckpoint[];
   /** The cross-replica lease: held by a running worker, and for how long still (ms). */
   readonly lease: { held: boolean; ttl_ms: number | null };
   /** Entries in the dead-letter streams. Unit: entries. */
@@ -233,7 +257,14 @@ export interface CliStatus {
    * Without `--simulator`: what `--simulator` runs left under their own prefix (`SIM_KEY_PREFIX`),
    * when they left anything, so that they are found; `null` otherwise.
    */
-  readonly simulator_runs: { key_prefix: string; events: number; last_sync_time: string | null; checkpoints: number } | null;
+  readonly simulator_runs: {
+    key_prefix: string;
+    events: number;
+    last_sync_time: string | null;
+    /** Readable checkpoints. */
+    checkpoints: number;
+    unreadable_checkpoints: readonly UnreadableCheckpoint[];
+  } | null;
   /** Per event, stalest first. */
   readonly event_details: readonly {
     event_id: string;
@@ -242,6 +273,13 @@ export interface CliStatus {
     last_sync_time: string | null;
     last_full_sync_time: string | null;
   }[];
+}
+
+/** A checkpoint that `status` could not read: its name (`full`, `incremental`), its Redis key and what is wrong with it. */
+export interface UnreadableCheckpoint {
+  readonly name: string;
+  readonly key: string;
+  readonly problem: string;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -264,9 +302,10 @@ async function readStatus(r: CliRedis, env: CliEnv, simulator: boolean): Promise
       last_full_sync_time: iso(m.lastFullSyncAt),
     }));
   const checkpoints: { name: string; run_id: string; next_page: number; started_at: string }[] = [];
-  for (const name of ['full', 'incremental']) {
-    const c = await sink.state.getCheckpoint(name);
+  const unreadable: UnreadableCheckpoint[] = [];
+  for (const { name, key, checkpoint: c, problem } of await readCheckpoints(redis, sink, ['full', 'incremental'])) {
     if (c) checkpoints.push({ name, run_id: c.runId, next_page: c.nextPage, started_at: new Date(c.startedAt).toISOString() });
+    else unreadable.push({ name, key, problem });
   }
   const pttl = await redis.pttl(sink.keys.lease());
   const deadLetters = await countDeadLetters(redis, [sink.keys.globalDeadLetters(), ...ids.map((id) => sink.keys.deadLetters(id))]);
@@ -282,6 +321,7 @@ async function readStatus(r: CliRedis, env: CliEnv, simulator: boolean): Promise
     stale_events: metas.filter((m) => m.lastSyncAt === undefined || now - m.lastSyncAt > staleAfterMs).length,
     stale_after_ms: staleAfterMs,
     checkpoints,
+    unreadable_checkpoints: unreadable,
     lease: { held: pttl > 0 || pttl === -1, ttl_ms: pttl > 0 ? pttl : null },
     dead_letters: deadLetters,
     simulator_runs: simulator ? null : await readSimulatorRuns(r, env),
@@ -314,10 +354,11 @@ async function readSimulatorRuns(r: CliRedis, env: CliEnv): Promise<CliStatus['s
   if (keyPrefix === r.keyPrefix) return null;
   const sink = new RedisSink({ redis: r.redis, keyPrefix });
   const [meta, ids] = await Promise.all([sink.state.getSyncMeta(), sink.state.listEventIds()]);
-  let checkpoints = 0;
-  for (const name of ['full', 'incremental']) if (await sink.state.getCheckpoint(name)) checkpoints += 1;
-  if (ids.length === 0 && meta.lastSyncAt === undefined && checkpoints === 0) return null;
-  return { key_prefix: keyPrefix, events: ids.length, last_sync_time: iso(meta.lastSyncAt), checkpoints };
+  const reads = await readCheckpoints(r.redis, sink, ['full', 'incremental']);
+  const checkpoints = reads.filter((c) => c.checkpoint !== undefined).length;
+  const unreadable = reads.flatMap(({ name, key, problem }) => (problem === undefined ? [] : [{ name, key, problem }]));
+  if (ids.length === 0 && meta.lastSyncAt === undefined && reads.length === 0) return null;
+  return { key_prefix: keyPrefix, events: ids.length, last_sync_time: iso(meta.lastSyncAt), checkpoints, unreadable_checkpoints: unreadable };
 }
 
 function formatStatus(s: CliStatus): string {
@@ -331,6 +372,7 @@ function formatStatus(s: CliStatus): string {
     `  Last staleness check: ${when(s.last_stale_check_time)}`,
     `  Events: ${fmt(s.events)}, records: ${fmt(s.records)}, stale events: ${fmt(s.stale_events)} (not synced for ${Math.round(s.stale_after_ms / 60_000)} min)`,
     `  Checkpoints: ${s.checkpoints.length === 0 ? 'none' : s.checkpoints.map((c) => `${c.name} at page ${c.next_page} (run ${c.run_id})`).join(', ')}`,
+    ...s.unreadable_checkpoints.map((c) => `  Unreadable checkpoint: ${describeUnreadable(c)}`),
     `  Lease: ${s.lease.held ? `held${s.lease.ttl_ms !== null ? `, expires in ${(s.lease.ttl_ms / 1000).toFixed(1)} s` : ''}` : 'free'}`,
     `  Dead letters: ${fmt(s.dead_letters)}`,
   ];
@@ -340,6 +382,7 @@ function formatStatus(s: CliStatus): string {
       `  Simulator runs (--simulator) are kept apart, under key prefix ${sim.key_prefix}: ${fmt(sim.events)} events, last sync ${when(sim.last_sync_time)}` +
         `${sim.checkpoints > 0 ? `, ${sim.checkpoints} checkpoint${sim.checkpoints === 1 ? '' : 's'}` : ''}; zoho-redis-sync status --simulator shows them`,
     );
+    for (const c of sim.unreadable_checkpoints) lines.push(`    Unreadable checkpoint: ${describeUnreadable(c)}`);
   }
   if (s.event_details.length > 0) {
     lines.push('  Stalest events:');
@@ -348,6 +391,10 @@ function formatStatus(s: CliStatus): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+function describeUnreadable(c: UnreadableCheckpoint): string {
+  return `${c.name} in ${c.key} (${c.problem}); the next run that would resume it deletes it and lists from page 1`;
 }
 
 /** This package's version, read from its package.json (found by walking up from this file). */

@@ -535,7 +535,11 @@ function metaPairs<K extends string>(patch: Partial<Record<K, number | undefined
   return pairs;
 }
 
-function parseCheckpoint(key: string, json: string): Checkpoint {
+/**
+ * Parses a checkpoint's JSON as stored under `key` (internal: the CLI reads checkpoints without failing on a corrupt one).
+ * @throws {@link SinkError} naming `key` when `json` is not valid JSON or not a checkpoint.
+ */
+export function parseCheckpoint(key: string, json: string): Checkpoint {
   const value = decodeJsonObject(key, json);
   const optionalNumber = (v: unknown): v is number | undefined | null => v === undefined || v === null || typeof v === 'number';
   if (
