@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
 import { failureReason, renderProgressLine, toJsonLine } from '../../src/cli/output.js';
 import { type CliIo, EXIT, runCli } from '../../src/cli/run.js';
@@ -405,6 +405,68 @@ describe('commands against the simulator and the real Redis', () => {
     expect(await runCli(['status'], human.io)).toBe(EXIT.OK);
     expect(human.stdout()).toContain(`Simulator runs (--simulator) are kept apart, under key prefix ${simulated}: 4 events, last sync 20`);
     expect(human.stdout()).toContain('zoho-redis-sync status --simulator shows them');
+  });
+
+  it('a corrupt checkpoint under SIM_KEY_PREFIX: status (both prefixes) names it as unreadable, incremental-sync --simulator repairs it and runs', async () => {
+    const real = newPrefix();
+    const simulated = newPrefix();
+    const env = { ...cliEnv(real), SIM_KEY_PREFIX: simulated, SIM_EVENTS: '3', SIM_REGISTRATIONS: '60' };
+    const fullKey = `${simulated}:{g}:checkpoint:full`;
+    const incrementalKey = `${simulated}:{g}:checkpoint:incremental`;
+    await redis.set(fullKey, '{"cursor":1}');
+    await redis.set(incrementalKey, '{not json');
+    const unreadable = [
+      { name: 'full', key: fullKey, problem: `The value of ${fullKey} is not a checkpoint` },
+      { name: 'incremental', key: incrementalKey, problem: `The value of ${incrementalKey} is not valid JSON` },
+    ];
+
+    // status --simulator: the checkpoints are listed as unreadable, with their keys; exit 0.
+    const sim = capture(env);
+    expect(await runCli(['status', '--simulator'], sim.io)).toBe(EXIT.OK);
+    expect(sim.stderr()).toBe('');
+    expect(sim.lines()[0]!.data).toMatchObject({ key_prefix: simulated, checkpoints: [], unreadable_checkpoints: unreadable });
+    const simText = capture(env, { tty: true });
+    expect(await runCli(['status', '--simulator'], simText.io)).toBe(EXIT.OK);
+    expect(simText.stdout()).toContain(`  Unreadable checkpoint: full in ${fullKey} (The value of ${fullKey} is not a checkpoint); the next run that would resume it deletes it`);
+
+    // status under another prefix looks at SIM_KEY_PREFIX too: it no longer fails, it names the keys.
+    const other = capture(env);
+    expect(await runCli(['status'], other.io)).toBe(EXIT.OK);
+    expect(other.lines()[0]!.data).toMatchObject({
+      key_prefix: real,
+      unreadable_checkpoints: [],
+      simulator_runs: { key_prefix: simulated, events: 0, checkpoints: 0, unreadable_checkpoints: unreadable },
+    });
+    const otherText = capture(env, { tty: true });
+    expect(await runCli(['status'], otherText.io)).toBe(EXIT.OK);
+    expect(otherText.stdout()).toContain(`    Unreadable checkpoint: incremental in ${incrementalKey} (The value of ${incrementalKey} is not valid JSON)`);
+
+    // The run goes on: the CLI says which checkpoints the worker's state repair deletes, and the listing starts from page 1.
+    const run = capture(env);
+    expect(await runCli(['incremental-sync', '--simulator'], run.io)).toBe(EXIT.OK);
+    expect(run.stderr()).toBe(
+      `zoho-redis-sync: the checkpoint ${incrementalKey} is unreadable (The value of ${incrementalKey} is not valid JSON): this run deletes it and its listing starts from page 1\n` +
+        `zoho-redis-sync: the checkpoint ${fullKey} is unreadable (The value of ${fullKey} is not a checkpoint): this run deletes it and its listing starts from page 1\n`,
+    );
+    expect(run.lines().find((l) => l.event === 'syncCompleted')!.data).toMatchObject({ kind: 'incremental', resumed: false, added: 60 });
+    expect(await redis.exists(fullKey, incrementalKey)).toBe(0);
+
+    // With LOG_LEVEL=warn the worker's own warning says it, once (the CLI adds no second line).
+    await redis.set(fullKey, '{"cursor":1}');
+    const logged = capture({ ...env, LOG_LEVEL: 'warn' });
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    let logLines: string[];
+    try {
+      expect(await runCli(['full-sync', '--simulator'], logged.io)).toBe(EXIT.OK);
+    } finally {
+      logLines = consoleError.mock.calls.map((args) => String(args[0]));
+      consoleError.mockRestore();
+    }
+    expect(logged.stderr()).toBe('');
+    const warnings = logLines.filter((line) => line.includes(fullKey));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`WARN Corrupt state in ${fullKey}: The value of ${fullKey} is not a checkpoint`);
+    expect(await redis.exists(fullKey)).toBe(0);
   });
 
   it('--simulator says plainly that a new simulator restarts an interrupted listing, and then lists from page 1', async () => {
