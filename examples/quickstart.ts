@@ -3,34 +3,25 @@
  *
  * Zoho Creator (a local simulator speaking the real v2.1 wire format) holds 40 events and 2,419
  * registrations; Redis holds only 2,355 of them. A discrepancy check names the 64 missing IDs,
- * a full sync writes them, and the check after it is clean. Redis is the one at REDIS_URL
- * (default redis://127.0.0.1:6379); when none answers, an in-memory ioredis-mock stands in. Keys go
- * under `zrs-demo` (`DEMO_KEY_PREFIX` overrides), which the demo empties first.
+ * a full sync writes them, and the check after it is clean. Redis is the one at REDIS_URL, checked
+ * as the CLI checks it (a malformed URL exits 2; one that does not answer exits 1, naming the host).
+ * Without REDIS_URL it is redis://127.0.0.1:6379, and when none answers there an in-memory
+ * ioredis-mock stands in. Keys go under `zrs-demo` (`DEMO_KEY_PREFIX` overrides), which the demo
+ * empties first.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { EXIT } from '../src/cli/run.js';
+import { failureReason } from '../src/cli/output.js';
+import { isSyncError, SyncErrorCode } from '../src/errors.js';
 import { RedisSink } from '../src/redis/redis-sink.js';
 import { createZohoSimulator } from '../src/testing.js';
 import { silentLogger } from '../src/logger.js';
 import { SyncWorker } from '../src/worker/sync-worker.js';
 import { ZohoCreatorSource } from '../src/zoho/zoho-creator-source.js';
+import { connectDemoRedis } from './shared/demo-redis.js';
 
 // Its own variable, not SYNC_KEY_PREFIX: the demo deletes every key under its prefix before it starts.
 const KEY_PREFIX = process.env.DEMO_KEY_PREFIX || 'zrs-demo';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function connectRedis(): Promise<{ redis: Redis; label: string }> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 2000 });
-  try {
-    await redis.connect();
-    await redis.ping();
-    return { redis, label: `Redis at ${REDIS_URL}` };
-  } catch {
-    redis.disconnect();
-    const { default: RedisMock } = await import('ioredis-mock');
-    console.log(`No Redis answers at ${REDIS_URL}: using ioredis-mock (in memory) instead.`);
-    return { redis: new RedisMock() as unknown as Redis, label: 'ioredis-mock (in memory)' };
-  }
-}
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
@@ -44,8 +35,12 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  const sim = await createZohoSimulator({ dataset: { events: 40, registrations: 2419, seed: 1 } });
-  const { redis, label } = await connectRedis();
+  // Redis first: a wrong REDIS_URL fails before anything else starts.
+  const { redis, label } = await connectDemoRedis(process.env);
+  const sim = await createZohoSimulator({ dataset: { events: 40, registrations: 2419, seed: 1 } }).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
   try {
     await deleteKeys(redis, KEY_PREFIX);
     const sink = new RedisSink({ redis, keyPrefix: KEY_PREFIX });
@@ -142,6 +137,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (isSyncError(error)) {
+    // One line, as the CLI prints it, and the CLI's exit code: 2 for a configuration error, 1 otherwise.
+    console.error(`demo failed: ${failureReason(error)}`);
+    process.exitCode = error.code === SyncErrorCode.INVALID_OPTION ? EXIT.USAGE : EXIT.FAILED;
+    return;
+  }
   console.error(error);
-  process.exitCode = 1;
+  process.exitCode = EXIT.FAILED;
 });
