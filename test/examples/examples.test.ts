@@ -10,6 +10,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_URL_FORM } from '../../src/redis/redis-url.js';
 import { deletePrefix, REDIS_URL, randomPrefix } from '../redis/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -95,6 +96,34 @@ describe('examples/', () => {
     expect(await c.exited).toBe(0);
     expect(c.output()).toContain('Before: Zoho 2,419 registrations, Redis 2,355');
     expect(c.output()).toMatch(/After: Zoho 2,419 = Redis 2,419; 2,419 of 2,419 records equal record for record/);
+  });
+
+  it('quickstart.ts with a malformed REDIS_URL: the CLI\'s message in one line, exit 2 (no ioredis stack, no ioredis-mock)', async () => {
+    for (const [url, why] of [
+      ['http://127.0.0.1:6379', 'the scheme is http://'],
+      ['127.0.0.1:6379', 'it has no scheme'],
+    ] as const) {
+      const c = run('quickstart.ts', { DEMO_KEY_PREFIX: prefix('demo-bad-url'), REDIS_URL: url });
+      children.push(c);
+      expect(await c.exited).toBe(2);
+      expect(c.output()).toBe(
+        `demo failed: REDIS_URL=${JSON.stringify(url)} is not a Redis URL: ${why}; expected ${REDIS_URL_FORM} [ERR_SYNC_INVALID_OPTION]\n`,
+      );
+    }
+  });
+
+  it('quickstart.ts with a REDIS_URL where nothing answers: one line naming the host, exit 1 (no ioredis stack, no ioredis-mock)', async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const c = run('quickstart.ts', { DEMO_KEY_PREFIX: prefix('demo-down'), REDIS_URL: `redis://127.0.0.1:${port}` });
+    children.push(c);
+    expect(await c.exited).toBe(1);
+    expect(c.output()).toBe(
+      `demo failed: Cannot reach Redis at redis://127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}; ` +
+        'start Redis there, or unset REDIS_URL to run the demo on an in-memory ioredis-mock [ERR_SYNC_SINK]\n',
+    );
   });
 
   for (const [file, framework] of [
