@@ -8,11 +8,12 @@
  * appended while its entry is still in the stream (see {@link APPEND_DEAD_LETTERS_LUA}).
  */
 import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
 import type { RejectedRecord } from '../adapters/source.js';
 import type { DeadLetterOptions } from '../adapters/state-store.js';
 import type { CommandGroup, RedisCommands } from './commands.js';
 import { DEAD_LETTER_FIELDS, type KeySchema } from './key-schema.js';
-import { safeJson } from './values.js';
+
 
 /** Default of {@link DeadLetterOptions.maxRawBytes}: the worker's default `maxRecordBytes`. Unit: bytes. */
 export const DEFAULT_DEAD_LETTER_RAW_BYTES = 256 * 1024;
@@ -35,8 +36,25 @@ export function cutUtf8(text: string, maxBytes: number): { text: string; bytes: 
   return { text: buffer.subarray(0, end).toString('utf8'), bytes: buffer.length, cut: true };
 }
 
+/**
+ * The record as JSON; when it has none (a cycle, a BigInt, nesting past the stack), its
+ * `util.inspect` form (depth 20, strings and arrays shortened), so that different bad records stay
+ * different entries instead of all reading `"[object Object]"`.
+ */
+export function rawText(raw: unknown, maxBytes: number): string {
+  try {
+    const json = JSON.stringify(raw);
+    if (json !== undefined) return json;
+  } catch {
+    // not encodable as JSON: described below
+  }
+  return inspect(raw, { depth: 20, maxArrayLength: 1000, maxStringLength: maxBytes, breakLength: Number.POSITIVE_INFINITY, compact: true });
+}
+
 function shortDetail(detail: string): string {
-  return detail.length <= MAX_DEAD_LETTER_DETAIL_CHARS ? detail : `${detail.slice(0, MAX_DEAD_LETTER_DETAIL_CHARS)}… (${detail.length} characters)`;
+  if (detail.length <= MAX_DEAD_LETTER_DETAIL_CHARS) return detail;
+  const note = `… (${detail.length} characters)`;
+  return `${detail.slice(0, MAX_DEAD_LETTER_DETAIL_CHARS - note.length)}${note}`;
 }
 
 /**
@@ -71,7 +89,7 @@ export async function appendDeadLetters(
         detail = `${detail} (event ID ${JSON.stringify(String(entry.eventId).slice(0, 200))} cannot be used in a key)`;
       }
     }
-    const json = safeJson(entry.raw);
+    const json = rawText(entry.raw, maxRawBytes);
     const sha256 = createHash('sha256').update(json, 'utf8').digest('hex');
     const raw = cutUtf8(json, maxRawBytes);
     const reason = String(entry.reason);

@@ -6,7 +6,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, StampComparison, UpsertResult } from '../adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
-import { InvalidInputError, SinkError } from '../errors.js';
+import { ConfigError, InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
 import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
@@ -159,6 +159,13 @@ export class RedisSink implements RecordSink {
     this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
     this.endpoint = this.commands.endpoint;
     this.replicaWait = new ReplicaWait(redis, this.commands.isCluster, options.waitForReplicas, options.waitTimeoutMs);
+    if (this.replicaWait.timeoutMs >= commandTimeoutMs) {
+      // WAIT holds the connection: a longer one would surface as a timeout of whatever command waits behind it.
+      throw new ConfigError(
+        'waitTimeoutMs',
+        `waitTimeoutMs (${this.replicaWait.timeoutMs} ms) must be shorter than commandTimeoutMs (${commandTimeoutMs} ms): WAIT blocks the connection it is sent on`,
+      );
+    }
     this.state = new RedisStateStore({
       redis,
       keyPrefix: options.keyPrefix,

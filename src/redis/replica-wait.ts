@@ -16,6 +16,9 @@ import { withDeadline } from './command-deadline.js';
 /** Longest wait for a server's `INFO replication` when `'auto'` is resolved. Unit: ms. */
 const DETECT_TIMEOUT_MS = 5000;
 
+/** How long a resolved `'auto'` holds before `INFO replication` is asked again. Unit: ms. */
+export const AUTO_REFRESH_MS = 60_000;
+
 /** Default of `waitTimeoutMs`. Unit: ms. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 1000;
 
@@ -25,6 +28,7 @@ export type WaitForReplicas = number | 'auto';
 /** The `WAIT` policy of one sink. */
 export class ReplicaWait {
   #resolved: Promise<number> | undefined;
+  #resolvedAt = 0;
 
   /**
    * @throws {@link ConfigError} (options `waitForReplicas`, `waitTimeoutMs`) for an invalid value.
@@ -44,17 +48,23 @@ export class ReplicaWait {
   }
 
   /**
-   * The replicas each batch waits for. `'auto'` is resolved once: a server whose `INFO replication`
-   * shows `connected_slaves > 0` — on a Cluster, any master's — waits for 1; otherwise 0 (no `WAIT`
-   * is sent). A server that cannot answer `INFO` counts as having none. A Cluster client that is
-   * not ready within 5 s is asked again at the next batch.
+   * The replicas each batch waits for. `'auto'` is resolved from `INFO replication`
+   * (`connected_slaves > 0` — on a Cluster, any master's — means 1, else 0) and read again after
+   * {@link AUTO_REFRESH_MS}. A server that cannot answer `INFO` (ACL `-info`, ioredis-mock) counts
+   * as having none: set `waitForReplicas` to a number there. A Cluster whose masters do not answer
+   * within 5 s is asked again at the next batch.
    */
   required(): Promise<number> {
     if (this.replicas !== 'auto') return Promise.resolve(this.replicas);
-    this.#resolved ??= this.#detect().then(({ replicas, final }) => {
-      if (!final) this.#resolved = undefined; // the cluster's view was not complete yet: ask again next batch
-      return replicas;
-    });
+    // Re-read after a while: replicas come and go (a failover, a replica added or removed).
+    if (this.#resolved !== undefined && Date.now() - this.#resolvedAt > AUTO_REFRESH_MS) this.#resolved = undefined;
+    if (this.#resolved === undefined) {
+      this.#resolvedAt = Date.now();
+      this.#resolved = this.#detect().then(({ replicas, final }) => {
+        if (!final) this.#resolved = undefined; // the cluster's view was not complete yet: ask again next batch
+        return replicas;
+      });
+    }
     return this.#resolved;
   }
 

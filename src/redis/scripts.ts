@@ -220,14 +220,19 @@ return {1, cur}
  * Takes the lease if free and issues a fencing token. Atomic.
  *
  * KEYS: `[1]` the lease key, `[2]` the fence counter. ARGV: `[1]` owner token, `[2]` time-to-live (ms).
- * `SET lease owner NX PX ttl` (set only if absent, expire after ttl); on success `INCR fence`.
+ * When the lease key is absent: `INCR fence`, then `SET lease owner PX ttl` (expire after ttl), so a
+ * counter that is not an integer fails the script before anything is written.
  * Reply: `{1, fence}` when taken, `{0}` when held by anyone (including the same owner).
  */
 export const ACQUIRE_LEASE_LUA = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('INCR', KEYS[2])}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0}
 end
-return {0}
+-- INCR first: a fence counter that is not an integer fails the script before the lease is set
+-- (a script's writes are not rolled back on error).
+local fence = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, fence}
 `;
 
 /**
@@ -316,8 +321,15 @@ while i <= #ARGV do
   local n = tonumber(ARGV[i + 1])
   local first = i + 2
   i = first + n
-  local held = redis.call('HGET', KEYS[2], digest)
-  if type(held) == 'string' and #redis.call('XRANGE', KEYS[1], held, held) > 0 then
+  -- The digest hash is only a cache: one of another type is dropped, an entry ID that does not
+  -- parse counts as gone (pcall: the error is a value, not a failed script).
+  local held = redis.pcall('HGET', KEYS[2], digest)
+  if type(held) == 'table' and held.err then
+    redis.call('DEL', KEYS[2])
+    held = false
+  end
+  local found = type(held) == 'string' and redis.pcall('XRANGE', KEYS[1], held, held)
+  if type(found) == 'table' and not found.err and #found > 0 then
     skipped = skipped + 1
   else
     local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', unpack(ARGV, first, first + n - 1))
@@ -328,7 +340,8 @@ end
 if redis.call('HLEN', KEYS[2]) > 2 * cap + 200 then
   local all = redis.call('HGETALL', KEYS[2])
   for j = 1, #all, 2 do
-    if #redis.call('XRANGE', KEYS[1], all[j + 1], all[j + 1]) == 0 then
+    local entry = redis.pcall('XRANGE', KEYS[1], all[j + 1], all[j + 1])
+    if type(entry) ~= 'table' or entry.err or #entry == 0 then
       redis.call('HDEL', KEYS[2], all[j])
     end
   end

@@ -52,6 +52,9 @@ const CALL_KINDS = ['token', 'records', 'ids', 'meta'] as const;
 /** A daily tally outlives its day by a day (time zones ahead of UTC), then expires. Unit: seconds. */
 const QUOTA_DAY_TTL_SECONDS = 2 * 86_400;
 
+/** Expiry given to a lease key found without one by `repairState` (the library always sets one). Unit: ms. */
+export const LEASE_WITHOUT_EXPIRY_GRACE_MS = 60_000;
+
 /** Default of {@link RedisStateStoreOptions.deadLetterMaxLen}. Unit: entries. */
 export const DEFAULT_DEAD_LETTER_MAX_LEN = 1000;
 /**
@@ -412,24 +415,54 @@ export class RedisStateStore implements StateStore {
    * @throws {@link SinkError} on failure.
    */
   async repairState(checkpoints: readonly string[]): Promise<StateRepair[]> {
+    // Also: a lease key without expiry gets one (LEASE_WITHOUT_EXPIRY_GRACE_MS), a fencing counter
+    // that is not an integer is deleted.
     const lease = this.keys.lease();
     const meta = this.keys.syncMeta();
     const cpKeys = checkpoints.map((name) => this.keys.checkpoint(name));
+    const fence = this.keys.fence();
     const [first] = await this.commands.execGroups('repairState', [
       {
-        label: `TYPE of ${lease}, ${meta} and the checkpoints`,
+        label: `TYPE of ${lease}, ${meta}, ${fence} and the checkpoints; PTTL of ${lease}; GET of ${fence}`,
         add: (p) => {
           p.type(lease);
           p.type(meta);
+          p.type(fence);
+          p.pttl(lease);
+          // GET of a non-string is a WRONGTYPE reply: read the counter only through its TYPE below.
           for (const key of cpKeys) p.type(key);
         },
       },
     ]);
-    const [leaseType, metaType, ...cpTypes] = (first ?? []).map(String);
+    const [leaseType, metaType, fenceType, leaseTtl, ...cpTypes] = (first ?? []).map(String);
     const repairs: StateRepair[] = [];
     if (leaseType !== 'none' && leaseType !== 'string') {
       await this.commands.run(`DEL ${lease}`, (r) => r.del(lease));
       repairs.push({ key: lease, value: `a ${leaseType}`, problem: 'the lease key is not a string (it would read as held by another replica, forever: it has no TTL)', action: 'deleted; the run takes the lease' });
+    } else if (leaseType === 'string' && leaseTtl === '-1') {
+      // The library always sets the lease with PX; one without expiry would refuse every run forever.
+      await this.commands.run(`PEXPIRE ${lease}`, (r) => r.pexpire(lease, LEASE_WITHOUT_EXPIRY_GRACE_MS));
+      const owner = await this.commands.run(`GET ${lease}`, (r) => r.get(lease));
+      repairs.push({
+        key: lease,
+        value: cut(owner ?? ''),
+        problem: 'the lease has no expiry (the library always sets one: it would refuse every run, forever)',
+        action: `given an expiry of ${LEASE_WITHOUT_EXPIRY_GRACE_MS / 1000} s; runs take the lease after it`,
+      });
+    }
+    let badFence: string | undefined;
+    if (fenceType === 'string') {
+      const value = await this.commands.run(`GET ${fence}`, (r) => r.get(fence));
+      if (value !== null && !/^\d{1,15}$/.test(value)) badFence = cut(value);
+    } else if (fenceType !== 'none') badFence = `a ${fenceType}`;
+    if (badFence !== undefined) {
+      await this.commands.run(`DEL ${fence}`, (r) => r.del(fence));
+      repairs.push({
+        key: fence,
+        value: badFence,
+        problem: 'the fencing counter is not a non-negative integer (INCR fails: no run could take the lease)',
+        action: 'deleted; the next lease starts a new counter (writes fenced under the old one are refused: a missing counter is no one\'s)',
+      });
     }
     if (metaType === 'hash') {
       const watermark = await this.commands.run(`HGET ${meta}`, (r) => r.hget(meta, SYNC_META_FIELDS.watermark));

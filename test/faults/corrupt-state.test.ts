@@ -4,7 +4,7 @@
  * key that vanished while its index entry stayed. Each is detected, reported once with the key's
  * name, discarded or repaired, and the run goes on safely.
  */
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
@@ -78,6 +78,47 @@ describe('corrupt state is detected, reported once and repaired (real Redis + Zo
     const integrity = await checkIntegrity(h);
     task.meta.fault = faultRow('lease key of the wrong type (removed, run goes on)', integrity);
     expect(integrity).toEqual(CONVERGED);
+  });
+
+  for (const [label, corrupt] of [
+    ['a string that is not an integer', (r: Redis | Cluster, key: string) => r.set(key, 'abc')],
+    ['a hash', (r: Redis | Cluster, key: string) => r.hset(key, 'a', 'b')],
+  ] as const) {
+    it(`a fencing counter that is ${label}: reported with the key, removed; no lease is left behind, the run goes on`, async ({ task }) => {
+      h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 84 } });
+      await corrupt(h.redis, h.sink.keys.fence());
+      // Before the repair: taking the lease fails on INCR and leaves no lease behind.
+      await expect(h.sink.state.acquireLease('someone', 30_000)).rejects.toMatchObject({ code: 'ERR_SYNC_SINK' });
+      expect(await h.redis.exists(h.sink.keys.lease())).toBe(0);
+      const log = warnings();
+      const worker = h.worker({ logger: log });
+      const result = await worker.performFullSync();
+      expect(result.added).toBe(300);
+      expect(log.lines.filter((l) => l.message.includes(h.sink.keys.fence()))).toHaveLength(1);
+      expect(await h.redis.get(h.sink.keys.fence())).toBe('1'); // a new counter
+      await worker.performFullSync();
+      expect(log.lines.filter((l) => l.message.includes(h.sink.keys.fence()))).toHaveLength(1);
+      const integrity = await checkIntegrity(h);
+      task.meta.fault = faultRow(`fencing counter that is ${label} (removed, run goes on)`, integrity);
+      expect(integrity).toEqual(CONVERGED);
+    });
+  }
+
+  it('a lease without expiry (set by hand): reported with the key and given one; runs take the lease after it', async () => {
+    h = await createHarness({ dataset: { events: 5, registrations: 300, seed: 85 } });
+    await h.redis.set(h.sink.keys.lease(), 'otherhost:1:abc');
+    const log = warnings();
+    const repairs = await h.sink.state.repairState([]);
+    expect(repairs).toHaveLength(1);
+    expect(repairs[0]).toMatchObject({ key: h.sink.keys.lease(), value: 'otherhost:1:abc' });
+    const ttl = await h.redis.pttl(h.sink.keys.lease());
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    // Once it expires (shortened here), a run takes the lease.
+    await h.redis.pexpire(h.sink.keys.lease(), 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const result = await h.worker({ logger: log }).performFullSync();
+    expect(result.added).toBe(300);
   });
 
   for (const [label, value] of [

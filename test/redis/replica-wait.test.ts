@@ -42,5 +42,8 @@ describe('WAIT on a standalone Redis without replicas', () => {
     expect(() => sink({ waitForReplicas: -1 })).toThrow(ConfigError);
     expect(() => sink({ waitForReplicas: 'all' as never })).toThrow(/waitForReplicas must be 'auto' or an integer from 0 to 100/);
     expect(() => sink({ waitTimeoutMs: 0 })).toThrow(/waitTimeoutMs must be an integer from 1 to 60000/);
+    // WAIT blocks its connection: a WAIT longer than the command deadline would fail some other command instead.
+    expect(() => sink({ waitTimeoutMs: 12_000 })).toThrow(/waitTimeoutMs \(12000 ms\) must be shorter than commandTimeoutMs \(10000 ms\)/);
+    expect(() => sink({ waitTimeoutMs: 12_000, commandTimeoutMs: 20_000 })).not.toThrow();
   });
 });

@@ -435,7 +435,27 @@ export function defineSinkSuite(factory: ClientFactory): void {
       // A 1 MB detail is kept short.
       await sink.state.deadLetter([{ reason: 'invalid-id', detail: 'z'.repeat(1_000_000), eventId: EVENT_A, raw: null }]);
       const last = (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]![1];
-      expect(last[last.indexOf('detail') + 1]!.length).toBeLessThan(2100);
+      expect(last[last.indexOf('detail') + 1]!.length).toBe(2048);
+    });
+
+    it('dead letters of records that have no JSON (cycles, BigInt) keep a description each, not "[object Object]"', async () => {
+      const sink = newSink();
+      const key = sink.keys.deadLetters(EVENT_A);
+      const a: Record<string, unknown> = { ID: '3' };
+      a.self = a;
+      const b: Record<string, unknown> = { ID: '4' };
+      b.self = b;
+      await sink.state.deadLetter([
+        { reason: 'unencodable', detail: 'cycle', eventId: EVENT_A, raw: a },
+        { reason: 'unencodable', detail: 'cycle', eventId: EVENT_A, raw: b },
+        { reason: 'unencodable', detail: 'bigint', eventId: EVENT_A, raw: { ID: '12', n: 10n } },
+      ]);
+      const entries = (await redis.xrange(key, '-', '+')).map(([, f]) => Object.fromEntries(f.flatMap((_, i) => (i % 2 === 0 ? [[f[i]!, f[i + 1]!]] : []))));
+      expect(entries).toHaveLength(3);
+      expect(new Set(entries.map((e) => e.raw_sha256)).size).toBe(3);
+      expect(entries[0]!.raw).toContain("ID: '3'");
+      expect(entries[0]!.raw).toContain('Circular');
+      expect(entries[2]!.raw).toContain('10n');
     });
 
     // ioredis-mock's XRANGE with explicit IDs answers nothing inside Lua, so there every dead letter is appended.
@@ -454,6 +474,14 @@ export function defineSinkSuite(factory: ClientFactory): void {
       await redis.xtrim(key, 'MAXLEN', 0);
       await sink.state.deadLetter([bad]);
       expect(await redis.xlen(key)).toBe(1);
+      // The digest hash is only a cache: of the wrong type, or holding an ID that does not parse, it is dropped or ignored.
+      await redis.del(`${key}:digests`);
+      await redis.set(`${key}:digests`, 'garbage');
+      await sink.state.deadLetter([{ ...bad, raw: { ID: '9' } }]);
+      expect(await redis.type(`${key}:digests`)).toBe('hash');
+      await redis.hset(`${key}:digests`, Object.keys(await redis.hgetall(`${key}:digests`))[0]!, 'bogus');
+      await sink.state.deadLetter([{ ...bad, raw: { ID: '9' } }]);
+      expect(await redis.xlen(key)).toBe(3);
       // The digest hash stays about as long as the stream: digests of trimmed entries are dropped.
       const many = Array.from({ length: 260 }, (_, i) => ({ ...bad, raw: { ID: String(100 + i) } }));
       const capped = newSink({ deadLetterMaxLen: 10 });
