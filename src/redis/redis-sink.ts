@@ -11,7 +11,7 @@ import { takeRecordJson } from '../record-json.js';
 import { type CommandGroup, checkRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS, RedisCommands } from './commands.js';
 import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
-import { ReplicaWait, type WaitForReplicas } from './replica-wait.js';
+import { DEFAULT_WAIT_TIMEOUT_MS, ReplicaWait, type WaitForReplicas } from './replica-wait.js';
 import { queueScript, type ScriptArg } from './scripts.js';
 import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore } from './state-store.js';
 import { checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
@@ -56,7 +56,7 @@ export interface RedisSinkOptions {
    * run fails and its watermark stays. See https://redis.io/docs/latest/commands/wait/.
    */
   readonly waitForReplicas?: WaitForReplicas | undefined;
-  /** Longest `WAIT` per batch. Default 1000, 1–60000. Unit: ms. */
+  /** Longest `WAIT` per batch; shorter than `commandTimeoutMs`. Default 1000 (at most half of `commandTimeoutMs`), 1–60000. Unit: ms. */
   readonly waitTimeoutMs?: number | undefined;
 }
 
@@ -158,7 +158,9 @@ export class RedisSink implements RecordSink {
     const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
     this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
     this.endpoint = this.commands.endpoint;
-    this.replicaWait = new ReplicaWait(redis, this.commands.isCluster, options.waitForReplicas, options.waitTimeoutMs);
+    // By default WAIT takes at most half the command deadline (1000 ms with the default deadline).
+    const waitTimeoutMs = options.waitTimeoutMs ?? Math.max(1, Math.min(DEFAULT_WAIT_TIMEOUT_MS, Math.floor(commandTimeoutMs / 2)));
+    this.replicaWait = new ReplicaWait(redis, this.commands.isCluster, options.waitForReplicas, waitTimeoutMs);
     if (this.replicaWait.timeoutMs >= commandTimeoutMs) {
       // WAIT holds the connection: a longer one would surface as a timeout of whatever command waits behind it.
       throw new ConfigError(
