@@ -20,6 +20,7 @@ export type {
   EventUpsertResult,
   RecordSink,
   RecordSinkCapabilities,
+  RemoveOptions,
   SinkAdapter,
   StampComparison,
   UpsertResult,

@@ -29,6 +29,11 @@ export interface EventUpsertResult {
   readonly updated: readonly string[];
   /** Records that were held with identical content (neither added nor updated). Unit: records. */
   readonly unchanged: number;
+  /**
+   * IDs of records not written because the sink holds a newer version, or a tombstone of a delete
+   * that is not older (see {@link RecordSinkCapabilities.ordering}). Omitted when none was refused.
+   */
+  readonly refused?: readonly string[] | undefined;
 }
 
 /** What an upsert did, in total and per event. */
@@ -39,6 +44,12 @@ export interface UpsertResult {
   readonly updated: number;
   /** Unit: records. */
   readonly unchanged: number;
+  /**
+   * Stale writes refused: records not written because a newer version (or a delete's tombstone) was
+   * held. Counted as `stale_writes_refused` in status and metrics. Omitted when 0 (always, by sinks
+   * without {@link RecordSinkCapabilities.ordering}). Unit: records.
+   */
+  readonly refused?: number | undefined;
   /** One entry per event that the batch touched. */
   readonly events: readonly EventUpsertResult[];
 }
@@ -67,6 +78,28 @@ export interface RecordSinkCapabilities {
    * only when `true`.
    */
   readonly exactRoundTrip: boolean;
+  /**
+   * Writes are ordered by modification time, atomically in the store: `upsertRecords` refuses a
+   * record whose latest possible modification instant (`modifiedAtLatest ?? modifiedAt`) is older
+   * than the held `modifiedAt` (equal → the later write wins), reporting it in `refused`; and
+   * `removeRecords` leaves a tombstone (for a while) that refuses any version not newer than the
+   * deleted one (or than {@link RemoveOptions.deletedAt}). Absent or `false`: the worker falls back
+   * to reading the held stamps before each upsert and dropping older versions (check then write:
+   * not atomic, so a write racing in between can still be overtaken) and deletes leave no tombstone.
+   */
+  readonly ordering?: boolean | undefined;
+}
+
+/** Options of {@link RecordSink.removeRecords}. */
+export interface RemoveOptions {
+  /**
+   * When the records were known to be deleted in the source (epoch ms): e.g. when the Zoho push
+   * announcing the delete was accepted. A sink with `ordering` keeps a tombstone stamped
+   * `max(held modifiedAt, deletedAt)`, so a version listed before the delete (modified no later than
+   * this) cannot come back, even for a record it did not hold. Omitted: the held `modifiedAt` (no
+   * tombstone for a record not held).
+   */
+  readonly deletedAt?: number | undefined;
 }
 
 /**
@@ -89,8 +122,11 @@ export interface RecordSink {
    */
   upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult>;
 
-  /** Removes records of one event; resolves the IDs actually removed (held before the call). */
-  removeRecords(eventId: string, ids: readonly string[]): Promise<string[]>;
+  /**
+   * Removes records of one event; resolves the IDs actually removed (held before the call). A sink
+   * with `ordering` leaves a tombstone per ID (see {@link RemoveOptions}).
+   */
+  removeRecords(eventId: string, ids: readonly string[], options?: RemoveOptions): Promise<string[]>;
 
   /** Number of records held for an event. Unit: records. */
   countRecords(eventId: string): Promise<number>;

@@ -13,8 +13,21 @@ export interface SourceRecord {
   readonly id: string;
   /** The ID of the event the record belongs to (from the lookup field). */
   readonly eventId: string;
-  /** Modification instant in epoch milliseconds (Zoho: `Modified_Time` read in the app's time zone; second resolution). */
+  /**
+   * Modification instant in epoch milliseconds (Zoho: `Modified_Time` read in the app's time zone;
+   * second resolution). When the wall-clock text is ambiguous (it falls in the repeated hour of a
+   * DST fall-back), the earliest instant it can denote.
+   */
   readonly modifiedAt: number;
+  /**
+   * The latest instant the modification time can denote (epoch ms), present only when it differs
+   * from {@link SourceRecord.modifiedAt}: a Zoho `Modified_Time` in the repeated hour of a DST
+   * fall-back (`01:10` is both 05:10Z and 06:10Z on the New York fall-back day). Omitted (or equal)
+   * means the time is unambiguous. Sinks with the `ordering` capability refuse a version only when
+   * this latest reading is older than what they hold, so a later edit made in the second pass of
+   * the hour (an earlier-looking string) is never refused. Source: `ZohoDateTimeCodec.parseInterval`.
+   */
+  readonly modifiedAtLatest?: number | undefined;
   /** The record as the source sent it, IDs as strings. This is what the sink stores. */
   readonly data: Readonly<Record<string, unknown>>;
 }

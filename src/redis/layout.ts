@@ -52,12 +52,22 @@ export interface RecordLayout {
   recordKey(eventId: string, id: string): string;
   /** The key of an event's index. @throws {@link InvalidInputError} for an unusable event ID. */
   indexKey(eventId: string): string;
+  /**
+   * The key of a record's tombstone (a STRING holding the deleted version's stamp, epoch ms, with a
+   * time-to-live): `<prefix>:{e:<eventId>}:tomb:<id>` with the default key templates, else
+   * `<index key>:tomb:<id>`. Either way it carries the event's hash tag, so it lives in the slot of
+   * the record and index keys it guards (one atomic script reads them all).
+   * @throws {@link InvalidInputError} for an unusable event or record ID.
+   */
+  tombstoneKey(eventId: string, id: string): string;
 }
 
 /** The default record key template (today's schema). */
 export const DEFAULT_RECORD_KEY = '<prefix>:{e:<eventId>}:rec:<id>';
 /** The default index key template (today's schema). */
 export const DEFAULT_INDEX_KEY = '<prefix>:{e:<eventId>}:ids';
+/** The tombstone key template of the default key templates. */
+export const DEFAULT_TOMBSTONE_KEY = '<prefix>:{e:<eventId>}:tomb:<id>';
 const LAYOUT_OPTION_KEYS = ['recordKey', 'indexKey', 'encoding', 'index', 'stampField'];
 const PLACEHOLDER = /<(prefix|eventId|id)>/g;
 
@@ -158,6 +168,10 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   const render = (template: string, eventId: string, id?: string): string =>
     template.replace(PLACEHOLDER, (_, name: string) => (name === 'prefix' ? prefix : name === 'eventId' ? eventId : (id as string)));
   const tagForbidden = /[{}\s]/;
+  const tombstoneTemplate = recordTemplate === DEFAULT_RECORD_KEY && indexTemplate === DEFAULT_INDEX_KEY ? DEFAULT_TOMBSTONE_KEY : `${indexTemplate}:tomb:<id>`;
+  if (render(tombstoneTemplate, '1', '2') === render(recordTemplate, '1', '2')) {
+    throw new ConfigError('layout.recordKey', `layout.recordKey ${JSON.stringify(recordTemplate)} makes the keys the sink keeps for tombstones (<index key>:tomb:<id>); choose another key name`);
+  }
   return {
     encoding,
     index,
@@ -165,6 +179,7 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
     isDefault: recordTemplate === DEFAULT_RECORD_KEY && indexTemplate === DEFAULT_INDEX_KEY && encoding === 'json' && index === 'hash',
     recordKey: (eventId, id) => render(recordTemplate, checkPart('eventId', eventId, tagForbidden), checkPart('recordId', id, /^$/)),
     indexKey: (eventId) => render(indexTemplate, checkPart('eventId', eventId, tagForbidden)),
+    tombstoneKey: (eventId, id) => render(tombstoneTemplate, checkPart('eventId', eventId, tagForbidden), checkPart('recordId', id, /^$/)),
   };
 }
 

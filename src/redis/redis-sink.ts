@@ -4,7 +4,7 @@
  * worker's bookkeeping lives in a {@link RedisStateStore} (`sink.state` shares the client and prefix).
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertResult } from '../adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import { ConfigError, InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
@@ -58,12 +58,25 @@ export interface RedisSinkOptions {
   readonly waitForReplicas?: WaitForReplicas | undefined;
   /** Longest `WAIT` per batch; shorter than `commandTimeoutMs`. Default 1000 (at most half of `commandTimeoutMs`), 1–60000. Unit: ms. */
   readonly waitTimeoutMs?: number | undefined;
+  /**
+   * How long a delete's tombstone lives (`SET … PX`): while it lives, a version of the record no
+   * newer than the deleted one (e.g. on a sync page listed before the delete, or in a retried
+   * write) is refused instead of bringing the record back. The window to cover is from listing a
+   * version to writing it: read-ahead pages and a run's retries take seconds to minutes, a run
+   * resumed from its checkpoint or a push inbox backing off while Zoho or Redis is down can take
+   * hours; a day covers all of them with margin, and a tombstone is one small key per deleted record
+   * (a few dozen bytes). After it expires, the next full sync's sweep still removes a resurrected
+   * record. `0`: no tombstones. Default 86400000 (24 h), 0–2147483647. Unit: milliseconds.
+   */
+  readonly tombstoneTtlMs?: number | undefined;
 }
 
 /** Default of {@link RedisSinkOptions.batchSize}. Unit: records. */
 export const DEFAULT_BATCH_SIZE = 100;
 /** Largest accepted {@link RedisSinkOptions.batchSize} (a script reply lists up to that many IDs with Lua `unpack`). Unit: records. */
 export const MAX_BATCH_SIZE = 5000;
+/** Default of {@link RedisSinkOptions.tombstoneTtlMs}: 24 h. Unit: milliseconds. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 86_400_000;
 /** Default of {@link RedisSinkOptions.scanCount}. Unit: elements. */
 export const DEFAULT_SCAN_COUNT = 1000;
 export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_DEAD_LETTER_MAX_LEN, DEFAULT_PING_TIMEOUT_MS };
@@ -79,12 +92,14 @@ export const REDIS_SINK_OPTION_KEYS: readonly string[] = [
   'commandTimeoutMs',
   'waitForReplicas',
   'waitTimeoutMs',
+  'tombstoneTtlMs',
 ];
 
 interface EventTally {
   readonly eventId: string;
   readonly added: string[];
   readonly updated: string[];
+  readonly refused: string[];
   unchanged: number;
 }
 
@@ -92,6 +107,8 @@ interface PreparedRecord {
   readonly id: string;
   readonly eventId: string;
   readonly modifiedAt: string;
+  /** The latest instant the modification time can denote (epoch ms, decimal); `modifiedAt` when unambiguous. */
+  readonly latest: string;
   /** The JSON text (`json` encoding, one element) or field–value pairs (`hash` encoding). */
   readonly payload: string[];
 }
@@ -125,7 +142,7 @@ interface PreparedRecord {
 export class RedisSink implements RecordSink {
   /** Name for logs. */
   readonly name = 'redis';
-  /** Both optional extras in one round trip; exact round trips with the `json` encoding. */
+  /** Both optional extras in one round trip; exact round trips with the `json` encoding; ordered writes (Lua) with tombstones. */
   readonly capabilities: RecordSinkCapabilities;
   /** The key schema of the prefix (the state store's keys; with the default layout also the record keys). */
   readonly keys: KeySchema;
@@ -140,6 +157,8 @@ export class RedisSink implements RecordSink {
   readonly endpoint: string;
   private readonly batchSize: number;
   private readonly scanCount: number;
+  /** See {@link RedisSinkOptions.tombstoneTtlMs}. Unit: ms. */
+  readonly tombstoneTtlMs: number;
 
   /**
    * @param options - see {@link RedisSinkOptions}.
@@ -151,9 +170,10 @@ export class RedisSink implements RecordSink {
     checkRedisClient(redis);
     this.keys = createKeySchema(options.keyPrefix);
     this.layout = createRecordLayout(this.keys.prefix, options.layout);
-    this.capabilities = Object.freeze({ compareStamps: true, locateRecord: true, exactRoundTrip: this.layout.encoding === 'json' });
+    this.capabilities = Object.freeze({ compareStamps: true, locateRecord: true, exactRoundTrip: this.layout.encoding === 'json', ordering: true });
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
+    this.tombstoneTtlMs = checkInteger('tombstoneTtlMs', options.tombstoneTtlMs, DEFAULT_TOMBSTONE_TTL_MS, 0, 2_147_483_647);
     const pingTimeoutMs = checkInteger('pingTimeoutMs', options.pingTimeoutMs, DEFAULT_PING_TIMEOUT_MS, 1, 2_147_483_647);
     const commandTimeoutMs = checkInteger('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, 2_147_483_647);
     this.commands = new RedisCommands(redis, pingTimeoutMs, commandTimeoutMs);
@@ -197,6 +217,10 @@ export class RedisSink implements RecordSink {
    * each ID with `modifiedAt` (epoch ms; a SET index: the ID, and the record's stamp field the time).
    * A record listed twice is processed twice, in order.
    *
+   * Ordered: a record older under every reading of its time (`modifiedAtLatest ?? modifiedAt`
+   * below the held `modifiedAt`) or not newer than a delete's tombstone is refused — not written,
+   * counted in `refused` (see `UPSERT_BATCH_LUA` in ./scripts.ts); equal times: the later write wins.
+   *
    * Chunks already committed stay committed if a later chunk fails (re-running the call is idempotent).
    *
    * @returns totals and one entry per event, in order of first appearance.
@@ -217,8 +241,8 @@ export class RedisSink implements RecordSink {
         const keys = [indexKey];
         const args: ScriptArg[] = [encoding, index, stampField ?? ''];
         for (const r of list) {
-          keys.push(this.layout.recordKey(eventId, r.id));
-          args.push(r.id, r.modifiedAt, r.payload.length, ...r.payload);
+          keys.push(this.layout.recordKey(eventId, r.id), this.layout.tombstoneKey(eventId, r.id));
+          args.push(r.id, r.modifiedAt, r.latest, r.payload.length, ...r.payload);
         }
         return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
       });
@@ -231,48 +255,59 @@ export class RedisSink implements RecordSink {
         const reply = parseUpsertReply(replies[i]?.[0], groups[i]!.label);
         let tally = tallies.get(eventId);
         if (tally === undefined) {
-          tally = { eventId, added: [], updated: [], unchanged: 0 };
+          tally = { eventId, added: [], updated: [], refused: [], unchanged: 0 };
           tallies.set(eventId, tally);
         }
         tally.added.push(...reply.added);
         tally.updated.push(...reply.updated);
+        tally.refused.push(...reply.refused);
         tally.unchanged += reply.unchanged;
       });
     }
+    // `refused` appears only when something was refused: results without refusals keep their shape.
     const events: EventUpsertResult[] = [...tallies.values()].map((t) => ({
       eventId: t.eventId,
       added: t.added,
       updated: t.updated,
       unchanged: t.unchanged,
+      ...(t.refused.length > 0 ? { refused: t.refused } : {}),
     }));
+    const refused = events.reduce((n, e) => n + (e.refused?.length ?? 0), 0);
     return {
       added: events.reduce((n, e) => n + e.added.length, 0),
       updated: events.reduce((n, e) => n + e.updated.length, 0),
       unchanged: events.reduce((n, e) => n + e.unchanged, 0),
+      ...(refused > 0 ? { refused } : {}),
       events,
     };
   }
 
   /**
    * Removes records of one event: one atomic script call per `batchSize` IDs (`DEL` record key +
-   * `HDEL`/`SREM` index entry, every key declared), all in one pipeline.
+   * `HDEL`/`SREM` index entry, every key declared), all in one pipeline. Each ID leaves a tombstone
+   * for `tombstoneTtlMs`, stamped with the largest of the held `modifiedAt`, `options.deletedAt` and
+   * an earlier tombstone (see `REMOVE_BATCH_LUA` in ./scripts.ts); an ID with neither a held time nor
+   * `deletedAt` gets none.
    *
    * @returns the IDs that were actually held (record key or index entry existed).
-   * @throws {@link InvalidInputError} for an unusable event or record ID (before any write).
+   * @throws {@link InvalidInputError} for an unusable event or record ID, or a non-integer `deletedAt` (before any write).
    * @throws {@link SinkError} on any error reply.
    */
-  async removeRecords(eventId: string, ids: readonly string[]): Promise<string[]> {
+  async removeRecords(eventId: string, ids: readonly string[], options: RemoveOptions = {}): Promise<string[]> {
     const indexKey = this.layout.indexKey(eventId);
-    const recordKeys = ids.map((id) => this.layout.recordKey(eventId, id));
+    const recordKeys = ids.flatMap((id) => [this.layout.recordKey(eventId, id), this.layout.tombstoneKey(eventId, id)]);
+    const deletedAt = options?.deletedAt;
+    if (deletedAt !== undefined) checkInstant('deletedAt', deletedAt);
     if (ids.length === 0) return [];
     const replicas = await this.replicaWait.required();
+    const head: ScriptArg[] = [this.layout.index, this.layout.stampField ?? '', deletedAt === undefined ? '' : deletedAt, this.tombstoneTtlMs];
     // One script call per group (so per pipeline on a Cluster, where a redirection is followed only
     // when every command of the pipeline got it); a standalone server gets them all in one pipeline.
     const groups: CommandGroup[] = [];
     for (let start = 0; start < ids.length; start += this.batchSize) {
       const chunk = ids.slice(start, start + this.batchSize);
-      const keys = [indexKey, ...recordKeys.slice(start, start + this.batchSize)];
-      groups.push({ label: `remove from event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsRemoveBatch', keys, [this.layout.index, ...chunk]) });
+      const keys = [indexKey, ...recordKeys.slice(2 * start, 2 * (start + this.batchSize))];
+      groups.push({ label: `remove from event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsRemoveBatch', keys, [...head, ...chunk]) });
     }
     const replies = (await this.commands.execGroups('removeRecords', groups)).flat();
     if (replicas > 0) await this.confirm([indexKey], replicas, groups.slice(0, 1));
@@ -497,6 +532,12 @@ export class RedisSink implements RecordSink {
     }
     this.layout.recordKey(record.eventId, record.id);
     checkInstant(`modifiedAt of record ${record.id}`, record.modifiedAt);
+    if (record.modifiedAtLatest !== undefined) {
+      checkInstant(`modifiedAtLatest of record ${record.id}`, record.modifiedAtLatest);
+      if (record.modifiedAtLatest < record.modifiedAt) {
+        throw new InvalidInputError(`modifiedAtLatest of record ${record.id} (${record.modifiedAtLatest}) is before its modifiedAt (${record.modifiedAt})`);
+      }
+    }
     if (this.layout.encoding === 'hash') {
       const fields = toHashFields(`record ${record.id}`, record.data);
       takeRecordJson(record); // offered JSON is not needed: drop it
@@ -505,12 +546,13 @@ export class RedisSink implements RecordSink {
       if (stampField !== undefined && fields.some((f, i) => i % 2 === 0 && f === stampField)) {
         throw new InvalidInputError(`record ${record.id} has a field named like layout.stampField (${stampField}); choose a stamp field the records do not use`);
       }
-      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), payload: fields };
+      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), latest: latestOf(record), payload: fields };
     }
     return {
       id: record.id,
       eventId: record.eventId,
       modifiedAt: String(record.modifiedAt),
+      latest: latestOf(record),
       // The worker's size check already computed the JSON: take it rather than stringify again.
       payload: [takeRecordJson(record) ?? encodeJson(`record ${record.id}`, record.data)],
     };
@@ -527,13 +569,24 @@ function groupByEvent(records: readonly PreparedRecord[]): Map<string, PreparedR
   return byEvent;
 }
 
-function parseUpsertReply(reply: unknown, label: string): { added: string[]; updated: string[]; unchanged: number } {
-  if (!Array.isArray(reply) || typeof reply[0] !== 'number' || typeof reply[1] !== 'number') {
+/** The latest reading of a record's modification time, as the script's decimal argument. */
+function latestOf(record: SourceRecord): string {
+  return String(record.modifiedAtLatest ?? record.modifiedAt);
+}
+
+function parseUpsertReply(reply: unknown, label: string): { added: string[]; updated: string[]; refused: string[]; unchanged: number } {
+  if (!Array.isArray(reply) || typeof reply[0] !== 'number' || typeof reply[1] !== 'number' || typeof reply[2] !== 'number') {
     throw new SinkError(`Unexpected reply for ${label}: ${safeJson(reply)}`);
   }
   const addedCount = reply[1];
-  const ids = reply.slice(2).map(String);
-  return { unchanged: reply[0], added: ids.slice(0, addedCount), updated: ids.slice(addedCount) };
+  const updatedCount = reply[2];
+  const ids = reply.slice(3).map(String);
+  return {
+    unchanged: reply[0],
+    added: ids.slice(0, addedCount),
+    updated: ids.slice(addedCount, addedCount + updatedCount),
+    refused: ids.slice(addedCount + updatedCount),
+  };
 }
 
 /** The node named by an `ASK <slot> host:port` / `MOVED <slot> host:port` error, if it is one. */

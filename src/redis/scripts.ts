@@ -16,23 +16,33 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /**
- * Upserts one event's records, in any record layout (see ./layout.ts). Atomic per call (one `EVALSHA`).
+ * Upserts one event's records, in any record layout (see ./layout.ts), refusing versions older than
+ * what is held. Atomic per call (one `EVALSHA`).
  *
- * KEYS: `[1]` the event's index (HASH or SET), then `[1 + i]` the key of the i-th record (every key
- * the script touches is declared, so Redis Cluster can route it and follow slot migrations).
+ * KEYS: `[1]` the event's index (HASH or SET), then per record `[2i]` the key of the i-th record and
+ * `[2i + 1]` its tombstone key (every key the script touches is declared, so Redis Cluster can route
+ * it and follow slot migrations; the layout keeps all of them in the event's slot).
  * ARGV: `[1]` the encoding (`json` | `hash`), `[2]` the index type (`hash` | `set`), `[3]` the stamp
- * field (`''` for none), then per record `recordId, modifiedAt (epoch ms), n, payload…` where the
- * payload is the JSON text (`n = 1`) or `n / 2` field–value pairs.
+ * field (`''` for none), then per record `recordId, modifiedAt, latest, n, payload…` where
+ * `modifiedAt` is the earliest and `latest` the latest instant the record's modification time can
+ * denote (epoch ms; equal unless the wall-clock time was ambiguous) and the payload is the JSON text
+ * (`n = 1`) or `n / 2` field–value pairs.
  *
- * Per record: read it (`GET`, or `HGETALL` for a hash); equal content → unchanged (only a changed
- * time is written: the index field, or the stamp field); missing → written, added; different →
- * written (a hash is replaced: `DEL` + `HSET`, so dropped fields vanish), updated. A HASH index is
- * written by one multi-field `HSET` per 1,000 records (a record listed twice is compared with the
- * time queued for it, and later pairs win: the same result as writing in order), a SET index by one
- * `SADD` per 1,000 (Lua `redis.call` costs about as much as the command itself; 1,000 records keep
- * `unpack` far below Lua's stack limit).
+ * Order (per record, before anything is written): the held stamp is the index field (a HASH index;
+ * a record listed earlier in the call: the time queued for it) or the record's stamp field (a SET
+ * index), read only when the record key exists. The record is refused when `latest < held` (older
+ * under every reading; equal → the later write wins), or when a tombstone exists and
+ * `latest <= tombstone` (the deleted version or an older one). A record that passes removes its
+ * tombstone (a restore: the newer version wins).
  *
- * Reply: `{unchangedCount, addedCount, addedId…, updatedId…}`.
+ * Then: equal content → unchanged (only a changed time is written: the index field, or the stamp
+ * field); missing → written, added; different → written (a hash is replaced: `DEL` + `HSET`, so
+ * dropped fields vanish), updated. A HASH index is written by one multi-field `HSET` per 1,000
+ * records (later pairs win: the same result as writing in order), a SET index by one `SADD` per
+ * 1,000 (Lua `redis.call` costs about as much as the command itself; 1,000 records keep `unpack`
+ * far below Lua's stack limit).
+ *
+ * Reply: `{unchangedCount, addedCount, updatedCount, addedId…, updatedId…, refusedId…}`.
  */
 export const UPSERT_BATCH_LUA = `
 local encoding = ARGV[1]
@@ -40,6 +50,7 @@ local indexType = ARGV[2]
 local stampField = ARGV[3]
 local added = {}
 local updated = {}
+local refused = {}
 local unchanged = 0
 local fields = {}
 local queued = {}
@@ -59,84 +70,111 @@ local r = 1
 while i <= #ARGV do
   local id = ARGV[i]
   local at = ARGV[i + 1]
-  local n = tonumber(ARGV[i + 2])
-  local first = i + 3
-  local key = KEYS[1 + r]
+  local latest = tonumber(ARGV[i + 2])
+  local n = tonumber(ARGV[i + 3])
+  local first = i + 4
+  local key = KEYS[2 * r]
+  local tomb = KEYS[2 * r + 1]
   i = first + n
   r = r + 1
-  local same = false
   local existed = false
+  local cur = nil
+  local held = {}
+  local heldCount = 0
+  local heldStamp = nil
   if encoding == 'json' then
-    local json = ARGV[first]
-    local cur = redis.call('GET', key)
+    cur = redis.call('GET', key)
     existed = type(cur) == 'string'
-    same = existed and cur == json
-    if not same then
-      redis.call('SET', key, json)
-    end
   else
-    local cur = redis.call('HGETALL', key)
-    existed = #cur > 0
-    local held = {}
-    local heldCount = 0
-    local heldStamp = nil
-    for j = 1, #cur, 2 do
-      if cur[j] == stampField then
-        heldStamp = cur[j + 1]
+    local all = redis.call('HGETALL', key)
+    existed = #all > 0
+    for j = 1, #all, 2 do
+      if all[j] == stampField then
+        heldStamp = all[j + 1]
       else
-        held[cur[j]] = cur[j + 1]
+        held[all[j]] = all[j + 1]
         heldCount = heldCount + 1
       end
     end
-    same = existed and heldCount * 2 == n
-    if same then
-      for j = first, first + n - 1, 2 do
-        if held[ARGV[j]] ~= ARGV[j + 1] then
-          same = false
-          break
-        end
-      end
+  end
+  if existed and indexType == 'hash' then
+    heldStamp = queued[id]
+    if heldStamp == nil then
+      heldStamp = redis.call('HGET', KEYS[1], id)
     end
-    if same then
-      if stampField ~= '' and heldStamp ~= at then
-        redis.call('HSET', key, stampField, at)
+  end
+  if type(heldStamp) ~= 'string' then
+    heldStamp = nil
+  end
+  local refuse = false
+  if existed and heldStamp ~= nil and tonumber(heldStamp) ~= nil and latest < tonumber(heldStamp) then
+    refuse = true
+  end
+  local tombStamp = redis.call('GET', tomb)
+  if type(tombStamp) ~= 'string' then
+    tombStamp = nil
+  end
+  if not refuse and tombStamp ~= nil and tonumber(tombStamp) ~= nil and latest <= tonumber(tombStamp) then
+    refuse = true
+  end
+  if refuse then
+    refused[#refused + 1] = id
+  else
+    if tombStamp ~= nil then
+      redis.call('DEL', tomb)
+    end
+    local same = false
+    if encoding == 'json' then
+      local json = ARGV[first]
+      same = existed and cur == json
+      if not same then
+        redis.call('SET', key, json)
       end
     else
-      if existed then
-        redis.call('DEL', key)
+      same = existed and heldCount * 2 == n
+      if same then
+        for j = first, first + n - 1, 2 do
+          if held[ARGV[j]] ~= ARGV[j + 1] then
+            same = false
+            break
+          end
+        end
       end
-      local args = {}
-      for j = first, first + n - 1 do
-        args[#args + 1] = ARGV[j]
+      if same then
+        if stampField ~= '' and heldStamp ~= at then
+          redis.call('HSET', key, stampField, at)
+        end
+      else
+        if existed then
+          redis.call('DEL', key)
+        end
+        local args = {}
+        for j = first, first + n - 1 do
+          args[#args + 1] = ARGV[j]
+        end
+        if stampField ~= '' then
+          args[#args + 1] = stampField
+          args[#args + 1] = at
+        end
+        redis.call('HSET', key, unpack(args))
       end
-      if stampField ~= '' then
-        args[#args + 1] = stampField
-        args[#args + 1] = at
+    end
+    if same then
+      unchanged = unchanged + 1
+    elseif existed then
+      updated[#updated + 1] = id
+    else
+      added[#added + 1] = id
+    end
+    if indexType == 'hash' then
+      if not same or heldStamp ~= at then
+        fields[#fields + 1] = id
+        fields[#fields + 1] = at
+        queued[id] = at
       end
-      redis.call('HSET', key, unpack(args))
+    else
+      members[#members + 1] = id
     end
-  end
-  if same then
-    unchanged = unchanged + 1
-  elseif existed then
-    updated[#updated + 1] = id
-  else
-    added[#added + 1] = id
-  end
-  if indexType == 'hash' then
-    local held = queued[id]
-    if not same then
-      held = nil
-    elseif held == nil then
-      held = redis.call('HGET', KEYS[1], id)
-    end
-    if type(held) ~= 'string' or held ~= at then
-      fields[#fields + 1] = id
-      fields[#fields + 1] = at
-      queued[id] = at
-    end
-  else
-    members[#members + 1] = id
   end
   if #fields >= 2000 or #members >= 1000 then
     flush()
@@ -144,26 +182,62 @@ while i <= #ARGV do
 end
 flush()
 local addedCount = #added
-for j = 1, #updated do
+local updatedCount = #updated
+for j = 1, updatedCount do
   added[addedCount + j] = updated[j]
 end
-return {unchanged, addedCount, unpack(added)}
+for j = 1, #refused do
+  added[addedCount + updatedCount + j] = refused[j]
+end
+return {unchanged, addedCount, updatedCount, unpack(added)}
 `;
 
 /**
- * Removes records of one event, in any record layout. Atomic per call.
+ * Removes records of one event, in any record layout, leaving tombstones. Atomic per call.
  *
- * KEYS: `[1]` the event's index, then `[1 + i]` the key of the i-th record. ARGV: `[1]` the index
- * type (`hash` | `set`), then the record IDs, the i-th for the i-th record key. Per ID: `DEL` the
- * record key and `HDEL` / `SREM` the index entry.
+ * KEYS: `[1]` the event's index, then per ID `[2i]` the i-th record key and `[2i + 1]` its tombstone
+ * key. ARGV: `[1]` the index type (`hash` | `set`), `[2]` the stamp field (`''` for none), `[3]` the
+ * deletion instant (epoch ms, `''` when unknown), `[4]` the tombstone time-to-live (ms; `0`: no
+ * tombstones), then the record IDs, the i-th for the i-th pair of keys.
+ *
+ * Per ID: the tombstone is stamped with the largest of the held time (index field, or the record's
+ * stamp field), the deletion instant and an existing tombstone's stamp, and set with `PX ttl`
+ * (none when there is no time at all: nothing held, no instant); then `DEL` the record key and
+ * `HDEL` / `SREM` the index entry.
  * Reply: `{removedId…}` — the IDs for which a record key or an index entry existed.
  */
 export const REMOVE_BATCH_LUA = `
 local removed = {}
 local hashIndex = ARGV[1] == 'hash'
-for i = 2, #ARGV do
+local stampField = ARGV[2]
+local deletedAt = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local function bigger(a, b)
+  local n = tonumber(b)
+  if n == nil then return a end
+  if a == nil or n > a then return n end
+  return a
+end
+for i = 5, #ARGV do
   local id = ARGV[i]
-  local d = redis.call('DEL', KEYS[i])
+  local key = KEYS[2 * (i - 4)]
+  local tomb = KEYS[2 * (i - 4) + 1]
+  if ttl > 0 then
+    local stamp = deletedAt
+    local held
+    if hashIndex then
+      held = redis.call('HGET', KEYS[1], id)
+    else
+      held = redis.call('HGET', key, stampField)
+    end
+    if type(held) == 'string' then stamp = bigger(stamp, held) end
+    local prior = redis.call('GET', tomb)
+    if type(prior) == 'string' then stamp = bigger(stamp, prior) end
+    if stamp ~= nil then
+      redis.call('SET', tomb, string.format('%.0f', stamp), 'PX', ttl)
+    end
+  end
+  local d = redis.call('DEL', key)
   local h
   if hashIndex then
     h = redis.call('HDEL', KEYS[1], id)

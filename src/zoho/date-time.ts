@@ -174,6 +174,40 @@ export class ZohoDateTimeCodec {
    *   impossible date (31-Feb). Never throws.
    */
   parse(text: unknown): number | undefined {
+    const wall = this.parseWall(text);
+    return wall === undefined ? undefined : wall - this.offsetForWall(wall) * MINUTE_MS;
+  }
+
+  /**
+   * Parses Zoho date-time text to the interval of instants it can denote: `[earliest, latest]` in
+   * epoch ms. The two differ only for a wall time that occurs twice (the repeated hour of an autumn
+   * fall-back: `01:10` on the New York fall-back day is 05:10Z in EDT and 06:10Z in EST), where
+   * `latest − earliest` is the transition's shift (usually one hour). `earliest` is what
+   * {@link ZohoDateTimeCodec.parse} returns. A time in a spring gap denotes one (shifted) instant.
+   *
+   * Used for ordering writes: an edit made in the second pass of a repeated hour can carry an
+   * earlier wall-clock string than one made in the first pass, so a version is older than another
+   * only when it is older under every reading of both (see `SourceRecord.modifiedAtLatest`).
+   *
+   * @returns the interval, or `undefined` when `parse` returns `undefined`. Never throws.
+   */
+  parseInterval(text: unknown): readonly [earliest: number, latest: number] | undefined {
+    const wall = this.parseWall(text);
+    if (wall === undefined) return undefined;
+    const earliest = wall - this.offsetForWall(wall) * MINUTE_MS;
+    // Outside transition days the day's offset is uniform (cached): one reading only.
+    const day = this.offsetByLocalDay.get(Math.floor(wall / DAY_MS));
+    if (day !== undefined && !Number.isNaN(day)) return [earliest, earliest];
+    let latest = earliest;
+    for (const offset of [this.zone.offset(wall - DAY_MS), this.zone.offset(wall + DAY_MS)]) {
+      const instant = wall - offset * MINUTE_MS;
+      if (this.zone.offset(instant) === offset && instant > latest) latest = instant;
+    }
+    return [earliest, latest];
+  }
+
+  /** The wall-clock time of Zoho date-time text as ms "as if UTC", or `undefined`. Never throws. */
+  private parseWall(text: unknown): number | undefined {
     if (typeof text !== 'string') return undefined;
     try {
       const c = this.compiled;
@@ -190,8 +224,7 @@ export class ZohoDateTimeCodec {
       const second = secondText === undefined ? 0 : Number(secondText);
       if (month === undefined || !(year >= 100 && month >= 1 && month <= 12 && day >= 1)) return undefined;
       if (day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return undefined;
-      const wall = Date.UTC(year, month - 1, day, hour, minute, second);
-      return wall - this.offsetForWall(wall) * MINUTE_MS;
+      return Date.UTC(year, month - 1, day, hour, minute, second);
     } catch {
       return undefined;
     }

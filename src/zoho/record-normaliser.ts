@@ -59,7 +59,15 @@ export interface NormalisedRows<T> {
 }
 
 type Checked =
-  | { readonly ok: true; readonly id: string; readonly eventId: string; readonly modifiedAt: number; readonly row: Record<string, unknown> }
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly eventId: string;
+      readonly modifiedAt: number;
+      /** The latest reading of an ambiguous `Modified_Time`, else `undefined`. */
+      readonly modifiedAtLatest: number | undefined;
+      readonly row: Record<string, unknown>;
+    }
   | { readonly ok: false; readonly rejection: RejectedRecord };
 
 /**
@@ -109,7 +117,17 @@ export class ZohoRecordNormaliser {
         });
         continue;
       }
-      items.push({ id: checked.id, eventId: checked.eventId, modifiedAt: checked.modifiedAt, data: data as Record<string, unknown> });
+      const record: SourceRecord =
+        checked.modifiedAtLatest === undefined
+          ? { id: checked.id, eventId: checked.eventId, modifiedAt: checked.modifiedAt, data: data as Record<string, unknown> }
+          : {
+              id: checked.id,
+              eventId: checked.eventId,
+              modifiedAt: checked.modifiedAt,
+              modifiedAtLatest: checked.modifiedAtLatest,
+              data: data as Record<string, unknown>,
+            };
+      items.push(record);
     }
     return { items, rejected };
   }
@@ -154,8 +172,8 @@ export class ZohoRecordNormaliser {
       );
     }
 
-    const modifiedAt = this.codec.parse(row[MODIFIED_TIME_FIELD]);
-    if (modifiedAt === undefined) {
+    const interval = this.codec.parseInterval(row[MODIFIED_TIME_FIELD]);
+    if (interval === undefined) {
       return reject(
         'invalid-modified-time',
         `record ${id}: ${MODIFIED_TIME_FIELD} ${describe(row[MODIFIED_TIME_FIELD])} does not match ${this.codec.dateTimeFormat}`,
@@ -163,7 +181,8 @@ export class ZohoRecordNormaliser {
         raw,
       );
     }
-    return { ok: true, id, eventId, modifiedAt, row };
+    const [modifiedAt, latest] = interval;
+    return { ok: true, id, eventId, modifiedAt, modifiedAtLatest: latest > modifiedAt ? latest : undefined, row };
   }
 }
 
