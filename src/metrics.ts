@@ -98,6 +98,7 @@ type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K])
  * | `discrepancy_records_found_total` | counter | `type` | every `discrepancyFound` |
  * | `event_staleness_seconds` | gauge | `event_id` | seconds since the event's last `eventSynced` |
  * | `dead_lettered_total`, `mass_removal_blocked_total`, `lease_lost_total`, `ticks_skipped_total` | counter | | `recordDeadLettered`, `massRemovalBlocked`, `leaseLost`, `tickSkipped` |
+ * | `stale_writes_refused_total` | counter | | `staleWritesRefused` (ids per batch), `recordSynced` with outcome `refused` |
  * | `runs_skipped_total` | counter | `reason` (`lease-held`/`quota-exhausted`/`quota-budget`/`recently-synced`) | `runSkipped` |
  * | `worker_running` | gauge | | `getStatus().is_running` at scrape |
  * | `run_in_progress` | gauge | `kind` | 1 while a run of that kind is in flight |
@@ -152,6 +153,7 @@ const METRIC_SUFFIXES: readonly string[] = Object.freeze([
   'mass_removal_blocked_total',
   'lease_lost_total',
   'ticks_skipped_total',
+  'stale_writes_refused_total',
   'runs_skipped_total',
   'worker_running',
   'run_in_progress',
@@ -326,6 +328,10 @@ function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: 
   const massRemovalBlocked = simpleCounter('mass_removal_blocked_total', 'Removals refused by the mass-removal guard.');
   const leaseLost = simpleCounter('lease_lost_total', 'Runs that lost the cross-replica lease mid-run.');
   const ticksSkipped = simpleCounter('ticks_skipped_total', 'Timer ticks skipped because a run was in flight.');
+  const staleWritesRefused = simpleCounter(
+    'stale_writes_refused_total',
+    "Records not written because Redis held a newer version or a delete's tombstone (an older version listed before a push or a delete).",
+  );
   const runsSkipped = new Counter({
     name: name('runs_skipped_total'),
     help: 'Automatic runs skipped, by reason (lease-held: another replica is syncing; quota-exhausted: Zoho daily limit hit recently; quota-budget: the planned calls exceed those left today under dailyCallLimit; recently-synced: another replica synced less than half an interval ago).',
@@ -384,7 +390,9 @@ function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: 
     recordsAdded: (payload) => records.inc({ change: 'added' }, payload.ids.length),
     recordsUpdated: (payload) => records.inc({ change: 'updated' }, payload.ids.length),
     recordsRemoved: (payload) => records.inc({ change: 'removed' }, payload.ids.length),
+    staleWritesRefused: (payload) => staleWritesRefused.inc(payload.ids.length),
     recordSynced: (payload) => {
+      if (payload.outcome === 'refused') staleWritesRefused.inc();
       if (payload.outcome === 'added' || payload.outcome === 'updated' || payload.outcome === 'removed') {
         records.inc({ change: payload.outcome });
       }
@@ -448,7 +456,8 @@ export interface PushMetricsOptions {
  * |---|---|---|---|
  * | `pushes_received_total` | counter | `action` | `recordPushed` |
  * | `pushes_rejected_total` | counter | `code` (e.g. `ERR_SYNC_PUSH_SIGNATURE`) | `pushRejected` |
- * | `pushes_applied_total` | counter | `outcome` (`added`/`updated`/`unchanged`/`removed`/`absent`/`rejected`) | `pushApplied` |
+ * | `pushes_applied_total` | counter | `outcome` (`added`/`updated`/`unchanged`/`removed`/`absent`/`rejected`/`refused`) | `pushApplied` |
+ * | `push_stale_writes_refused_total` | counter | | `pushApplied` with outcome `refused` (Redis held a newer version or a delete's tombstone) |
  * | `pushes_dead_lettered_total` | counter | | `pushDeadLettered` |
  * | `push_lag_seconds` | histogram | | `pushApplied` (acceptance → committed Redis write) |
  * | `push_lag_p50_seconds`, `push_lag_p99_seconds` | gauge | | `getStatus().lag_ms` at scrape (latest samples) |
@@ -474,7 +483,13 @@ export function registerPushMetrics(pushes: MetricsPushes, registry: MetricsRegi
   for (const action of ['created', 'edited', 'deleted']) received.inc({ action }, 0);
   const rejected = new Counter({ name: name('pushes_rejected_total'), help: 'Zoho pushes refused, by error code.', labelNames: ['code'] as const, registers });
   const applied = new Counter({ name: name('pushes_applied_total'), help: 'Zoho pushes applied to Redis, by outcome.', labelNames: ['outcome'] as const, registers });
-  for (const outcome of ['added', 'updated', 'unchanged', 'removed', 'absent', 'rejected']) applied.inc({ outcome }, 0);
+  for (const outcome of ['added', 'updated', 'unchanged', 'removed', 'absent', 'rejected', 'refused']) applied.inc({ outcome }, 0);
+  const staleRefused = new Counter({
+    name: name('push_stale_writes_refused_total'),
+    help: 'Pushed records not written because Redis held a newer version or a delete\'s tombstone.',
+    registers,
+  });
+  staleRefused.inc(0);
   const dead = new Counter({ name: name('pushes_dead_lettered_total'), help: 'Zoho pushes moved to the dead-letter stream after their retries.', registers });
   const lag = new Histogram({ name: name('push_lag_seconds'), help: 'Push-to-Redis lag: from acceptance to the committed write. Unit: seconds.', buckets, registers });
   for (const q of ['p50', 'p99'] as const) {
@@ -493,6 +508,7 @@ export function registerPushMetrics(pushes: MetricsPushes, registry: MetricsRegi
     pushRejected: (p: { code: string }) => rejected.inc({ code: p.code }),
     pushApplied: (p: { outcome: string; lagMs: number }) => {
       applied.inc({ outcome: p.outcome });
+      if (p.outcome === 'refused') staleRefused.inc();
       lag.observe(p.lagMs / 1000);
     },
     pushDeadLettered: (p: { pushIds: readonly string[] }) => dead.inc(p.pushIds.length),

@@ -83,7 +83,7 @@ export interface RecordSinkCapabilities {
    * record whose latest possible modification instant (`modifiedAtLatest ?? modifiedAt`) is older
    * than the held `modifiedAt` (equal → the later write wins), reporting it in `refused`; and
    * `removeRecords` leaves a tombstone (for a while) that refuses any version not newer than the
-   * deleted one (or than {@link RemoveOptions.deletedAt}). Absent or `false`: the worker falls back
+   * deleted one or than {@link RemoveOptions.deletedAt}. Absent or `false`: the worker falls back
    * to reading the held stamps before each upsert and dropping older versions (check then write:
    * not atomic, so a write racing in between can still be overtaken) and deletes leave no tombstone.
    */
@@ -93,11 +93,12 @@ export interface RecordSinkCapabilities {
 /** Options of {@link RecordSink.removeRecords}. */
 export interface RemoveOptions {
   /**
-   * When the records were known to be deleted in the source (epoch ms): e.g. when the Zoho push
-   * announcing the delete was accepted. A sink with `ordering` keeps a tombstone stamped
+   * When the records were known to be gone from this event in the source (epoch ms): the read that
+   * found a record deleted, a delete push's acceptance, or the `modifiedAt` of the version that
+   * moved a record to another event. A sink with `ordering` then keeps a tombstone stamped
    * `max(held modifiedAt, deletedAt)`, so a version listed before the delete (modified no later than
-   * this) cannot come back, even for a record it did not hold. Omitted: the held `modifiedAt` (no
-   * tombstone for a record not held).
+   * this) cannot come back, even for a record it did not hold. Omitted: no tombstone — the removal
+   * has another reason (the sweep after a complete listing, a reconciliation), nothing to guard.
    */
   readonly deletedAt?: number | undefined;
 }

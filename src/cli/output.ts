@@ -29,6 +29,7 @@ const ALL_EVENTS: Readonly<Record<keyof SyncWorkerEvents, true>> = {
   recordsAdded: true,
   recordsUpdated: true,
   recordsRemoved: true,
+  staleWritesRefused: true,
   discrepancyFound: true,
   recordDeadLettered: true,
   massRemovalBlocked: true,
@@ -170,7 +171,8 @@ export function summariseResult(result: RunResult): string {
       `${fmt(result.recordsFetched)} records fetched over ${fmt(result.pages)} ${result.pages === 1 ? 'page' : 'pages'}, ` +
       `${fmt(result.eventsSynced)} events synced or checked`,
     `  Redis: ${fmt(result.added)} added, ${fmt(result.updated)} updated, ${fmt(result.removed)} removed, ${fmt(result.unchanged)} unchanged` +
-      (result.deadLettered > 0 ? `, ${fmt(result.deadLettered)} dead-lettered` : ''),
+      (result.deadLettered > 0 ? `, ${fmt(result.deadLettered)} dead-lettered` : '') +
+      (result.staleWritesRefused > 0 ? `, ${fmt(result.staleWritesRefused)} older versions refused (Redis held newer)` : ''),
     `  Zoho calls: ${calls.total} (token ${calls.token}, records ${calls.records}, ids ${calls.ids}, meta ${calls.meta})` +
       (result.resumed ? '; resumed from a checkpoint (nothing removed)' : '') +
       (result.fellBackToFull ? '; no watermark yet, so this was a full sync' : '') +

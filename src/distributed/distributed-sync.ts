@@ -131,6 +131,7 @@ const ZERO_STATS: SyncStats = Object.freeze({
   records_removed: 0,
   last_sync_duration: 0,
   dead_lettered: 0,
+  stale_writes_refused: 0,
   skipped_ticks: 0,
   lease_skipped_runs: 0,
   quota_skipped_runs: 0,
@@ -355,7 +356,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     });
     accepted.catch(() => undefined);
     result.catch(() => undefined);
-    const progress: RunProgress = { pages: 0, recordsFetched: 0, added: 0, updated: 0, unchanged: 0, removed: 0, deadLettered: 0 };
+    const progress: RunProgress = { pages: 0, recordsFetched: 0, added: 0, updated: 0, unchanged: 0, removed: 0, deadLettered: 0, staleWritesRefused: 0 };
     return {
       get id() {
         return id;
@@ -716,7 +717,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     watermark: number | undefined,
   ): RunResult {
     const finishedAt = Date.now();
-    const sum = (k: keyof RunProgress): number => parts.reduce((n, p) => n + p[k], 0);
+    // `?? 0`: a part finished by a replica of an older version has no `staleWritesRefused`.
+    const sum = (k: keyof RunProgress): number => parts.reduce((n, p) => n + (p[k] ?? 0), 0);
     return {
       runId,
       kind,
@@ -728,6 +730,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       unchanged: sum('unchanged'),
       removed: sum('removed'),
       deadLettered: sum('deadLettered'),
+      staleWritesRefused: sum('staleWritesRefused'),
       startedAt: new Date(startedAt).toISOString(),
       finishedAt: new Date(finishedAt).toISOString(),
       durationMs: finishedAt - startedAt,
@@ -758,6 +761,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       m.hincrby(k, 'records_updated', result.updated);
       m.hincrby(k, 'records_removed', result.removed);
       m.hincrby(k, 'dead_lettered', result.deadLettered);
+      m.hincrby(k, 'stale_writes_refused', result.staleWritesRefused ?? 0);
     }
     const last: StatusLastRun & { api_calls: ApiCallCounts } = {
       id: runId,

@@ -159,6 +159,7 @@ export const PUBLISHED_EVENTS: readonly (keyof SyncWorkerEvents)[] = [
   'recordsAdded',
   'recordsUpdated',
   'recordsRemoved',
+  'staleWritesRefused',
   'discrepancyFound',
   'recordDeadLettered',
   'massRemovalBlocked',

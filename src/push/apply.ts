@@ -11,22 +11,32 @@
  * Trusted mode: `created`/`edited` pushes that carry a `record` are normalised by the source
  * (`normaliseRecord`) and stored without a read; `deleted` pushes are removed without a read.
  * Pushes without a record still take the verified path.
+ *
+ * Order: upserts go through `upsertInOrder`, so a version older than the one Redis holds (or than
+ * a delete's tombstone) is refused (`refused`), and removals pass `deletedAt` (when the delete was
+ * known: the by-ID read that found the record gone, or the push's acceptance in trusted mode), so
+ * the tombstone also refuses a version a sync listed before the delete.
  */
 import type { RecordSink } from '../adapters/sink.js';
 import type { RejectedRecord, SourceAdapter, SourceRecord } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
-import { locateRecord } from '../worker/record-ops.js';
+import { locateRecord, upsertInOrder } from '../worker/record-ops.js';
 import { parseZohoJson } from '../zoho/json.js';
 import type { PushEntry } from './inbox.js';
 
-/** What applying did to one record. */
-export type PushOutcome = 'added' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'rejected';
+/**
+ * What applying did to one record. `refused`: not written, Redis held a newer version or a delete's
+ * tombstone (counted as `stale_writes_refused`).
+ */
+export type PushOutcome = 'added' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'rejected' | 'refused';
 
 /** Outcome per record ID, and the number of source calls spent (unit: calls). */
 export interface BatchResult {
   readonly outcomes: ReadonlyMap<string, PushOutcome>;
   /** The event of each record after applying (or the one it was removed from). */
   readonly eventIds: ReadonlyMap<string, string | undefined>;
+  /** Records refused as older than what Redis held (see {@link PushOutcome}). Unit: records. */
+  readonly staleWritesRefused: number;
 }
 
 /** Options of {@link applyPushBatch}. */
@@ -76,8 +86,12 @@ export async function applyPushBatch(
   knownEvents.catch(() => undefined);
   const found: SourceRecord[] = [...trustedRecords];
   const absent: string[] = trustedRemovals.map((e) => e.recordId);
+  // When each absent record was known to be deleted (epoch ms), for its tombstone.
+  const deletedAt = new Map<string, number>(trustedRemovals.map((e) => [e.recordId, e.receivedAt]));
   if (toRead.size > 0) {
     const ids = [...toRead];
+    // Zoho answers after this instant: a record it no longer has was deleted before the answer.
+    const readAt = Date.now();
     let items: readonly SourceRecord[];
     if (source.getRecordsById) {
       const page = await source.getRecordsById(ids, { signal: options.signal, retries: options.retries });
@@ -100,7 +114,11 @@ export async function applyPushBatch(
       seen.add(record.id);
       found.push(record);
     }
-    for (const id of toRead) if (!seen.has(id)) absent.push(id);
+    for (const id of toRead) {
+      if (seen.has(id)) continue;
+      absent.push(id);
+      deletedAt.set(id, Math.max(readAt, last.get(id)?.receivedAt ?? 0));
+    }
   }
 
   if (rejected.length > 0) await state.deadLetter(rejected);
@@ -115,15 +133,19 @@ export async function applyPushBatch(
         record.id,
         known.filter((id) => id !== record.eventId),
       );
-      if (previous !== undefined) await sink.removeRecords(previous, [record.id]);
+      // The moved version guards the old event: nothing listed there before the move can come back.
+      if (previous !== undefined) await sink.removeRecords(previous, [record.id], { deletedAt: record.modifiedAt });
     }),
   ]);
+  let staleWritesRefused = 0;
   if (found.length > 0) {
-    const result = await sink.upsertRecords(found);
+    const result = await upsertInOrder(sink, found);
+    staleWritesRefused = result.refused ?? 0;
     const added = new Set(result.events.flatMap((e) => e.added));
     const updated = new Set(result.events.flatMap((e) => e.updated));
+    const refused = new Set(result.events.flatMap((e) => e.refused ?? []));
     for (const record of found) {
-      outcomes.set(record.id, added.has(record.id) ? 'added' : updated.has(record.id) ? 'updated' : 'unchanged');
+      outcomes.set(record.id, added.has(record.id) ? 'added' : updated.has(record.id) ? 'updated' : refused.has(record.id) ? 'refused' : 'unchanged');
       eventIds.set(record.id, record.eventId);
     }
   }
@@ -133,17 +155,21 @@ export async function applyPushBatch(
       // The pushed event ID is a hint worth checking even when the event is not (yet) known.
       const candidates = hint !== undefined ? [hint, ...known.filter((e) => e !== hint)] : known;
       const holder = await locateRecord(sink, id, candidates);
+      const at = deletedAt.get(id);
       if (holder === undefined) {
+        // Not held, but a sync may have listed it before the delete: leave a tombstone where the
+        // push said it was, so that listing cannot add it.
+        if (hint !== undefined && at !== undefined) await sink.removeRecords(hint, [id], { deletedAt: at });
         outcomes.set(id, 'absent');
         eventIds.set(id, hint);
         return;
       }
-      await sink.removeRecords(holder, [id]);
+      await sink.removeRecords(holder, [id], at === undefined ? undefined : { deletedAt: at });
       outcomes.set(id, 'removed');
       eventIds.set(id, holder);
     }),
   );
-  return { outcomes, eventIds };
+  return { outcomes, eventIds, staleWritesRefused };
 }
 
 function idOf(raw: unknown): string | undefined {

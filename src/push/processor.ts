@@ -62,12 +62,14 @@ export interface PushProcessorCounts {
   deadLettered: number;
   /** Source listings made for pushes (by-ID reads). Unit: calls. */
   batches: number;
+  /** Records not written because Redis held a newer version or a delete's tombstone. Unit: records. */
+  staleWritesRefused: number;
 }
 
 /** Consumes the inbox; see the module documentation. */
 export class PushProcessor {
   readonly consumer = `applier-${randomBytes(6).toString('hex')}`;
-  readonly counts: PushProcessorCounts = { applied: 0, failedBatches: 0, deadLettered: 0, batches: 0 };
+  readonly counts: PushProcessorCounts = { applied: 0, failedBatches: 0, deadLettered: 0, batches: 0, staleWritesRefused: 0 };
   readonly #inbox: PushInbox;
   readonly #redis: Redis | Cluster;
   readonly #source: SourceAdapter;
@@ -206,6 +208,7 @@ export class PushProcessor {
     }
     const ids = batch.map((e) => e.id);
     await this.#inbox.complete(ids);
+    this.counts.staleWritesRefused += result.staleWritesRefused;
     const appliedAt = this.#hooks.now();
     for (const entry of batch) {
       const retries = this.#retries.get(entry.id)?.attempts ?? 0;

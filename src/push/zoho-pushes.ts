@@ -84,6 +84,8 @@ export interface PushStatus {
   readonly retrying: number;
   /** By-ID listings made for pushes. Unit: calls. */
   readonly batches: number;
+  /** Pushed records not written because Redis held a newer version or a delete's tombstone. Unit: records. */
+  readonly stale_writes_refused: number;
   /** Push-to-Redis lag (acceptance → committed write), latest samples. Unit: ms. */
   readonly lag_ms: LagSummary;
 }
@@ -219,6 +221,7 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
       dead_lettered: c.deadLettered,
       retrying: this.#processor.retrying,
       batches: c.batches,
+      stale_writes_refused: c.staleWritesRefused,
       lag_ms: this.#lag.summary(),
     };
   }

@@ -284,10 +284,10 @@ export class RedisSink implements RecordSink {
 
   /**
    * Removes records of one event: one atomic script call per `batchSize` IDs (`DEL` record key +
-   * `HDEL`/`SREM` index entry, every key declared), all in one pipeline. Each ID leaves a tombstone
-   * for `tombstoneTtlMs`, stamped with the largest of the held `modifiedAt`, `options.deletedAt` and
-   * an earlier tombstone (see `REMOVE_BATCH_LUA` in ./scripts.ts); an ID with neither a held time nor
-   * `deletedAt` gets none.
+   * `HDEL`/`SREM` index entry, every key declared), all in one pipeline. With `options.deletedAt`
+   * each ID leaves a tombstone for `tombstoneTtlMs`, stamped with the largest of the held
+   * `modifiedAt`, `deletedAt` and an earlier tombstone (see `REMOVE_BATCH_LUA` in ./scripts.ts);
+   * without it, none.
    *
    * @returns the IDs that were actually held (record key or index entry existed).
    * @throws {@link InvalidInputError} for an unusable event or record ID, or a non-integer `deletedAt` (before any write).

@@ -200,10 +200,10 @@ return {unchanged, addedCount, updatedCount, unpack(added)}
  * deletion instant (epoch ms, `''` when unknown), `[4]` the tombstone time-to-live (ms; `0`: no
  * tombstones), then the record IDs, the i-th for the i-th pair of keys.
  *
- * Per ID: the tombstone is stamped with the largest of the held time (index field, or the record's
- * stamp field), the deletion instant and an existing tombstone's stamp, and set with `PX ttl`
- * (none when there is no time at all: nothing held, no instant); then `DEL` the record key and
- * `HDEL` / `SREM` the index entry.
+ * Per ID: when a deletion instant is given, the tombstone is stamped with the largest of it, the
+ * held time (index field, or the record's stamp field) and an existing tombstone's stamp, and set
+ * with `PX ttl` (without an instant no tombstone is written and an existing one is left as is);
+ * then `DEL` the record key and `HDEL` / `SREM` the index entry.
  * Reply: `{removedId…}` — the IDs for which a record key or an index entry existed.
  */
 export const REMOVE_BATCH_LUA = `
@@ -222,7 +222,7 @@ for i = 5, #ARGV do
   local id = ARGV[i]
   local key = KEYS[2 * (i - 4)]
   local tomb = KEYS[2 * (i - 4) + 1]
-  if ttl > 0 then
+  if ttl > 0 and deletedAt ~= nil then
     local stamp = deletedAt
     local held
     if hashIndex then
@@ -233,9 +233,7 @@ for i = 5, #ARGV do
     if type(held) == 'string' then stamp = bigger(stamp, held) end
     local prior = redis.call('GET', tomb)
     if type(prior) == 'string' then stamp = bigger(stamp, prior) end
-    if stamp ~= nil then
-      redis.call('SET', tomb, string.format('%.0f', stamp), 'PX', ttl)
-    end
+    redis.call('SET', tomb, string.format('%.0f', stamp), 'PX', ttl)
   end
   local d = redis.call('DEL', key)
   local h

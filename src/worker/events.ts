@@ -113,7 +113,8 @@ export interface LeaseLostPayload {
 export interface RecordSyncedPayload {
   readonly recordId: string;
   readonly eventId: string | undefined;
-  readonly outcome: 'added' | 'updated' | 'unchanged' | 'removed' | 'absent';
+  /** `refused`: Redis held a newer version (or a delete's tombstone), so nothing was written. */
+  readonly outcome: 'added' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'refused';
 }
 
 /**
@@ -136,6 +137,11 @@ export interface SyncWorkerEvents {
   recordsUpdated: [payload: RecordsChangedPayload];
   /** Records were removed from Redis (one event). */
   recordsRemoved: [payload: RecordsChangedPayload];
+  /**
+   * Records were not written because Redis held a newer version or a delete's tombstone (one batch
+   * of one event): an older version, listed before a push or a delete was applied, was refused.
+   */
+  staleWritesRefused: [payload: RecordsChangedPayload];
   /** A check found differences between Zoho and Redis. */
   discrepancyFound: [report: DiscrepancyReport];
   /** A malformed record went to the dead-letter stream. */

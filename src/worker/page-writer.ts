@@ -7,6 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RejectedRecord, SourcePage, SourceRecord } from '../adapters/source.js';
 import type { UpsertResult } from '../adapters/sink.js';
 import { offerRecordJson } from '../record-json.js';
+import { upsertInOrder } from './record-ops.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -38,7 +39,7 @@ export async function commitPage(
         // record is seen in the scope before a complete listing may sweep unseen ones.
         const noted = await ctx.state.noteWrites(fit, seenScope);
         if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
-        return ctx.sink.upsertRecords(fit);
+        return upsertInOrder(ctx.sink, fit);
       }),
     ),
   );
@@ -62,12 +63,17 @@ export async function commitPage(
   if (page.nextCursor !== undefined) ctx.currentPage = page.pageNumber + 1;
 }
 
-/** Adds an upsert's counts to the run and emits `recordsAdded` / `recordsUpdated` per event. */
+/** Adds an upsert's counts to the run and emits `recordsAdded` / `recordsUpdated` / `staleWritesRefused` per event. */
 export function recordUpsert(ctx: RunContext, result: UpsertResult): void {
   ctx.progress.added += result.added;
   ctx.progress.updated += result.updated;
   ctx.progress.unchanged += result.unchanged;
+  ctx.progress.staleWritesRefused += result.refused ?? 0;
   for (const event of result.events) {
+    if (event.refused !== undefined && event.refused.length > 0) {
+      ctx.logger.info('Older versions refused: Redis holds newer ones (or a delete)', { runId: ctx.runId, eventId: event.eventId, ids: event.refused });
+      ctx.emit('staleWritesRefused', { runId: ctx.runId, eventId: event.eventId, ids: event.refused });
+    }
     if (event.added.length > 0) ctx.emit('recordsAdded', { runId: ctx.runId, eventId: event.eventId, ids: event.added });
     if (event.updated.length > 0) {
       ctx.emit('recordsUpdated', { runId: ctx.runId, eventId: event.eventId, ids: event.updated });

@@ -3,8 +3,8 @@
  * and their fallbacks on the required methods otherwise; the sweep's "held but not seen" scan over
  * a sink and a state store; capability checks.
  */
-import type { RecordSink, StampComparison } from '../adapters/sink.js';
-import type { RecordStamp } from '../adapters/source.js';
+import type { EventUpsertResult, RecordSink, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import type { EventMeta, StateStore } from '../adapters/state-store.js';
 import { ConfigError } from '../errors.js';
 
@@ -96,6 +96,55 @@ export async function compareStamps(sink: RecordSink, stamps: readonly RecordSta
     }),
   );
   return { missing: stamps.filter((s) => missingSet.has(s)), stale: stamps.filter((s) => staleSet.has(s)) };
+}
+
+/**
+ * Upserts records without letting an older version overwrite a newer one. A sink with the
+ * `ordering` capability does it atomically itself (and keeps tombstones). Otherwise (fallback):
+ * one `readStamps` per event first (concurrently), records older under every reading of their time
+ * than the held one (`(modifiedAtLatest ?? modifiedAt) < held`) are dropped and reported in
+ * `refused`, the rest upserted. The fallback is check-then-write: a write landing between the read
+ * and the upsert can still be overtaken, and deletes leave no tombstone.
+ *
+ * @returns the sink's result, with the refused records (`refused`, per event and in total) when any.
+ */
+export async function upsertInOrder(sink: RecordSink, records: readonly SourceRecord[]): Promise<UpsertResult> {
+  if (sink.capabilities.ordering === true || records.length === 0) return sink.upsertRecords(records);
+  const byEvent = new Map<string, SourceRecord[]>();
+  for (const r of records) {
+    const list = byEvent.get(r.eventId);
+    if (list === undefined) byEvent.set(r.eventId, [r]);
+    else list.push(r);
+  }
+  const refusedByEvent = new Map<string, string[]>();
+  const stale = new Set<SourceRecord>();
+  await Promise.all(
+    [...byEvent.entries()].map(async ([eventId, list]) => {
+      const held = await sink.readStamps(
+        eventId,
+        list.map((r) => r.id),
+      );
+      list.forEach((record, i) => {
+        const stamp = held[i];
+        if (stamp !== undefined && (record.modifiedAtLatest ?? record.modifiedAt) < stamp) {
+          stale.add(record);
+          const ids = refusedByEvent.get(eventId);
+          if (ids === undefined) refusedByEvent.set(eventId, [record.id]);
+          else ids.push(record.id);
+        }
+      });
+    }),
+  );
+  if (stale.size === 0) return sink.upsertRecords(records);
+  const kept = records.filter((r) => !stale.has(r));
+  const result: UpsertResult = kept.length > 0 ? await sink.upsertRecords(kept) : { added: 0, updated: 0, unchanged: 0, events: [] };
+  const events: EventUpsertResult[] = result.events.map((e) => {
+    const refused = refusedByEvent.get(e.eventId);
+    refusedByEvent.delete(e.eventId);
+    return refused === undefined ? e : { ...e, refused: [...(e.refused ?? []), ...refused] };
+  });
+  for (const [eventId, refused] of refusedByEvent) events.push({ eventId, added: [], updated: [], unchanged: 0, refused });
+  return { ...result, refused: (result.refused ?? 0) + stale.size, events };
 }
 
 /**

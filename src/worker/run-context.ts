@@ -25,6 +25,7 @@ export class RunContext {
     unchanged: 0,
     removed: 0,
     deadLettered: 0,
+    staleWritesRefused: 0,
   };
   /** The page being committed when the run failed, if it failed during a listing. */
   currentPage: number | undefined;

@@ -32,6 +32,11 @@ export interface RunProgress {
   removed: number;
   /** Records sent to the dead-letter stream so far. */
   deadLettered: number;
+  /**
+   * Records not written because Redis held a newer version or a delete's tombstone (an older
+   * version listed before a push or a delete was applied). Reported as `stale_writes_refused`.
+   */
+  staleWritesRefused: number;
 }
 
 /** A run in flight, as shown by `getStatus().current_run` and returned by `trigger()`. */

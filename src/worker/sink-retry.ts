@@ -12,7 +12,7 @@
  * identical and reports them as unchanged: counts can then under-report, never over-report.
  */
 import pRetry from 'p-retry';
-import type { RecordSink, RecordSinkCapabilities, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertResult } from '../adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
 import { isSyncError, SyncErrorCode } from '../errors.js';
@@ -140,8 +140,8 @@ export class RetryingSink implements RecordSink {
   upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult> {
     return this.retry('upsertRecords', () => this.inner.upsertRecords(records));
   }
-  removeRecords(eventId: string, ids: readonly string[]): Promise<string[]> {
-    return this.retry('removeRecords', () => this.inner.removeRecords(eventId, ids));
+  removeRecords(eventId: string, ids: readonly string[], options?: RemoveOptions): Promise<string[]> {
+    return this.retry('removeRecords', () => (options === undefined ? this.inner.removeRecords(eventId, ids) : this.inner.removeRecords(eventId, ids, options)));
   }
   countRecords(eventId: string): Promise<number> {
     return this.retry('countRecords', () => this.inner.countRecords(eventId));

@@ -14,6 +14,11 @@ export interface SyncStats {
   last_sync_duration: number;
   /** Records sent to the dead-letter streams. */
   dead_lettered: number;
+  /**
+   * Writes refused because Redis held a newer version of the record, or a delete's tombstone (runs
+   * and `syncRecord()`; pushes count theirs in the push status). Unit: records.
+   */
+  stale_writes_refused: number;
   /** Timer ticks skipped because a run was in flight in this process. */
   skipped_ticks: number;
   /**

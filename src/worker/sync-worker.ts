@@ -149,6 +149,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     records_removed: 0,
     last_sync_duration: 0,
     dead_lettered: 0,
+    stale_writes_refused: 0,
     skipped_ticks: 0,
     lease_skipped_runs: 0,
     quota_skipped_runs: 0,
@@ -446,6 +447,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       await this.#quota.record(diffCalls(this.#callCounts(), callsBefore));
       if (result.outcome === 'added') this.#stats.records_added += 1;
       if (result.outcome === 'updated') this.#stats.records_updated += 1;
+      if (result.outcome === 'refused') this.#stats.stale_writes_refused += 1;
       if (result.outcome === 'removed') this.#stats.records_removed += 1;
       this.#safeEmit('recordSynced', result);
       return result;
@@ -786,6 +788,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     s.records_updated += p.updated;
     s.records_removed += p.removed;
     s.dead_lettered += p.deadLettered;
+    s.stale_writes_refused += p.staleWritesRefused;
     if (ctx.kind !== 'discrepancy-check') s.last_sync_duration = finishedAt - ctx.startedAt;
     if (outcome === 'succeeded' && ctx.kind !== 'discrepancy-check') this.#lastSyncTime = new Date(finishedAt).toISOString();
     this.#lastRunCalls = apiCalls;

@@ -105,7 +105,7 @@ describe('argument parsing', () => {
 });
 
 describe('output rendering', () => {
-  const progress = { pages: 2, recordsFetched: 1260, added: 12, updated: 3, unchanged: 1245, removed: 1, deadLettered: 0 };
+  const progress = { pages: 2, recordsFetched: 1260, added: 12, updated: 3, unchanged: 1245, removed: 1, deadLettered: 0, staleWritesRefused: 0 };
 
   it('draws a determinate bar with records, pages and changes, within the terminal width', () => {
     const line = renderProgressLine({ label: 'full', progress, expectedRecords: 2419, elapsedMs: 1234, width: 120, frame: 0 });
