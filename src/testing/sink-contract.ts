@@ -57,7 +57,10 @@ async function allIds(sink: RecordSink, eventId: string): Promise<string[]> {
  * Defines the contract suite for a record sink. Checks, on a fresh sink per test: truthful
  * added/updated/unchanged counts per event (same batch twice, changed content, a new time only),
  * removals that report only held IDs, counts, chunked ID scans, stamps, record reads (deep-equal
- * when `capabilities.exactRoundTrip`), and `compareStamps` / `locateRecord` when declared.
+ * when `capabilities.exactRoundTrip`), `compareStamps` / `locateRecord` when declared, and ordered
+ * writes (older versions refused and reported, tombstones after a delete with `deletedAt`, a newer
+ * version after a delete wins, ambiguous times refused only when older under every reading) when
+ * `capabilities.ordering`.
  *
  * @example
  * ```ts
@@ -91,6 +94,8 @@ export function testSinkContract(options: SinkContractOptions): void {
       for (const flag of ['compareStamps', 'locateRecord', 'exactRoundTrip'] as const) {
         strictEqual(typeof sink.capabilities?.[flag], 'boolean', `capabilities.${flag} is a boolean`);
       }
+      const ordering = sink.capabilities.ordering;
+      ok(ordering === undefined || typeof ordering === 'boolean', 'capabilities.ordering is a boolean when declared');
       if (sink.capabilities.compareStamps) strictEqual(typeof sink.compareStamps, 'function', 'compareStamps() exists as declared');
       if (sink.capabilities.locateRecord) strictEqual(typeof sink.locateRecord, 'function', 'locateRecord() exists as declared');
       strictEqual(await sink.ping(), undefined);
@@ -184,6 +189,39 @@ export function testSinkContract(options: SinkContractOptions): void {
       const comparison = await sink.compareStamps(stamps);
       deepStrictEqual(comparison, { missing: [stamps[2], stamps[4]], stale: [stamps[1]] });
       deepStrictEqual(await sink.compareStamps([]), { missing: [], stale: [] });
+    });
+
+    test('refuses an older version and reports it; equal times: the later write wins (capability ordering)', async (sink) => {
+      if (sink.capabilities.ordering !== true) return;
+      await sink.upsertRecords([record(EVENT_A, '1', BASE + 2000, { Seats: 5 })]);
+      const older = await sink.upsertRecords([record(EVENT_A, '1', BASE + 1000, { Seats: 1 }), record(EVENT_A, '2', BASE)]);
+      strictEqual(older.refused, 1, 'one stale write refused');
+      deepStrictEqual(older.events, [{ eventId: EVENT_A, added: ['2'], updated: [], unchanged: 0, refused: ['1'] }]);
+      strictEqual((await sink.getRecord(EVENT_A, '1'))?.Seats === 5 || (await sink.getRecord(EVENT_A, '1'))?.Seats === '5', true, 'the newer version stays');
+      deepStrictEqual(await sink.readStamps(EVENT_A, ['1']), [BASE + 2000]);
+      const same = await sink.upsertRecords([record(EVENT_A, '1', BASE + 2000, { Seats: 7 })]);
+      deepStrictEqual([same.updated, same.refused ?? 0], [1, 0], 'equal time, other content: the later write wins');
+      // An ambiguous time (a DST repeated hour) whose latest reading is not older is never refused,
+      // even when its earliest reading is.
+      const ambiguous = await sink.upsertRecords([{ ...record(EVENT_A, '1', BASE - 1_800_000, { Seats: 8 }), modifiedAtLatest: BASE + 1_800_000 }]);
+      deepStrictEqual([ambiguous.updated, ambiguous.refused ?? 0], [1, 0], 'ambiguous, not older under every reading: written');
+      deepStrictEqual(await sink.readStamps(EVENT_A, ['1']), [BASE - 1_800_000]);
+      const olderEverywhere = await sink.upsertRecords([{ ...record(EVENT_A, '1', BASE - 9_000_000, { Seats: 9 }), modifiedAtLatest: BASE - 5_400_000 }]);
+      strictEqual(olderEverywhere.refused, 1, 'older under every reading: refused');
+    });
+
+    test('a delete with deletedAt leaves a tombstone; only a newer version comes back (capability ordering)', async (sink) => {
+      if (sink.capabilities.ordering !== true) return;
+      await sink.upsertRecords([record(EVENT_A, '1', BASE), record(EVENT_A, '2', BASE)]);
+      deepStrictEqual(sorted(await sink.removeRecords(EVENT_A, ['1', '3'], { deletedAt: BASE + 10_000 })), ['1']);
+      const stale = await sink.upsertRecords([record(EVENT_A, '1', BASE), record(EVENT_A, '3', BASE + 9000), record(EVENT_A, '1', BASE + 10_000)]);
+      strictEqual(stale.refused, 3, 'versions not newer than the delete are refused, held or not');
+      deepStrictEqual(await sink.readStamps(EVENT_A, ['1', '3']), [undefined, undefined]);
+      const restored = await sink.upsertRecords([record(EVENT_A, '1', BASE + 11_000)]);
+      deepStrictEqual([restored.added, restored.refused ?? 0], [1, 0], 'a newer version (a restore) wins');
+      // Without deletedAt (a sweep, a reconciliation) nothing is guarded: the same version comes back.
+      deepStrictEqual(await sink.removeRecords(EVENT_A, ['2']), ['2']);
+      strictEqual((await sink.upsertRecords([record(EVENT_A, '2', BASE)])).added, 1);
     });
 
     test('locates a record among events (capability locateRecord)', async (sink) => {

@@ -201,9 +201,10 @@ async function finishEvents(
         `Redis lost data or restarted during the run${lost.length > 1 ? ` (and ${lost.length - 1} more events)` : ''}; the next run lists again`,
     );
   }
-  // Every ID the listing returned must be held. More may be held: `syncRecord()` can add a
-  // registration created after its page was read.
-  const wrong = results.filter((r) => r.held < r.seen && known.has(r.eventId));
+  // Every ID the listing returned must be held, except those Redis refused as older than a delete
+  // applied meanwhile (a push; see the ordering guarantees). More may be held: `syncRecord()` can
+  // add a registration created after its page was read.
+  const wrong = results.filter((r) => r.held + (ctx.refusedByEvent.get(r.eventId) ?? 0) < r.seen && known.has(r.eventId));
   if (wrong.length > 0) {
     const w = wrong[0]!;
     throw new VerificationError(

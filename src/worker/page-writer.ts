@@ -71,6 +71,7 @@ export function recordUpsert(ctx: RunContext, result: UpsertResult): void {
   ctx.progress.staleWritesRefused += result.refused ?? 0;
   for (const event of result.events) {
     if (event.refused !== undefined && event.refused.length > 0) {
+      ctx.refusedByEvent.set(event.eventId, (ctx.refusedByEvent.get(event.eventId) ?? 0) + event.refused.length);
       ctx.logger.info('Older versions refused: Redis holds newer ones (or a delete)', { runId: ctx.runId, eventId: event.eventId, ids: event.refused });
       ctx.emit('staleWritesRefused', { runId: ctx.runId, eventId: event.eventId, ids: event.refused });
     }

@@ -44,6 +44,11 @@ export class RunContext {
    * replies, when it gives them): what the listing returned, as Redis acknowledged it.
    */
   readonly seenWritten = new Map<string, Map<string, number>>();
+  /**
+   * Per event, the records this run listed but Redis refused as older than what it held (a newer
+   * version, or a delete's tombstone): listed, yet possibly not held.
+   */
+  readonly refusedByEvent = new Map<string, number>();
   /** Called by a strategy once its admission checks passed (see `RunHandle.accepted`). */
   accept: () => void = () => undefined;
   /** Zoho requests this run may still send (`maxCallsPerRun`), shared by all its source calls. */

@@ -21,7 +21,7 @@ async function failingTests(wrap: (sink: RedisSink) => RecordSink): Promise<stri
   });
   const failed: string[] = [];
   for (const t of tests) await t.body().catch(() => failed.push(t.name));
-  expect(tests.length).toBe(9);
+  expect(tests.length).toBe(11);
   return failed;
 }
 
@@ -31,7 +31,7 @@ function delegate(sink: RedisSink, overrides: Partial<RecordSink>): RecordSink {
     capabilities: sink.capabilities,
     ping: () => sink.ping(),
     upsertRecords: (r) => sink.upsertRecords(r),
-    removeRecords: (e, ids) => sink.removeRecords(e, ids),
+    removeRecords: (e, ids, o) => sink.removeRecords(e, ids, o),
     countRecords: (e) => sink.countRecords(e),
     scanRecordIds: (e) => sink.scanRecordIds(e),
     readStamps: (e, ids) => sink.readStamps(e, ids),
@@ -62,15 +62,25 @@ describe('testSinkContract', () => {
   it('fails a sink whose removals report IDs it did not hold, and one that promises a missing extra', async () => {
     const lying = await failingTests((s) =>
       delegate(s, {
-        removeRecords: async (e, ids) => {
-          await s.removeRecords(e, ids);
+        removeRecords: async (e, ids, o) => {
+          await s.removeRecords(e, ids, o);
           return [...ids];
         },
       }),
     );
-    expect(lying).toEqual(['removes records and reports only the IDs it held']);
+    expect(lying).toEqual([
+      'removes records and reports only the IDs it held',
+      'a delete with deletedAt leaves a tombstone; only a newer version comes back (capability ordering)',
+    ]);
     const promising = await failingTests((s) => delegate(s, { locateRecord: undefined }));
     expect(promising).toContain('declares a name and its capabilities, and answers ping');
+  }, 60_000);
+
+  it('fails a sink that declares ordering but leaves no tombstone; skips the ordering tests for a sink without it', async () => {
+    const forgetful = await failingTests((s) => delegate(s, { removeRecords: (e, ids) => s.removeRecords(e, ids) }));
+    expect(forgetful).toEqual(['a delete with deletedAt leaves a tombstone; only a newer version comes back (capability ordering)']);
+    const unordered = await failingTests((s) => delegate(s, { capabilities: { ...s.capabilities, ordering: false } }));
+    expect(unordered).toEqual([]);
   }, 60_000);
 
   it('fails a sink that forgets a new time of an unchanged record', async () => {

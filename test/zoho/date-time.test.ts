@@ -74,6 +74,29 @@ describe('ZohoDateTimeCodec DST', () => {
     expect(codec.format(Date.UTC(2024, 10, 3, 6, 30))).toBe('11-03-2024 01:30:00');
   });
 
+  it('parseInterval: both readings of a fall-back wall time, one reading elsewhere (gap included)', () => {
+    const ny = new ZohoDateTimeCodec('MM-dd-yyyy', 'America/New_York');
+    const both = (text: string): (string | undefined)[] => {
+      const interval = ny.parseInterval(text);
+      return interval === undefined ? [undefined] : interval.map((ms) => iso(ms));
+    };
+    // 2024-11-03: 01:xx is EDT (UTC-4) in the first pass and EST (UTC-5) in the second.
+    expect(both('11-03-2024 01:10:00')).toEqual(['2024-11-03T05:10:00.000Z', '2024-11-03T06:10:00.000Z']);
+    expect(both('11-03-2024 01:59:59')).toEqual(['2024-11-03T05:59:59.000Z', '2024-11-03T06:59:59.000Z']);
+    expect(both('11-03-2024 00:59:59')).toEqual(['2024-11-03T04:59:59.000Z', '2024-11-03T04:59:59.000Z']);
+    expect(both('11-03-2024 02:00:00')).toEqual(['2024-11-03T07:00:00.000Z', '2024-11-03T07:00:00.000Z']);
+    // The spring gap denotes one (shifted) instant; an ordinary day one instant; garbage nothing.
+    expect(both('03-10-2024 02:30:00')).toEqual(['2024-03-10T07:30:00.000Z', '2024-03-10T07:30:00.000Z']);
+    expect(both('07-01-2024 12:00:00')).toEqual(['2024-07-01T16:00:00.000Z', '2024-07-01T16:00:00.000Z']);
+    expect(ny.parseInterval('not a date')).toBeUndefined();
+    // earliest is always what parse() gives.
+    expect(ny.parseInterval('11-03-2024 01:10:00')?.[0]).toBe(ny.parse('11-03-2024 01:10:00'));
+    // A 30-minute shift (Lord Howe, 2024-04-07 02:00 +11 → 01:30 +10:30): 01:30–01:59 happen twice.
+    const lh = new ZohoDateTimeCodec('MM-dd-yyyy', 'Australia/Lord_Howe');
+    const [e, l] = lh.parseInterval('04-07-2024 01:45:00')!;
+    expect(l - e).toBe(30 * 60_000);
+  });
+
   it('Europe/Berlin: both transitions', () => {
     const codec = new ZohoDateTimeCodec('MMM dd,yyyy', 'Europe/Berlin');
     // 2024-03-31 02:00 CET → 03:00 CEST (01:00Z).
