@@ -11,6 +11,7 @@
  * | `<p>:{e:<eventId>}:seen:<scope>` | SET | record IDs seen by a reconciliation scope (TTL 24 h as a safety net) |
  * | `<p>:{e:<eventId>}:dlq` | STREAM | dead letters of the event, capped (`XADD … MAXLEN ~ n`); fields `reason`, `detail`, `raw` (JSON, at most `maxRecordBytes`), `raw_bytes`, `raw_sha256`, `raw_truncated`, `at` (ISO time) |
  * | `<p>:{e:<eventId>}:dlq:digests` | HASH | content digest → stream entry ID of the event's dead letters (an entry still in the stream is not appended again) |
+ * | `<p>:{e:<eventId>}:tomb:<recordId>` | STRING | a delete's tombstone: the deleted version's instant (epoch ms), with a PX time-to-live (`tombstoneTtlMs`); with custom key templates `<index key>:tomb:<recordId>` (same hash tag) |
  * | `<p>:{g}:events` | HASH | the known-events set: eventId → event row JSON |
  * | `<p>:{g}:meta` | HASH | `watermark`, `last_sync_at`, `last_full_sync_at`, `last_stale_check_at` (epoch ms, decimal strings) |
  * | `<p>:{g}:checkpoint:<name>` | STRING | a checkpoint's JSON |

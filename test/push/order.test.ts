@@ -172,7 +172,7 @@ describe('order across a DST fall-back (simulator in America/New_York + real Red
     await h?.close();
   });
 
-  it('an edit at 01:10 EST after one at 01:50 EDT (an earlier string, a later instant) is written; an older one is refused', async () => {
+  it('an edit at 01:10 EST after one at 01:50 EDT (an earlier string, a later instant) is written, stored as its earliest reading', async () => {
     // 2025-11-02 05:50Z = 01:50 EDT (first pass of the repeated hour).
     h = await createHarness({
       dataset: { events: 2, registrations: 30, seed: 7 },
