@@ -32,7 +32,11 @@ describe('README: Plugging in your own sink', () => {
     for (const r of optional) expect(r[2]).toContain(`capabilities.${/^`(\w+)\(/.exec(r[1]!)?.[1]}`);
     for (const r of optional) expect(r[4]!.length).toBeGreaterThan(0);
     const capabilities = rows.find((r) => r[1] === '`capabilities`')!;
-    expect(capabilities[3]).toContain('{ compareStamps, locateRecord, exactRoundTrip }');
+    expect(capabilities[3]).toContain('{ compareStamps, locateRecord, exactRoundTrip, ordering? }');
+    // Ordering is a behaviour of the required methods, not an extra method: its own row, with its fallback.
+    const ordering = section.split('\n').find((l) => l.startsWith('| ordered writes |'))!.split('|').map((c) => c.trim());
+    expect(ordering[2]).toBe('no (`capabilities.ordering`)');
+    expect(ordering[4]).toContain('drops older versions');
   });
 
   it('links the example, which stays under 150 lines and exports what the snippets use', () => {
