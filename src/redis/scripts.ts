@@ -33,7 +33,10 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * index), read only when the record key exists. The record is refused when `latest < held` (older
  * under every reading; equal → the later write wins), or when a tombstone exists and
  * `latest <= tombstone` (the deleted version or an older one). A record that passes removes its
- * tombstone (a restore: the newer version wins).
+ * tombstone (a restore: the newer version wins). The tombstone is read only for a record key that
+ * does not exist: the record scripts never leave both (a removal that writes a tombstone deletes
+ * the record key, an upsert that writes the record key deletes the tombstone), so a held record
+ * costs no extra call.
  *
  * Then: equal content → unchanged (only a changed time is written: the index field, or the stamp
  * field); missing → written, added; different → written (a hash is replaced: `DEL` + `HSET`, so
@@ -110,9 +113,12 @@ while i <= #ARGV do
   if existed and heldStamp ~= nil and tonumber(heldStamp) ~= nil and latest < tonumber(heldStamp) then
     refuse = true
   end
-  local tombStamp = redis.call('GET', tomb)
-  if type(tombStamp) ~= 'string' then
-    tombStamp = nil
+  local tombStamp = nil
+  if not existed then
+    tombStamp = redis.call('GET', tomb)
+    if type(tombStamp) ~= 'string' then
+      tombStamp = nil
+    end
   end
   if not refuse and tombStamp ~= nil and tonumber(tombStamp) ~= nil and latest <= tonumber(tombStamp) then
     refuse = true
