@@ -4,7 +4,7 @@
  * report names each one), never the data set: the comparison runs in Redis (HMGET against the
  * index, a per-run "seen" set, HSCAN + SMISMEMBER for what was not seen).
  */
-import type { DiscrepancyReport, EventDiscrepancy } from './discrepancy.js';
+import type { DiscrepancyReport, EventDiscrepancy, HealSummary } from './discrepancy.js';
 import { commitPage, deadLetter } from './page-writer.js';
 import { chooseListing } from './listing-strategy.js';
 import { readAhead } from './read-ahead.js';
@@ -32,15 +32,29 @@ interface Tally {
   stale: string[];
 }
 
+/** What {@link compareWithSource} lists and where it marks what it saw. */
+export interface ComparisonScope {
+  /** Restrict the ID listing to these events (a criteria listing); omitted = the whole report. */
+  readonly eventIds?: readonly string[] | undefined;
+  /** Events to report on, in report order (events the listing returns besides these follow them). */
+  readonly targets: readonly string[];
+  /** Seen scope name (released when the comparison ends, whatever the outcome). */
+  readonly scope: string;
+}
+
 /**
- * Compares Zoho and Redis and optionally heals. Zoho calls: ceil(records / page size) for the ID
- * listing, plus, when healing, one full listing restricted to the events that need records.
+ * The comparison half of a reconciliation: one ID-only listing (ID, modification time, event)
+ * compared with Redis page by page, then per event the Redis IDs the listing did not contain and
+ * the count Redis holds. Writes nothing but the seen scope (and dead letters for rejected stamps).
+ * Zoho calls: `max(1, ceil(records listed / page size))` (per 50-event criteria chunk).
+ *
+ * @returns one entry per target event (in `targets` order), then any other event the listing returned.
+ * @throws any `SyncError` of the listing or of Redis.
  */
-export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<DiscrepancyReport> {
+export async function compareWithSource(ctx: RunContext, plan: ComparisonScope): Promise<EventDiscrepancy[]> {
   const { sink, state, source } = ctx;
-  const scope = `${ctx.runId}:reconcile`;
-  const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await state.listEventIds())])];
-  const tallies = new Map<string, Tally>(targets.map((id) => [id, { zohoCount: 0, missing: [], stale: [] }]));
+  const { scope } = plan;
+  const tallies = new Map<string, Tally>(plan.targets.map((id) => [id, { zohoCount: 0, missing: [], stale: [] }]));
   const tally = (eventId: string): Tally => {
     let t = tallies.get(eventId);
     if (!t) {
@@ -70,7 +84,7 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
     }
 
     const eventIds = [...tallies.keys()];
-    const entries: EventDiscrepancy[] = await Promise.all(
+    return await Promise.all(
       eventIds.map((eventId) =>
         ctx.limit(async () => {
           const t = tallies.get(eventId)!;
@@ -81,13 +95,6 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
         }),
       ),
     );
-    let report = buildReport(entries);
-    if (report.hasDiscrepancies) {
-      ctx.logger.warn('Discrepancies between Zoho and Redis', { runId: ctx.runId, ...report.totals });
-      if (plan.publish) ctx.emit('discrepancyFound', report);
-    }
-    if (plan.heal) report = { ...report, healed: await heal(ctx, entries, plan.allowMassRemoval) };
-    return report;
   } finally {
     await state
       .releaseScope(scope, [...tallies.keys()])
@@ -95,16 +102,46 @@ export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<D
   }
 }
 
-/** Repairs exactly what the report names: re-reads events with missing/stale records, removes extras. */
-async function heal(ctx: RunContext, entries: readonly EventDiscrepancy[], allowMassRemoval: boolean) {
+/**
+ * Compares Zoho and Redis and optionally heals. Zoho calls: ceil(records / page size) for the ID
+ * listing, plus, when healing, one full listing restricted to the events that need records.
+ */
+export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<DiscrepancyReport> {
+  const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await ctx.state.listEventIds())])];
+  const entries = await compareWithSource(ctx, { eventIds: plan.eventIds, targets, scope: `${ctx.runId}:reconcile` });
+  let report = buildReport(entries);
+  if (report.hasDiscrepancies) {
+    ctx.logger.warn('Discrepancies between Zoho and Redis', { runId: ctx.runId, ...report.totals });
+    if (plan.publish) ctx.emit('discrepancyFound', report);
+  }
+  if (plan.heal) report = { ...report, healed: await healDiscrepancies(ctx, entries, plan.allowMassRemoval) };
+  return report;
+}
+
+/**
+ * Applies the mass-removal guard to what healing `entries` would remove (emits
+ * `massRemovalBlocked` per refused event). Checked before anything is written, so a refused heal changes nothing.
+ * @throws {@link MassRemovalError} for the first refused event.
+ */
+export function checkHealGuard(ctx: Pick<RunContext, 'runId' | 'options' | 'emit'>, entries: readonly EventDiscrepancy[], allowMassRemoval: boolean): void {
+  enforceRemovalGuard(
+    ctx,
+    entries.filter((e) => e.extraInRedis.length > 0).map((e) => ({ eventId: e.eventId, held: e.redisCount, count: e.extraInRedis.length })),
+    allowMassRemoval,
+  );
+}
+
+/**
+ * Repairs exactly what `entries` name: re-reads the events with missing/stale records (one listing
+ * restricted to them: `max(1, ceil(their records / page size))` Zoho calls), removes the extras,
+ * then records each event's Zoho count and emits `eventSynced` for every entry.
+ * @throws {@link MassRemovalError} (before any write) when the guard refuses; any `SyncError` of the listing or of Redis.
+ */
+export async function healDiscrepancies(ctx: RunContext, entries: readonly EventDiscrepancy[], allowMassRemoval: boolean): Promise<HealSummary> {
   const before = { added: ctx.progress.added, updated: ctx.progress.updated, removed: ctx.progress.removed };
   const withExtras = entries.filter((e) => e.extraInRedis.length > 0);
   // Check the guard before writing anything, so a refused run changes nothing.
-  enforceRemovalGuard(
-    ctx,
-    withExtras.map((e) => ({ eventId: e.eventId, held: e.redisCount, count: e.extraInRedis.length })),
-    allowMassRemoval,
-  );
+  checkHealGuard(ctx, entries, allowMassRemoval);
   const resync = entries.filter((e) => e.missingInRedis.length > 0 || e.stale.length > 0).map((e) => e.eventId);
   if (resync.length > 0) {
     const listed = readAhead(ctx.signal, (signal) => ctx.source.readRecords({ ...ctx.listOptions({ eventIds: resync }), signal }));
@@ -137,7 +174,8 @@ async function heal(ctx: RunContext, entries: readonly EventDiscrepancy[], allow
   };
 }
 
-function buildReport(entries: readonly EventDiscrepancy[]): DiscrepancyReport {
+/** The report of `entries` (totals summed, `healed` unset). `checkedAt`: now. */
+export function buildReport(entries: readonly EventDiscrepancy[]): DiscrepancyReport {
   const totals = {
     zohoCount: 0,
     redisCount: 0,

@@ -21,7 +21,7 @@ export interface RemovalPlan {
  * Emits `massRemovalBlocked` for every refused event before throwing.
  * @throws {@link MassRemovalError} for the first refused event.
  */
-export function enforceRemovalGuard(ctx: RunContext, plans: readonly RemovalPlan[], allowMassRemoval: boolean): void {
+export function enforceRemovalGuard(ctx: Pick<RunContext, 'runId' | 'options' | 'emit'>, plans: readonly RemovalPlan[], allowMassRemoval: boolean): void {
   if (allowMassRemoval) return;
   const maxShare = ctx.options.maxRemovalShare;
   const blocked = plans.filter((p) => p.count > 0 && p.count / Math.max(p.held, 1) > maxShare);
