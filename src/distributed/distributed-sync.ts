@@ -34,8 +34,10 @@ import { SyncWorker } from '../worker/sync-worker.js';
 import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
 import { SharedCallLimiter } from './call-limiter.js';
+import { decodeFailure, encodeFailure } from './job-failure.js';
 import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartition } from './partition-run.js';
-import { planPartitions } from './partition-plan.js';
+import { type CheckPartitionData, type CheckRootData, type HealPartitionData, runCheckChild, runCheckRoot } from './partition-check.js';
+import { planFromRedisCounts } from './partition-plan.js';
 
 /** Options of {@link DistributedSync}. */
 export interface DistributedSyncOptions {
@@ -86,7 +88,7 @@ export interface DistributedSyncOptions {
 export interface JobActivity {
   /** The BullMQ job ID, e.g. `run-<runId>-p3` for partition 3 of a run. */
   readonly jobId: string;
-  /** `incremental`, `full`, `partition`, `force` or `discrepancy-check`. */
+  /** `incremental`, `full`, `partition`, `force`, `discrepancy-check`, `check-partition` or `heal-partition`. */
   readonly name: string;
   readonly phase: 'start' | 'end';
   /** At `end`: whether the attempt succeeded (a parent waiting for its children counts as succeeded). */
@@ -95,14 +97,8 @@ export interface JobActivity {
   readonly error?: string | undefined;
 }
 
-interface RootData {
-  readonly runId?: string;
-  readonly allowMassRemoval?: boolean;
+interface RootData extends CheckRootData {
   readonly eventId?: string;
-  readonly heal?: boolean;
-  readonly step?: 'plan' | 'finalize';
-  readonly startedAt?: number;
-  readonly planCalls?: ApiCallCounts;
   readonly zohoEventIds?: readonly string[];
 }
 
@@ -476,6 +472,11 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
         ok = true;
         return value;
       }
+      if (job.name === 'check-partition' || job.name === 'heal-partition') {
+        const value = await runCheckChild(job as Job<CheckPartitionData | HealPartitionData>, this.#childInput(job, controller.signal));
+        ok = true;
+        return value;
+      }
       const value = await this.#processRoot(job as Job<RootData>, token, controller.signal);
       ok = true;
       return value;
@@ -527,6 +528,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
   async #processPartition(job: Job<PartitionData>, signal: AbortSignal): Promise<PartitionResult> {
     const d = job.data;
     return runPartition({
+      ...this.#childInput(job, signal),
       runId: d.runId,
       kind: 'full',
       eventId: undefined,
@@ -534,6 +536,12 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       events: d.events,
       checkpointName: `part-${d.runId}-${d.index}`,
       allowMassRemoval: d.allowMassRemoval,
+    });
+  }
+
+  /** What every job writing events needs: adapters, options, its publisher, a fresh lease owner per attempt. */
+  #childInput(job: Job, signal: AbortSignal) {
+    return {
       source: this.#source,
       sink: this.#o.sink,
       redis: this.#o.redis,
@@ -543,7 +551,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       owner: `${job.id}:${job.attemptsMade}:${randomUUID()}`,
       leaseTtlMs: this.#o.eventLeaseTtlMs,
       signal,
-    });
+    };
   }
 
   async #processRoot(job: Job<RootData>, token: string | undefined, signal: AbortSignal): Promise<{ result: RunResult } | { skipped: true }> {
@@ -552,21 +560,21 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     if (!job.data.runId) await job.updateData({ ...job.data, runId, step: 'plan' });
     const startedAt = job.data.startedAt ?? Date.now();
     const eventId = job.data.eventId;
-    if (job.data.step !== 'finalize') {
+    if ((job.data.step ?? 'plan') === 'plan') {
       await this.#o.connection.hset(
         this.#keys.current,
         runId,
         JSON.stringify({ id: runId, kind, event_id: eventId ?? null, started_at: new Date(startedAt).toISOString(), pages: 0, records_fetched: 0, added: 0, updated: 0, removed: 0 } satisfies StatusRun),
       );
-      // Incremental and check runs announce themselves once their local run starts (it may be skipped).
-      const local = kind === 'incremental' || kind === 'discrepancy-check';
-      if (job.attemptsMade === 0 && !local) await this.#publish(job, 'syncStarted', { runId, kind, eventId, startedAt: new Date(startedAt).toISOString() });
+      // An incremental announces itself once its local run starts (it may be skipped).
+      if (job.attemptsMade === 0 && kind !== 'incremental') await this.#publish(job, 'syncStarted', { runId, kind, eventId, startedAt: new Date(startedAt).toISOString() });
     }
     try {
       let result: RunResult;
       if (kind === 'full') result = await this.#runFull(job, token, runId, startedAt, signal);
       else if (kind === 'force') result = await this.#runForce(job, runId, startedAt, signal);
-      else result = await this.#runWithLocalWorker(job, kind, runId, signal);
+      else if (kind === 'discrepancy-check') result = await this.#runCheck(job, token, runId, startedAt, signal);
+      else result = await this.#runWithLocalWorker(job, runId, signal);
       await this.#recordOutcome(runId, kind, eventId, startedAt, result, undefined);
       await this.#publish(job, 'syncCompleted', result);
       return { result };
@@ -593,14 +601,11 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     }
   }
 
-  /** Incremental and discrepancy check: one job, run by a `SyncWorker` of this process under the global lease. */
-  async #runWithLocalWorker(job: Job<RootData>, kind: RunKind, runId: string, signal: AbortSignal): Promise<RunResult> {
+  /** Incremental: one job, run by a `SyncWorker` of this process under the global lease. */
+  async #runWithLocalWorker(job: Job<RootData>, runId: string, signal: AbortSignal): Promise<RunResult> {
     const worker = new SyncWorker({ ...this.options, source: this.#source, sink: this.#o.sink, logger: this.#logger, enableAutoSync: false });
     for (const event of PUBLISHED_EVENTS) worker.on(event, ((payload: unknown) => void this.#publish(job, event, payload).catch(() => undefined)) as never);
-    const request: RunRequest =
-      kind === 'discrepancy-check'
-        ? { kind, heal: job.data.heal ?? false, allowMassRemoval: job.data.allowMassRemoval }
-        : { kind: 'incremental', allowMassRemoval: job.data.allowMassRemoval };
+    const request: RunRequest = { kind: 'incremental', allowMassRemoval: job.data.allowMassRemoval };
     worker.on('syncStarted', (payload) => {
       void this.#publish(job, 'syncStarted', { ...payload, runId }).catch(() => undefined);
     });
@@ -628,6 +633,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
   async #runForce(job: Job<RootData>, runId: string, startedAt: number, signal: AbortSignal): Promise<RunResult> {
     const eventId = job.data.eventId!;
     const part = await runPartition({
+      ...this.#childInput(job, signal),
       runId,
       kind: 'force',
       eventId,
@@ -635,15 +641,6 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       events: undefined,
       checkpointName: `force:${eventId}`,
       allowMassRemoval: job.data.allowMassRemoval ?? false,
-      source: this.#source,
-      sink: this.#o.sink,
-      redis: this.#o.redis,
-      options: this.options,
-      logger: this.#logger,
-      emit: this.#publisher(job),
-      owner: `${job.id}:${job.attemptsMade}:${randomUUID()}`,
-      leaseTtlMs: this.#o.eventLeaseTtlMs,
-      signal,
     });
     const meta = await this.#o.sink.state.getSyncMeta();
     return this.#result(runId, 'force', eventId, startedAt, [part], part.apiCalls, meta.watermark);
@@ -655,11 +652,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       const before = this.#source.getCallCounts?.() ?? ZERO_CALLS;
       const events = await this.#source.listEvents({ signal, retries: this.options.maxRetries });
       // The counts of each event's last complete listing (a first sync knows none: spread evenly).
-      const states = await this.#o.sink.state.getEventStates(events.map((e) => e.id));
-      const plan = planPartitions(
-        events.map((e, i) => ({ id: e.id, expectedRecords: states[i]?.sourceCount })),
-        { unknownPartitions: this.#o.unknownPartitions },
-      );
+      const plan = await planFromRedisCounts(this.#o.sink.state, events.map((e) => e.id), { unknownPartitions: this.#o.unknownPartitions });
       const byId = new Map(events.map((e) => [e.id, e]));
       const after = this.#source.getCallCounts?.() ?? ZERO_CALLS;
       await job.updateData({ ...job.data, runId, startedAt, step: 'finalize', planCalls: diff(after, before), zohoEventIds: events.map((e) => e.id) });
@@ -705,6 +698,24 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     const calls = values.reduce((sum, v) => add(sum, v.apiCalls), job.data.planCalls ?? ZERO_CALLS);
     const meta = await this.#o.sink.state.getSyncMeta();
     return this.#result(runId, 'full', undefined, startedAt, values, calls, meta.watermark);
+  }
+
+  /** A discrepancy check fanned out per partition (see `partition-check.ts`), combined into one report. */
+  async #runCheck(job: Job<RootData>, token: string | undefined, runId: string, startedAt: number, signal: AbortSignal): Promise<RunResult> {
+    const deps = {
+      queue: this.#queue,
+      jobOptions: () => this.#jobOptions(),
+      source: this.#source,
+      sink: this.#o.sink,
+      options: this.options,
+      logger: this.#logger,
+      unknownPartitions: this.#o.unknownPartitions,
+      publish: (j: Job, event: keyof SyncWorkerEvents, payload: unknown) => this.#publish(j, event, payload),
+    };
+    const { report, parts, apiCalls } = await runCheckRoot(deps, job, token, runId, startedAt, signal);
+    await this.#o.sink.state.setSyncMeta({ lastSyncAt: Date.now() });
+    const meta = await this.#o.sink.state.getSyncMeta();
+    return { ...this.#result(runId, 'discrepancy-check', undefined, startedAt, parts, apiCalls, meta.watermark), discrepancies: report };
   }
 
   #result(
@@ -869,19 +880,6 @@ function positive(option: string, value: number | undefined, fallback: number): 
 
 function isRetryable(error: SyncError): boolean {
   return ![SyncErrorCode.INVALID_INPUT, SyncErrorCode.INVALID_OPTION, SyncErrorCode.UNKNOWN_EVENT, SyncErrorCode.MASS_REMOVAL].includes(error.code as never);
-}
-
-/** A failure as BullMQ keeps it (`failedReason`): `[ERR_CODE] message`. */
-function encodeFailure(error: SyncError): string {
-  return `[${error.code}] ${error.message}`;
-}
-
-function decodeFailure(error: unknown): SyncError {
-  if (isSyncError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const match = /^\[(ERR_[A-Z_]+)\] ([\s\S]*)$/.exec(message);
-  if (match) return new SyncError(match[2]!, match[1] as SyncErrorCodeValue);
-  return new SyncError(message, SyncErrorCode.SINK);
 }
 
 function diff(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {

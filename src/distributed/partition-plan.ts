@@ -117,3 +117,22 @@ export function planPartitions(events: readonly PlannedEvent[], options: Partiti
     singleListingCalls: pages(total),
   };
 }
+
+/**
+ * Plans partitions from the counts Redis holds: each event's `sourceCount` of its last complete
+ * listing (`undefined` for an event never listed in full: spread over `unknownPartitions`).
+ * One state-store read. Used by the fanned-out full sync and discrepancy check alike.
+ *
+ * @throws the state store's error; RangeError for invalid options (see {@link planPartitions}).
+ */
+export async function planFromRedisCounts(
+  state: { getEventStates(eventIds: readonly string[]): Promise<readonly ({ readonly sourceCount?: number | undefined } | undefined)[]> },
+  eventIds: readonly string[],
+  options: PartitionPlanOptions = {},
+): Promise<PartitionPlan> {
+  const states = await state.getEventStates(eventIds);
+  return planPartitions(
+    eventIds.map((id, i) => ({ id, expectedRecords: states[i]?.sourceCount })),
+    options,
+  );
+}

@@ -12,7 +12,7 @@ import { LeaseError, type SyncError } from '../errors.js';
 import { type Logger, withMinimumLevel } from '../logger.js';
 import type { RedisSink } from '../redis/redis-sink.js';
 import type { SyncWorkerEvents } from '../worker/events.js';
-import { type FullSyncOutcome, runFullSync } from '../worker/full-sync.js';
+import { runFullSync } from '../worker/full-sync.js';
 import type { ResolvedSyncWorkerOptions } from '../worker/options.js';
 import { RunContext, type SafeEmit } from '../worker/run-context.js';
 import type { RunKind, RunProgress } from '../worker/run.js';
@@ -72,13 +72,21 @@ export class EventLeaseBusyError extends LeaseError {
 
 const ZERO: ApiCallCounts = { token: 0, records: 0, ids: 0, meta: 0, total: 0 };
 
+/** What {@link withEventLeases} needs: {@link PartitionRunInput} without the listing's plan. */
+export type LeasedJobInput = Pick<
+  PartitionRunInput,
+  'runId' | 'kind' | 'eventId' | 'eventIds' | 'source' | 'sink' | 'redis' | 'options' | 'logger' | 'emit' | 'owner' | 'leaseTtlMs' | 'signal'
+>;
+
 /**
- * Runs one partition under its events' leases.
+ * Runs `work` under the per-event leases of `input.eventIds` (renewed every third of their life;
+ * a lost lease aborts the run context's signal), with a run context of its own.
  *
- * @throws {@link EventLeaseBusyError} when another job holds one of the events' leases (retry
- *   later); {@link LeaseError} when a lease was lost mid-listing; any `SyncError` of the listing (the checkpoint stays for the retry).
+ * @returns `work`'s value, the context (progress, events synced) and the Zoho calls made meanwhile.
+ * @throws {@link EventLeaseBusyError} when another job holds one of the leases (nothing ran);
+ *   {@link LeaseError} when a lease was lost midway; any error of `work`.
  */
-export async function runPartition(input: PartitionRunInput): Promise<PartitionResult> {
+export async function withEventLeases<T>(input: LeasedJobInput, work: (ctx: RunContext) => Promise<T>): Promise<{ value: T; ctx: RunContext; apiCalls: ApiCallCounts }> {
   const leases = await acquireEventLeases(input.redis, input.sink.keys, input.eventIds, input.owner, input.leaseTtlMs);
   if ('heldBy' in leases) {
     throw new EventLeaseBusyError(leases.eventId);
@@ -120,29 +128,17 @@ export async function runPartition(input: PartitionRunInput): Promise<PartitionR
     pLimit(input.options.concurrency),
   );
   try {
-    const outcome: FullSyncOutcome = await runFullSync(ctx, {
-      eventIds: input.eventIds,
-      events: input.events,
-      checkpointName: input.checkpointName,
-      allowMassRemoval: input.allowMassRemoval,
-      advanceWatermark: false,
-    });
+    const value = await work(ctx);
     ctx.throwIfAborted();
     const after = input.source.getCallCounts?.() ?? ZERO;
-    return {
-      ...ctx.progress,
-      eventsSynced: ctx.eventsSynced,
-      resumed: ctx.resumed,
-      maxModifiedAt: outcome.maxModifiedAt ?? null,
-      listingStartedAt: outcome.listingStartedAt,
-      apiCalls: {
-        token: after.token - callsBefore.token,
-        records: after.records - callsBefore.records,
-        ids: after.ids - callsBefore.ids,
-        meta: after.meta - callsBefore.meta,
-        total: after.total - callsBefore.total,
-      },
+    const apiCalls = {
+      token: after.token - callsBefore.token,
+      records: after.records - callsBefore.records,
+      ids: after.ids - callsBefore.ids,
+      meta: after.meta - callsBefore.meta,
+      total: after.total - callsBefore.total,
     };
+    return { value, ctx, apiCalls };
   } catch (error) {
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason as SyncError;
     throw error;
@@ -151,6 +147,32 @@ export async function runPartition(input: PartitionRunInput): Promise<PartitionR
     input.signal.removeEventListener('abort', onAbort);
     await leases.release();
   }
+}
+
+/**
+ * Runs one partition under its events' leases.
+ *
+ * @throws {@link EventLeaseBusyError} when another job holds one of the events' leases (retry
+ *   later); {@link LeaseError} when a lease was lost mid-listing; any `SyncError` of the listing (the checkpoint stays for the retry).
+ */
+export async function runPartition(input: PartitionRunInput): Promise<PartitionResult> {
+  const { value: outcome, ctx, apiCalls } = await withEventLeases(input, (ctx) =>
+    runFullSync(ctx, {
+      eventIds: input.eventIds,
+      events: input.events,
+      checkpointName: input.checkpointName,
+      allowMassRemoval: input.allowMassRemoval,
+      advanceWatermark: false,
+    }),
+  );
+  return {
+    ...ctx.progress,
+    eventsSynced: ctx.eventsSynced,
+    resumed: ctx.resumed,
+    maxModifiedAt: outcome.maxModifiedAt ?? null,
+    listingStartedAt: outcome.listingStartedAt,
+    apiCalls,
+  };
 }
 
 /** The event names a job re-publishes to every replica (the rest are process-local). */
