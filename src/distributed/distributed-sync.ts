@@ -1,7 +1,7 @@
 /**
  * `DistributedSync`: the sync spread over any number of processes on BullMQ (open-source
  * features only). One queue holds every run; a Job Scheduler fires the incremental once per
- * interval cluster-wide; a full sync fans out per-partition child jobs; forced syncs are jobs
+ * interval cluster-wide; a full sync and a discrepancy check fan out per-partition child jobs; forced syncs are jobs
  * deduplicated by event ID; every job takes the per-event leases of the events it writes; one
  * shared Zoho call budget and the queue limiter hold every process under Zoho's per-minute limit.
  * Status and typed events are the same as a `SyncWorker`'s, read from Redis on any replica.
