@@ -463,8 +463,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     let ok = false;
     let failure: string | undefined;
     this.#notify({ jobId: String(job.id), name: job.name, phase: 'start' });
-    // Incremental and check jobs run in a SyncWorker, which adds its own calls to the daily tally.
-    const tallied = job.name === 'partition' || job.name === 'full' || job.name === 'force';
+    // Incremental jobs run in a SyncWorker, which adds its own calls to the daily tally.
+    const tallied = job.name !== 'incremental';
     const callsBefore = tallied ? (this.#source.getCallCounts?.() ?? ZERO_CALLS) : ZERO_CALLS;
     try {
       if (job.name === 'partition') {

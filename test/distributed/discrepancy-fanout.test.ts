@@ -129,9 +129,12 @@ describe('a distributed discrepancy check fans out per partition (real Redis, si
     await Promise.all([a.start(), b.start()]);
     const seen = tally(a);
     jobs.length = 0;
+    const tallyBefore = (await a.getQuotaUsage())!.used.total;
     h.sim.clearRequests();
     const report = await b.checkDiscrepancies();
     const calls = zohoCalls();
+    // Every call of the check's jobs is in Redis's tally of the Zoho day.
+    expect((await a.getQuotaUsage())!.used.total - tallyBefore).toBe(h.sim.requests.length);
     expect(untimed(report)).toEqual(untimed(expected));
     expect(report.healed).toBeUndefined();
     const checkJobs = childJobs('check-partition');
