@@ -37,6 +37,7 @@ import {
   stopChild,
 } from './common.js';
 import { ceilingLoad, chainWalk, type LoadResult, naiveLoad, timePageSteps } from './loaders.js';
+import { bulkReadBench } from './bulk-read.js';
 import { scaleOutBench } from './scale-out.js';
 import type { ChildReport, ChildTask } from './memory-child.js';
 import { measurePushes } from './pushes.js';
@@ -644,9 +645,9 @@ async function main(): Promise<void> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   log(`bench: Redis ${redisVersion} at ${REDIS_URL}, Node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ', QUICK' : ''}`);
-  // BENCH_ONLY=pushes or BENCH_ONLY=scale-out runs that section alone.
+  // BENCH_ONLY=pushes, BENCH_ONLY=scale-out or BENCH_ONLY=bulk-read runs that section alone.
   const only = process.env.BENCH_ONLY;
-  const all = only !== 'pushes' && only !== 'scale-out';
+  const all = only !== 'pushes' && only !== 'scale-out' && only !== 'bulk-read';
   try {
     if (all) {
       log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
@@ -667,6 +668,7 @@ async function main(): Promise<void> {
       results.pushes = pushes.raw;
     }
     if (all || only === 'scale-out') await scaleOutBench({ section, row, log, results });
+    if (all || only === 'bulk-read') await bulkReadBench({ section, row, log, results }, redis);
   } finally {
     redis.disconnect();
   }
