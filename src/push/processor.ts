@@ -23,6 +23,9 @@ import { applyPushBatch } from './apply.js';
 import type { PushAppliedPayload, PushDeadLetteredPayload } from './events.js';
 import type { PushEntry, PushInbox } from './inbox.js';
 
+
+/** How often the coalescing window looks for more pushes (non-blocking reads). Unit: ms. */
+const COALESCE_POLL_MS = 5;
 /** Tuning of {@link PushProcessor}. Units: ms unless stated. */
 export interface PushProcessorSettings {
   readonly coalesceWindowMs: number;
@@ -179,12 +182,17 @@ export class PushProcessor {
       const fresh = await this.#inbox.readNew(reader, this.consumer, maxBatch - batch.length, block);
       if (fresh.length > 0) {
         add(fresh);
-        // Coalesce: keep reading until the window closes or the batch is full.
+        // Coalesce: keep reading until the window closes or the batch is full. The window is timed
+        // here, with non-blocking reads between short sleeps: Redis times out a blocked
+        // XREADGROUP only on its server cron (every 1000 / hz ms: 100 ms at the default hz 10), so
+        // `BLOCK 50` could hold a push for up to 100 ms more than the window.
         const deadline = this.#hooks.now() + this.#settings.coalesceWindowMs;
         while (batch.length < maxBatch && !this.#stopping) {
           const left = deadline - this.#hooks.now();
           if (left <= 0) break;
-          add(await this.#inbox.readNew(reader, this.consumer, maxBatch - batch.length, left));
+          await this.#sleep(Math.min(COALESCE_POLL_MS, left));
+          if (this.#stopping) break;
+          add(await this.#inbox.readNew(reader, this.consumer, maxBatch - batch.length, 0));
         }
       }
     }
