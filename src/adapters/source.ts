@@ -28,6 +28,14 @@ export interface SourceRecord {
    * the hour (an earlier-looking string) is never refused. Source: `ZohoDateTimeCodec.parseInterval`.
    */
   readonly modifiedAtLatest?: number | undefined;
+  /**
+   * When the source asked for this version (epoch ms, this host's clock): the start of the request
+   * that returned it. A tombstone guards against versions read before the delete was seen; a
+   * version read after it (`readAt` later than the tombstone's stamp) is what the source holds now,
+   * and wins. Omitted: the tombstone applies. `ZohoCreatorSource` sets it for paged listings and
+   * reads by ID.
+   */
+  readonly readAt?: number | undefined;
   /** The record as the source sent it, IDs as strings. This is what the sink stores. */
   readonly data: Readonly<Record<string, unknown>>;
 }

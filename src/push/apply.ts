@@ -75,6 +75,15 @@ export async function applyPushBatch(
       if ('reason' in normalised) {
         rejected.push(normalised);
         outcomes.set(entry.recordId, 'rejected');
+      } else if (normalised.id !== entry.recordId) {
+        // The push names one record and carries another: storing it would overwrite a record the push never named.
+        rejected.push({
+          reason: 'invalid-id',
+          detail: `the pushed record's ID ${normalised.id} is not the pushed record_id ${entry.recordId}`,
+          eventId: normalised.eventId,
+          raw: normalised.data,
+        });
+        outcomes.set(entry.recordId, 'rejected');
       } else trustedRecords.push(normalised);
     } else {
       toRead.add(entry.recordId);

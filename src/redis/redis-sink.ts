@@ -109,6 +109,8 @@ interface PreparedRecord {
   readonly modifiedAt: string;
   /** The latest instant the modification time can denote (epoch ms, decimal); `modifiedAt` when unambiguous. */
   readonly latest: string;
+  /** When the source read this version (epoch ms, decimal), `''` when unknown. */
+  readonly readAt: string;
   /** The JSON text (`json` encoding, one element) or field–value pairs (`hash` encoding). */
   readonly payload: string[];
 }
@@ -242,7 +244,7 @@ export class RedisSink implements RecordSink {
         const args: ScriptArg[] = [encoding, index, stampField ?? ''];
         for (const r of list) {
           keys.push(this.layout.recordKey(eventId, r.id), this.layout.tombstoneKey(eventId, r.id));
-          args.push(r.id, r.modifiedAt, r.latest, r.payload.length, ...r.payload);
+          args.push(r.id, r.modifiedAt, r.latest, r.readAt, r.payload.length, ...r.payload);
         }
         return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
       });
@@ -546,13 +548,14 @@ export class RedisSink implements RecordSink {
       if (stampField !== undefined && fields.some((f, i) => i % 2 === 0 && f === stampField)) {
         throw new InvalidInputError(`record ${record.id} has a field named like layout.stampField (${stampField}); choose a stamp field the records do not use`);
       }
-      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), latest: latestOf(record), payload: fields };
+      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), latest: latestOf(record), readAt: readAtOf(record), payload: fields };
     }
     return {
       id: record.id,
       eventId: record.eventId,
       modifiedAt: String(record.modifiedAt),
       latest: latestOf(record),
+      readAt: readAtOf(record),
       // The worker's size check already computed the JSON: take it rather than stringify again.
       payload: [takeRecordJson(record) ?? encodeJson(`record ${record.id}`, record.data)],
     };
@@ -567,6 +570,11 @@ function groupByEvent(records: readonly PreparedRecord[]): Map<string, PreparedR
     else list.push(record);
   }
   return byEvent;
+}
+
+/** When the source read the record, as the script's decimal argument (`''`: unknown). */
+function readAtOf(record: SourceRecord): string {
+  return typeof record.readAt === 'number' && Number.isSafeInteger(record.readAt) && record.readAt > 0 ? String(record.readAt) : '';
 }
 
 /** The latest reading of a record's modification time, as the script's decimal argument. */

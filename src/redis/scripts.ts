@@ -23,7 +23,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * `[2i + 1]` its tombstone key (every key the script touches is declared, so Redis Cluster can route
  * it and follow slot migrations; the layout keeps all of them in the event's slot).
  * ARGV: `[1]` the encoding (`json` | `hash`), `[2]` the index type (`hash` | `set`), `[3]` the stamp
- * field (`''` for none), then per record `recordId, modifiedAt, latest, n, payload…` where
+ * field (`''` for none), then per record `recordId, modifiedAt, latest, readAt, n, payload…` where
  * `modifiedAt` is the earliest and `latest` the latest instant the record's modification time can
  * denote (epoch ms; equal unless the wall-clock time was ambiguous) and the payload is the JSON text
  * (`n = 1`) or `n / 2` field–value pairs.
@@ -32,7 +32,9 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * a record listed earlier in the call: the time queued for it) or the record's stamp field (a SET
  * index), read only when the record key exists. The record is refused when `latest < held` (older
  * under every reading; equal → the later write wins), or when a tombstone exists and
- * `latest <= tombstone` (the deleted version or an older one). A record that passes removes its
+ * `latest <= tombstone` (the deleted version or an older one) and it was not read after the
+ * tombstone's stamp (`readAt`, epoch ms when the source asked for it; `''` unknown: read before).
+ * A record that passes removes its
  * tombstone (a restore: the newer version wins). The tombstone is read only for a record key that
  * does not exist: the record scripts never leave both (a removal that writes a tombstone deletes
  * the record key, an upsert that writes the record key deletes the tombstone), so a held record
@@ -74,8 +76,9 @@ while i <= #ARGV do
   local id = ARGV[i]
   local at = ARGV[i + 1]
   local latest = tonumber(ARGV[i + 2])
-  local n = tonumber(ARGV[i + 3])
-  local first = i + 4
+  local readAt = tonumber(ARGV[i + 3])
+  local n = tonumber(ARGV[i + 4])
+  local first = i + 5
   local key = KEYS[2 * r]
   local tomb = KEYS[2 * r + 1]
   i = first + n
@@ -120,7 +123,9 @@ while i <= #ARGV do
       tombStamp = nil
     end
   end
-  if not refuse and tombStamp ~= nil and tonumber(tombStamp) ~= nil and latest <= tonumber(tombStamp) then
+  -- A tombstone yields to a version read after it was stamped: that is what the source holds now.
+  if not refuse and tombStamp ~= nil and tonumber(tombStamp) ~= nil and latest <= tonumber(tombStamp)
+    and not (readAt ~= nil and readAt > tonumber(tombStamp)) then
     refuse = true
   end
   if refuse then

@@ -98,7 +98,7 @@ export class ZohoRecordNormaliser {
    * {@link MAX_RECORD_DEPTH} levels is rejected as `too-deep` (the rest of the page is kept).
    * Never throws.
    */
-  toRecords(rows: readonly unknown[]): NormalisedRows<SourceRecord> {
+  toRecords(rows: readonly unknown[], readAt?: number): NormalisedRows<SourceRecord> {
     const items: SourceRecord[] = [];
     const rejected: RejectedRecord[] = [];
     for (const raw of rows) {
@@ -117,16 +117,14 @@ export class ZohoRecordNormaliser {
         });
         continue;
       }
-      const record: SourceRecord =
-        checked.modifiedAtLatest === undefined
-          ? { id: checked.id, eventId: checked.eventId, modifiedAt: checked.modifiedAt, data: data as Record<string, unknown> }
-          : {
-              id: checked.id,
-              eventId: checked.eventId,
-              modifiedAt: checked.modifiedAt,
-              modifiedAtLatest: checked.modifiedAtLatest,
-              data: data as Record<string, unknown>,
-            };
+      const record: SourceRecord = {
+        id: checked.id,
+        eventId: checked.eventId,
+        modifiedAt: checked.modifiedAt,
+        ...(checked.modifiedAtLatest === undefined ? {} : { modifiedAtLatest: checked.modifiedAtLatest }),
+        ...(readAt === undefined ? {} : { readAt }),
+        data: data as Record<string, unknown>,
+      };
       items.push(record);
     }
     return { items, rejected };
@@ -145,8 +143,8 @@ export class ZohoRecordNormaliser {
   }
 
   /** One full record, or its rejection. Never throws. */
-  toRecord(raw: unknown): { record: SourceRecord; rejection?: undefined } | { record?: undefined; rejection: RejectedRecord } {
-    const { items, rejected } = this.toRecords([raw]);
+  toRecord(raw: unknown, readAt?: number): { record: SourceRecord; rejection?: undefined } | { record?: undefined; rejection: RejectedRecord } {
+    const { items, rejected } = this.toRecords([raw], readAt);
     const record = items[0];
     return record !== undefined ? { record } : { rejection: rejected[0]! };
   }

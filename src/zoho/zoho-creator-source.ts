@@ -230,7 +230,7 @@ export class ZohoCreatorSource implements SourceAdapter {
       kind: 'records',
       params: { field_config: 'all' },
       bulk: 'records',
-      normalise: (n, rows) => n.toRecords(rows),
+      normalise: (n, rows, readAt) => n.toRecords(rows, readAt),
     });
   }
 
@@ -270,7 +270,7 @@ export class ZohoCreatorSource implements SourceAdapter {
         }
       },
       criteria: (codec) => `(${MODIFIED_TIME_FIELD} >= ${quotedCriteriaLiteral(codec.format(since))})`,
-      normalise: (n, rows) => n.toRecords(rows),
+      normalise: (n, rows, readAt) => n.toRecords(rows, readAt),
     });
   }
 
@@ -298,6 +298,7 @@ export class ZohoCreatorSource implements SourceAdapter {
     const retries = checkRetries(options.retries);
     const normaliser = await this.normaliser(options);
     const report = this.options.registrationsReport;
+    const requestedAt = Date.now();
     const result = await this.get(options, {
       url: `${this.reportPath(report)}/${recordId}`,
       kind: 'records',
@@ -307,7 +308,7 @@ export class ZohoCreatorSource implements SourceAdapter {
       allowNoSuchRecord: true,
     });
     if (result.outcome !== 'ok') return undefined;
-    const { record, rejection } = normaliser.toRecord(result.body.data);
+    const { record, rejection } = normaliser.toRecord(result.body.data, requestedAt);
     if (record !== undefined) return record;
     throw new ZohoApiError(`Zoho record ${recordId} of ${report} cannot be accepted: ${rejection.reason} (${rejection.detail})`, {
       httpStatus: result.httpStatus,
@@ -341,7 +342,7 @@ export class ZohoCreatorSource implements SourceAdapter {
       kind: 'records',
       params: { field_config: 'all' },
       criteria: () => `(${ids.map((id) => `ID == ${id}`).join(' || ')})`,
-      normalise: (n, rows) => n.toRecords(rows),
+      normalise: (n, rows, readAt) => n.toRecords(rows, readAt),
     });
     for await (const page of pages) {
       items.push(...page.items);
@@ -491,6 +492,8 @@ export class ZohoCreatorSource implements SourceAdapter {
       guard.newChain();
       if (cursor !== undefined) guard.follow(cursor, pageNumber - 1);
       for (;;) {
+        // When this page's data was asked for (a tombstone yields only to data read after it).
+        const requestedAt = Date.now();
         const result = await this.get({ signal, callBudget: options.callBudget }, {
           url,
           kind: spec.kind,
@@ -504,7 +507,7 @@ export class ZohoCreatorSource implements SourceAdapter {
         // Defensive: an empty page ends the chain even if a cursor came with it (public widget code does the same).
         if (rows.length === 0) break;
         guard.page(rows, pageNumber);
-        const { items, rejected } = spec.normalise(normaliser, rows);
+        const { items, rejected } = spec.normalise(normaliser, rows, requestedAt);
         yield { items, rejected, pageNumber: pageNumber++, nextCursor: result.recordCursor };
         yielded = true;
         if (result.recordCursor === undefined) break;
@@ -725,7 +728,7 @@ interface ListSpec<T> {
   /** A criterion ANDed with the event filter. */
   readonly criteria?: (codec: ZohoDateTimeCodec) => string;
   /** Rows → items and rejections. */
-  readonly normalise: (normaliser: ZohoRecordNormaliser, rows: readonly unknown[]) => NormalisedRows<T>;
+  readonly normalise: (normaliser: ZohoRecordNormaliser, rows: readonly unknown[], readAt?: number) => NormalisedRows<T>;
 }
 
 /** Where a bulk listing (re)starts: the page number of the job's first page and its `record_cursor` (none for the first job). */

@@ -164,6 +164,49 @@ describe('order: a sync page listed before a push cannot overwrite it (simulator
     expect(await h.redis.exists(h.sink.layout.tombstoneKey(r.eventId, r.id))).toBe(0);
     expect(pushes.getStatus().stale_writes_refused).toBe(2);
   });
+
+  it('a tombstone yields to what Zoho holds now: after a trusted delete of a record Zoho still has, the next full sync and syncRecord() bring it back', async () => {
+    h = await createPushHarness();
+    await h.worker().performFullSync();
+    const [r, s] = [h.sim.listRegistrations()[12]!, h.sim.listRegistrations()[13]!];
+    const pushes = h.pushes({ trusted: true });
+    await pushes.start();
+    const applied: string[] = [];
+    pushes.on('pushApplied', (p) => applied.push(p.outcome));
+    // A wrong (or replayed-by-mistake) trusted delete: Zoho still has both records.
+    await pushes.handleZohoPush(signedJson(pushBody('deleted', r.id, { event_id: r.eventId })));
+    await pushes.handleZohoPush(signedJson(pushBody('deleted', s.id, { event_id: s.eventId })));
+    await waitFor(() => applied.length === 2, 10_000, 'deletes applied');
+    expect(applied).toEqual(['removed', 'removed']);
+    expect(await h.redis.exists(h.sink.layout.tombstoneKey(r.eventId, r.id))).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the next reads start after the tombstones' stamps
+
+    // Read from Zoho after the tombstone was stamped: that is what Zoho holds now, and it wins.
+    const result = await h.worker().performFullSync();
+    expect(result.staleWritesRefused ?? 0).toBe(0);
+    expect(JSON.parse((await h.redis.get(h.sink.keys.record(r.eventId, r.id)))!)).toEqual(h.sim.toApiRecord(r));
+    expect(await h.redis.exists(h.sink.layout.tombstoneKey(r.eventId, r.id))).toBe(0);
+    const synced = await h.worker().syncRecord(s.id);
+    expect(synced.outcome).not.toBe('refused');
+    expect(JSON.parse((await h.redis.get(h.sink.keys.record(s.eventId, s.id)))!)).toEqual(h.sim.toApiRecord(s));
+    expect((await h.worker().checkDiscrepancies()).hasDiscrepancies).toBe(false);
+  });
+
+  it('a trusted push whose record carries another ID than its record_id is rejected, and the other record is untouched', async () => {
+    h = await createPushHarness();
+    await h.worker().performFullSync();
+    const [x, y] = [h.sim.listRegistrations()[20]!, h.sim.listRegistrations()[21]!];
+    const pushes = h.pushes({ trusted: true });
+    await pushes.start();
+    const applied: string[] = [];
+    pushes.on('pushApplied', (p) => applied.push(p.outcome));
+    const forged = { ...h.sim.toApiRecord(y), Full_Name: 'forged', Modified_Time: h.sim.formatDateTime(Math.ceil((Date.now() + 5000) / 1000) * 1000) };
+    await pushes.handleZohoPush(signedJson(pushBody('edited', x.id, { record: forged })));
+    await waitFor(() => applied.length === 1, 10_000, 'pushApplied');
+    expect(applied).toEqual(['rejected']);
+    expect(JSON.parse((await h.redis.get(h.sink.keys.record(y.eventId, y.id)))!)).toEqual(h.sim.toApiRecord(y));
+    expect(JSON.parse((await h.redis.get(h.sink.keys.record(x.eventId, x.id)))!)).toEqual(h.sim.toApiRecord(x));
+  });
 });
 
 describe('order across a DST fall-back (simulator in America/New_York + real Redis)', () => {
