@@ -189,7 +189,11 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
     const wait = parseWait(request.query);
     if (parseDryRun(request.query)) {
       // `?dry_run=true`: the plan (Zoho calls, quota left today, the writes of a full sync), no run.
-      return { status: 200, body: await planOf(runRequest.kind, runRequest.kind === 'force' ? runRequest.eventId : undefined) };
+      // A plan lists IDs from Zoho, so it counts against the trigger limit like the run it plans.
+      limiter.check(kind);
+      const plan = await planOf(runRequest.kind, runRequest.kind === 'force' ? runRequest.eventId : undefined);
+      limiter.record(kind);
+      return { status: 200, body: plan };
     }
     limiter.check(kind);
     const handle: RunHandle = worker.trigger(runRequest);
@@ -243,7 +247,12 @@ export function createSyncRoutes<TRaw = unknown>(worker: SyncWorkerLike, options
       return runRoute('force-sync', 'force', request, { kind: 'force', eventId }, '../status');
     }),
     route('discrepancy-check', 'GET', '/discrepancy-check', true, async (request) => {
-      if (parseDryRun(request.query)) return { status: 200, body: await planOf('discrepancy-check', undefined) };
+      if (parseDryRun(request.query)) {
+        limiter.check('discrepancy');
+        const plan = await planOf('discrepancy-check', undefined);
+        limiter.record('discrepancy');
+        return { status: 200, body: plan };
+      }
       limiter.check('discrepancy');
       // Read-only: `heal` is never passed through, whatever the query says.
       const handle = worker.trigger({ kind: 'discrepancy-check', heal: false });

@@ -556,6 +556,17 @@ export const CONTRACT: readonly ContractCase[] = [
     },
   },
 
+  {
+    name: 'a dry run counts against triggerLimit like the run it plans (a plan spends Zoho calls)',
+    options: (token) => ({ token, triggerLimit: { full: { max: 1, windowMs: 60_000 } } }),
+    run: async (ctx) => {
+      expect((await ctx.call('POST', '/full-sync?dry_run=true')).status).toBe(200);
+      expectError(await ctx.call('POST', '/full-sync?dry_run=true'), 429, 'ERR_SYNC_TRIGGER_RATE_LIMITED');
+      expectError(await ctx.call('POST', '/full-sync'), 429, 'ERR_SYNC_TRIGGER_RATE_LIMITED');
+      expect(ctx.worker.getStatus().stats.total_syncs).toBe(0);
+    },
+  },
+
   // ------------------------------------------------------------------ discrepancy check
   {
     name: 'GET /discrepancy-check → 200 per-event report; read-only (never heals, even with ?heal=true)',
