@@ -119,7 +119,8 @@ export async function createHarness(simOptions: ZohoSimulatorOptions = {}, harne
       if (ownRedis && redis instanceof Redis) {
         let cursor = '0';
         do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          // `${prefix}*`, not `${prefix}:*`: tests also derive prefixes from it (e.g. `${prefix}-state`).
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
           cursor = next;
           if (keys.length > 0) await redis.del(...keys);
         } while (cursor !== '0');
