@@ -38,6 +38,7 @@ import { decodeFailure, encodeFailure } from './job-failure.js';
 import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartition } from './partition-run.js';
 import { type CheckPartitionData, type CheckRootData, type HealPartitionData, runCheckChild, runCheckRoot } from './partition-check.js';
 import { planFromRedisCounts } from './partition-plan.js';
+import { callsBetween } from '../worker/call-counts.js';
 
 /** Options of {@link DistributedSync}. */
 export interface DistributedSyncOptions {
@@ -509,7 +510,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       throw error;
     } finally {
       // Every attempt's calls, failed ones too: Zoho counted them.
-      if (tallied) await this.#quota.record(diff(this.#source.getCallCounts?.() ?? ZERO_CALLS, callsBefore));
+      if (tallied) await this.#quota.record(callsBetween(this.#source.getCallCounts?.() ?? ZERO_CALLS, callsBefore));
       signal?.removeEventListener('abort', onAbort);
       this.#controllers.delete(controller);
       this.#jobsProcessed += 1;
@@ -655,7 +656,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       const plan = await planFromRedisCounts(this.#o.sink.state, events.map((e) => e.id), { unknownPartitions: this.#o.unknownPartitions });
       const byId = new Map(events.map((e) => [e.id, e]));
       const after = this.#source.getCallCounts?.() ?? ZERO_CALLS;
-      await job.updateData({ ...job.data, runId, startedAt, step: 'finalize', planCalls: diff(after, before), zohoEventIds: events.map((e) => e.id) });
+      await job.updateData({ ...job.data, runId, startedAt, step: 'finalize', planCalls: callsBetween(after, before), zohoEventIds: events.map((e) => e.id) });
       this.#logger.info(`Full sync ${runId}: ${plan.partitions.length} partitions, about ${plan.expectedCalls} Zoho calls (one listing: ${plan.singleListingCalls})`);
       await this.#queue.addBulk(
         plan.partitions.map((p) => ({
@@ -880,10 +881,6 @@ function positive(option: string, value: number | undefined, fallback: number): 
 
 function isRetryable(error: SyncError): boolean {
   return ![SyncErrorCode.INVALID_INPUT, SyncErrorCode.INVALID_OPTION, SyncErrorCode.UNKNOWN_EVENT, SyncErrorCode.MASS_REMOVAL].includes(error.code as never);
-}
-
-function diff(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {
-  return { token: a.token - b.token, records: a.records - b.records, ids: a.ids - b.ids, meta: a.meta - b.meta, total: a.total - b.total };
 }
 
 function add(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {

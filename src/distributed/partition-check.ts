@@ -30,6 +30,7 @@ import type { RunProgress } from '../worker/run.js';
 import { decodeFailure } from './job-failure.js';
 import { planFromRedisCounts, planPartitions } from './partition-plan.js';
 import { type LeasedJobInput, type PartitionResult, withEventLeases } from './partition-run.js';
+import { callsBetween } from '../worker/call-counts.js';
 
 /** The root job's data as the check uses it (JSON in the BullMQ job). */
 export interface CheckRootData {
@@ -128,7 +129,7 @@ export async function runCheckRoot(
         opts: { ...base, jobId: `run-${runId}-c${p.index}` },
       })),
     );
-    await job.updateData({ ...job.data, runId, startedAt, step: 'finalize', planCalls: diff(after, before), checkTargets: targets });
+    await job.updateData({ ...job.data, runId, startedAt, step: 'finalize', planCalls: callsBetween(after, before), checkTargets: targets });
     if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
   }
   await throwOnFailedChildren(job);
@@ -248,10 +249,6 @@ function childResults<T>(values: Record<string, unknown>, runId: string, tag: 'c
 function ordered(targets: readonly string[], entries: readonly EventDiscrepancy[]): EventDiscrepancy[] {
   const rank = new Map(targets.map((id, i) => [id, i]));
   return [...entries].sort((a, b) => (rank.get(a.eventId) ?? Infinity) - (rank.get(b.eventId) ?? Infinity) || a.eventId.localeCompare(b.eventId));
-}
-
-function diff(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {
-  return { token: a.token - b.token, records: a.records - b.records, ids: a.ids - b.ids, meta: a.meta - b.meta, total: a.total - b.total };
 }
 
 function add(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {

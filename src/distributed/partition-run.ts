@@ -18,6 +18,7 @@ import { RunContext, type SafeEmit } from '../worker/run-context.js';
 import type { RunKind, RunProgress } from '../worker/run.js';
 import { RetryingSink, retryingStateStore } from '../worker/sink-retry.js';
 import { acquireEventLeases } from './event-leases.js';
+import { callsBetween } from '../worker/call-counts.js';
 
 /** What a partition job returns (JSON: it travels as the BullMQ job's return value). */
 export interface PartitionResult extends RunProgress {
@@ -131,13 +132,7 @@ export async function withEventLeases<T>(input: LeasedJobInput, work: (ctx: RunC
     const value = await work(ctx);
     ctx.throwIfAborted();
     const after = input.source.getCallCounts?.() ?? ZERO;
-    const apiCalls = {
-      token: after.token - callsBefore.token,
-      records: after.records - callsBefore.records,
-      ids: after.ids - callsBefore.ids,
-      meta: after.meta - callsBefore.meta,
-      total: after.total - callsBefore.total,
-    };
+    const apiCalls = callsBetween(after, callsBefore);
     return { value, ctx, apiCalls };
   } catch (error) {
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason as SyncError;

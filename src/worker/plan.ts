@@ -13,6 +13,7 @@ import { chooseListing, expectedRecords, type Listing } from './listing-strategy
 import { compareStamps, scanUnseen } from './record-ops.js';
 import type { ResolvedSyncWorkerOptions } from './options.js';
 import type { RunKind } from './run.js';
+import { callsBetween } from './call-counts.js';
 
 /** Options of `SyncWorker.plan()`. */
 export interface PlanOptions {
@@ -134,7 +135,7 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
     const before = source.getCallCounts?.();
     writes = await compareWithoutWriting(deps, known, listing, options);
     const after = source.getCallCounts?.();
-    if (before && after) planCalls = diff(after, before);
+    if (before && after) planCalls = callsBetween(after, before);
     if (kind === 'discrepancy-check') {
       const resync = writes.events.filter((e) => e.upserts > 0).map((e) => e.eventId);
       if (resync.length > 0) {
@@ -212,14 +213,4 @@ async function compareWithoutWriting(
   } finally {
     await state.releaseScope(scope, [...events]);
   }
-}
-
-function diff(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {
-  return {
-    token: after.token - before.token,
-    records: after.records - before.records,
-    ids: after.ids - before.ids,
-    meta: after.meta - before.meta,
-    total: after.total - before.total,
-  };
 }

@@ -37,6 +37,7 @@ import { deadLetter } from './page-writer.js';
 import { ScreenedSource } from './screened-source.js';
 import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-retry.js';
 import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
+import { callsBetween } from './call-counts.js';
 
 const RECORD_ID = /^\d{1,19}$/;
 /** The keys of {@link SyncRunOptions} and {@link DiscrepancyCheckOptions} (checked at run time, like constructor options). */
@@ -444,7 +445,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
         retries: this.options.maxRetries,
       });
       this.#quotaExhaustedAt = undefined;
-      await this.#quota.record(diffCalls(this.#callCounts(), callsBefore));
+      await this.#quota.record(callsBetween(this.#callCounts(), callsBefore));
       if (result.outcome === 'added') this.#stats.records_added += 1;
       if (result.outcome === 'updated') this.#stats.records_updated += 1;
       if (result.outcome === 'refused') this.#stats.stale_writes_refused += 1;
@@ -453,7 +454,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       return result;
     } catch (error) {
       const err = toSyncError(error);
-      await this.#quota.record(diffCalls(this.#callCounts(), callsBefore));
+      await this.#quota.record(callsBetween(this.#callCounts(), callsBefore));
       if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = Date.now();
       this.#emitError(err);
       throw err;
@@ -499,7 +500,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
           }
         : null,
       last_run: this.#lastRun ? { ...this.#lastRun } : null,
-      api_calls: { last_run: { ...this.#lastRunCalls }, total: diffCalls(this.#callCounts(), this.#callsAtCreation) },
+      api_calls: { last_run: { ...this.#lastRunCalls }, total: callsBetween(this.#callCounts(), this.#callsAtCreation) },
       quota: {
         exhausted: this.#quotaExhaustedAt !== undefined,
         exhausted_at: this.#quotaExhaustedAt === undefined ? null : new Date(this.#quotaExhaustedAt).toISOString(),
@@ -597,7 +598,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       const meta = await this.#state.getSyncMeta();
       this.#watermark = meta.watermark;
       const finishedAt = Date.now();
-      const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      const apiCalls = callsBetween(this.#callCounts(), callsBefore);
       await this.#quota.record(apiCalls);
       const result: RunResult = {
         runId: ctx.runId,
@@ -648,7 +649,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       // stop() (Ctrl-C, SIGTERM): an interruption asked for, resumed from its checkpoint at the next start.
       const stopped = controller.signal.aborted && err.code === SyncErrorCode.ABORTED;
       const finishedAt = Date.now();
-      const apiCalls = diffCalls(this.#callCounts(), callsBefore);
+      const apiCalls = callsBetween(this.#callCounts(), callsBefore);
       await this.#quota.record(apiCalls);
       if (err.code === SyncErrorCode.ZOHO_QUOTA_EXHAUSTED) this.#quotaExhaustedAt = finishedAt;
       this.#finish(ctx, 'failed', finishedAt, apiCalls, err);
@@ -1004,16 +1005,6 @@ function registeredListeners(emitter: object, event: string): RegisteredListener
   const entry = table?.[event];
   if (entry === undefined) return [];
   return Array.isArray(entry) ? [...entry] : [entry];
-}
-
-function diffCalls(after: ApiCallCounts, before: ApiCallCounts): ApiCallCounts {
-  return {
-    token: after.token - before.token,
-    records: after.records - before.records,
-    ids: after.ids - before.ids,
-    meta: after.meta - before.meta,
-    total: after.total - before.total,
-  };
 }
 
 function describe(error: unknown): string {
