@@ -399,3 +399,26 @@ export function requiredIds(node: CriteriaNode, fieldPaths: readonly string[]): 
   if (left && right) return new Set([...left].filter((id) => right.has(id)));
   return left ?? right;
 }
+
+/**
+ * The smallest instant a record can have in `field` and still match `node`, when the criteria
+ * bound it from below (`field >= t`, `field > t`, possibly inside `&&`s, or on both sides of an
+ * `||`); `undefined` otherwise. Used to narrow candidates with an index, never to decide a match.
+ *
+ * @param field - the field path (e.g. `Modified_Time`).
+ * @returns epoch ms, or `undefined`.
+ */
+export function instantLowerBound(node: CriteriaNode, field: string): number | undefined {
+  if (node.type === 'compare') {
+    if (node.field !== field || (node.op !== '>=' && node.op !== '>')) return undefined;
+    if (node.value.type === 'dateTime') return node.value.instant;
+    // A date-only literal compares against the local day: its start bounds both `>=` and `>`.
+    if (node.value.type === 'date') return node.value.start;
+    return undefined;
+  }
+  const left = instantLowerBound(node.left, field);
+  const right = instantLowerBound(node.right, field);
+  if (node.type === 'or') return left === undefined || right === undefined ? undefined : Math.min(left, right);
+  if (left === undefined) return right;
+  return right === undefined ? left : Math.max(left, right);
+}

@@ -16,6 +16,7 @@ import {
   type CriteriaPredicate,
   type CriteriaSchema,
   compileCriteria,
+  instantLowerBound,
   parseCriteria,
   requiredIds,
 } from './criteria.js';
@@ -33,6 +34,7 @@ import {
 } from './dataset.js';
 import { BulkReadJobs, type BulkReportHost, type BulkStatusStyle } from './bulk-read.js';
 import { collectPage, SortedIds } from './store.js';
+import { ModifiedTimeIndex, ReportingMap } from './modified-index.js';
 import { isValidTimeZone, ZohoTime } from './zoho-time.js';
 
 /** What a request was, for the log and for injection rules. `records` covers every Get Records call (any `field_config`, API v2 and v2.1). */
@@ -240,6 +242,8 @@ interface CompiledCriteria<R> {
   readonly predicate: CriteriaPredicate<R>;
   /** Event IDs a match must belong to, when the criteria pin the lookup (uses the per-event index). */
   readonly ids: ReadonlySet<string> | undefined;
+  /** The least `Modified_Time` a match can have (epoch ms), when the criteria bound it (uses the time index). */
+  readonly modifiedFrom: number | undefined;
 }
 
 interface Report<R> {
@@ -252,6 +256,8 @@ interface Report<R> {
   readonly schema: CriteriaSchema<R>;
   readonly serialize: (row: R, view: View) => Record<string, unknown>;
   readonly partitions: (ids: ReadonlySet<string>) => SortedIds[] | undefined;
+  /** Candidate IDs modified at or after an instant (a superset, ID-sorted), for reports with a time index. */
+  readonly modifiedSince?: ((from: number) => SortedIds) | undefined;
 }
 
 interface CursorState {
@@ -354,7 +360,11 @@ export class ZohoSimulator {
 
   private readonly events = new Map<string, SimEvent>();
   private readonly eventIds: SortedIds;
-  private readonly regs = new Map<string, RegistrationRow>();
+  private readonly regs = new ReportingMap<string, RegistrationRow>((id) => this.modifiedIndex.touch(id));
+  private readonly modifiedIndex = new ModifiedTimeIndex(
+    () => this.regs.entries(),
+    () => this.regs.size,
+  );
   private readonly regIds: SortedIds;
   private readonly byEvent = new Map<string, SortedIds>();
   private maxId: bigint;
@@ -882,6 +892,7 @@ export class ZohoSimulator {
       schema,
       serialize,
       partitions: (ids) => [...ids].map((id) => this.byEvent.get(id) ?? new SortedIds()),
+      modifiedSince: (from) => this.modifiedIndex.since(from),
     };
   }
 
@@ -923,7 +934,11 @@ export class ZohoSimulator {
     try {
       const node = parseCriteria(text, this.time);
       const predicate = compileCriteria(node, report.schema, this.time);
-      result = { predicate, ids: report.lookupPaths.length ? requiredIds(node, report.lookupPaths) : undefined };
+      result = {
+        predicate,
+        ids: report.lookupPaths.length ? requiredIds(node, report.lookupPaths) : undefined,
+        modifiedFrom: report.modifiedSince ? instantLowerBound(node, 'Modified_Time') : undefined,
+      };
     } catch (error) {
       if (!(error instanceof CriteriaError)) throw error;
       result = error;
@@ -934,6 +949,19 @@ export class ZohoSimulator {
     }
     report.cache.set(text, result);
     return result;
+  }
+
+  /**
+   * The ID lists a listing walks (merged in ID order; the criteria still decide every row): the
+   * events the lookup pins, else the rows modified since the criteria's lower bound (an incremental
+   * listing), else every row.
+   */
+  private candidates<R>(report: Report<R>, compiled: CompiledCriteria<R> | undefined): readonly SortedIds[] {
+    const pinned = compiled?.ids && report.partitions(compiled.ids);
+    if (pinned) return pinned;
+    const from = compiled?.modifiedFrom;
+    if (from !== undefined && report.modifiedSince) return [report.modifiedSince(from)];
+    return [report.ids];
   }
 
   private makeCursor(key: string, lastId: string, page: number): string {
@@ -1161,7 +1189,7 @@ export class ZohoSimulator {
           if (result instanceof CriteriaError) return undefined;
           compiled = result;
         }
-        const sources = (compiled?.ids && report.partitions(compiled.ids)) || [report.ids];
+        const sources = this.candidates(report, compiled);
         const { rows, more } = collectPage({ sources, get: report.get, after, limit, predicate: compiled?.predicate });
         const last = rows[rows.length - 1];
         return { rows, more, lastId: last === undefined ? undefined : report.idOf(last) };
@@ -1258,7 +1286,7 @@ export class ZohoSimulator {
       if (result instanceof CriteriaError) return this.zoho(res, entry, 400, 2901);
       compiled = result;
     }
-    const sources = (compiled?.ids && report.partitions(compiled.ids)) || [report.ids];
+    const sources = this.candidates(report, compiled);
 
     if (v2) {
       // API v2 offset paging: from (1-based), limit ≤ 200 else HTTP 200 code 3970 [doc].
