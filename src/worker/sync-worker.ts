@@ -21,7 +21,9 @@ import {
   toSyncError,
 } from '../errors.js';
 import { type Logger, withMinimumLevel } from '../logger.js';
-import { describeLeaseHolder, newOwnerToken } from './lease-owner.js';
+import { newOwnerToken } from './lease-owner.js';
+import { acquireRunLease, type HeldLease, leaseHolderText, supportsRunLease } from './run-lease.js';
+import { WaitTimeout, withTimeout } from '../internal/with-timeout.js';
 import type { DiscrepancyReport } from './discrepancy.js';
 import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
@@ -71,19 +73,8 @@ interface ActiveRun {
   readonly controller: AbortController;
 }
 
-/** A lease held for a run: stop renewing and release it, or declare it lost. */
-interface HeldLease {
-  /** Stops renewing and releases the lease (bounded wait). */
-  readonly release: () => Promise<void>;
-  /** Marks the lease lost (e.g. a fenced write was refused): emits `leaseLost`, aborts the run. */
-  readonly lose: (cause?: unknown) => void;
-}
-
 /** Who started a run: a caller (`trigger()` and the `perform*` methods), `start()`, or the timer. */
 type RunOrigin = 'manual' | 'start' | 'tick';
-
-/** Longest wait for the lease release when a run ends (Redis may be down). Unit: ms. */
-const LEASE_RELEASE_TIMEOUT_MS = 2000;
 
 /**
  * Longest time `stop()` waits for the aborted run to settle (its sink call in flight to answer or
@@ -92,8 +83,8 @@ const LEASE_RELEASE_TIMEOUT_MS = 2000;
  */
 export const STOP_TIMEOUT_MS = 5000;
 
-/** Longest wait for the holder of a refused lease (only to word the refusal). Unit: ms. */
-const LEASE_INSPECT_TIMEOUT_MS = 1000;
+/** Longest wait for the store's eviction policy at start. Unit: ms. */
+const EVICTION_READ_TIMEOUT_MS = 1000;
 
 const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
 
@@ -243,7 +234,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       run.controller.abort(new AbortedError('The worker was stopped'));
       const settled = await withTimeout(run.handle.result, STOP_TIMEOUT_MS).then(
         () => true,
-        (error: unknown) => !(error instanceof StopTimeout),
+        (error: unknown) => !(error instanceof WaitTimeout),
       );
       if (!settled) {
         this.#logger.warn(`The aborted run ${run.handle.id} did not settle within ${STOP_TIMEOUT_MS} ms (the sink does not answer); stop() returns, the run ends by itself`, {
@@ -548,7 +539,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       }
       const lease = await this.#acquireLease(ctx, controller);
       if (lease === 'held-elsewhere') {
-        const refusal = new LeaseError(`The sync lease is ${await this.#leaseHolder()}; this run did not start`);
+        const refusal = new LeaseError(`The sync lease is ${await leaseHolderText(this.#state)}; this run did not start`);
         if (origin !== 'manual') {
           // An automatic run that finds another replica syncing is not a failure: that replica does the work.
           skipped = true;
@@ -807,80 +798,31 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   /**
-   * Takes the cross-replica lease for the run and keeps it renewed every `ttlMs / 3`. Resolves the
-   * {@link HeldLease}, `undefined` when the lease is disabled, or `'held-elsewhere'` when another
-   * owner holds it.
-   *
-   * A renewal that fails (Redis unreachable) is tried again at the next interval. The lease counts
-   * as lost (`leaseLost`, {@link LeaseError}) only when Redis answers that it is not ours any more.
-   * When no renewal succeeded for a whole `ttlMs` — each failed (connection refused, ...) or one
-   * has not answered — the store is what broke: the run stops writing and fails with a
-   * {@link SinkError} naming the cause (the lease may have expired meanwhile: the fence then
-   * refuses any late write of ours).
+   * Takes the run lease for `ctx` (see ./run-lease.ts): the held lease, `undefined` when the lease
+   * is disabled, or `'held-elsewhere'` when another replica holds it.
    */
   async #acquireLease(ctx: RunContext, controller: AbortController): Promise<HeldLease | 'held-elsewhere' | undefined> {
-    const state = this.#state;
-    if (!this.#leaseEnabled() || !state.acquireLease || !state.renewLease || !state.releaseLease) return undefined;
-    const ttlMs = this.options.lease.ttlMs;
-    let lease = await state.acquireLease(this.#owner, ttlMs);
-    if (!lease && (await this.#holdsLeftoverLease())) {
-      // This worker's own token, left by its previous run whose release Redis refused or never
-      // answered (e.g. -READONLY after a failover). Take it back under a new fence: anything that
-      // run still sends carries the old fence and is refused.
-      await state.releaseLease(this.#owner);
-      lease = await state.acquireLease(this.#owner, ttlMs);
-    }
-    if (!lease) return 'held-elsewhere';
+    if (!this.#leaseEnabled()) return undefined;
+    const lease = await acquireRunLease({
+      state: this.#state,
+      owner: this.#owner,
+      ttlMs: this.options.lease.ttlMs,
+      controller,
+      logger: this.#logger,
+      onLost: () => {
+        this.#leaseLost += 1;
+        this.#safeEmit('leaseLost', { runId: ctx.runId, at: new Date().toISOString() });
+      },
+      onReleased: () => {
+        this.#leaseHeld = false;
+      },
+    });
+    if (lease === 'held-elsewhere') return lease;
     ctx.fence = lease.fence;
     this.#leaseHeld = true;
-    let renewedAt = Date.now();
-    let renewing = false;
-    const lose = (cause?: unknown): void => {
-      if (controller.signal.aborted) return;
-      this.#leaseLost += 1;
-      this.#leaseHeld = false;
-      this.#safeEmit('leaseLost', { runId: ctx.runId, at: new Date().toISOString() });
-      controller.abort(new LeaseError('This replica lost the sync lease mid-run and stopped writing', { cause }));
-    };
-    /** The store failed for a whole ttlMs: report it as what it is (not as a lost lease). */
-    const unreachable = (cause: unknown): void => {
-      if (controller.signal.aborted) return;
-      const why = cause === undefined ? 'the state store has not answered a renewal' : describe(cause);
-      controller.abort(
-        new SinkError(`Could not renew the sync lease for ${Date.now() - renewedAt} ms (${why}); the run stopped writing`, { cause }),
-      );
-    };
-    const renew = setInterval(() => {
-      if (renewing) {
-        if (Date.now() - renewedAt >= ttlMs) unreachable(undefined);
-        return;
-      }
-      renewing = true;
-      state.renewLease!(this.#owner, ttlMs).then(
-        (stillOurs) => {
-          renewing = false;
-          if (stillOurs) renewedAt = Date.now();
-          else lose();
-        },
-        (error: unknown) => {
-          renewing = false;
-          if (Date.now() - renewedAt >= ttlMs) unreachable(error);
-          else this.#logger.warn('Could not renew the sync lease; trying again at the next interval', { error: describe(error) });
-        },
-      );
-    }, Math.max(250, Math.floor(ttlMs / 3)));
-    // A run whose sink hangs must not hold the process open once stop() gave up waiting for it.
-    renew.unref();
-    const release = async (): Promise<void> => {
-      clearInterval(renew);
-      if (!this.#leaseHeld) return;
-      this.#leaseHeld = false;
-      await withTimeout(state.releaseLease!(this.#owner), LEASE_RELEASE_TIMEOUT_MS).catch((e: unknown) =>
-        this.#logger.warn('Could not release the sync lease; it expires by itself', { error: describe(e), ttlMs }),
-      );
-    };
-    return { release, lose };
+    return lease;
   }
+
 
   /**
    * Lets the state store find and remove state that would poison this and every later run (a
@@ -903,26 +845,16 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   async #checkEviction(): Promise<void> {
     const read = this.#state.evictionPolicy?.bind(this.#state);
     if (!read) return;
-    this.#eviction = await withTimeout(read(), LEASE_INSPECT_TIMEOUT_MS).catch(() => ({ policy: undefined, warning: undefined }));
+    this.#eviction = await withTimeout(read(), EVICTION_READ_TIMEOUT_MS).catch(() => ({ policy: undefined, warning: undefined }));
     if (this.#eviction.warning !== undefined) this.#logger.warn(this.#eviction.warning, { maxmemoryPolicy: this.#eviction.policy });
   }
 
-  /** Whether the lease is held under this worker's own owner token (never throws, bounded wait). */
-  async #holdsLeftoverLease(): Promise<boolean> {
-    const inspect = this.#state.inspectLease?.bind(this.#state);
-    const holder = inspect ? await withTimeout(inspect(), LEASE_INSPECT_TIMEOUT_MS).catch(() => undefined) : undefined;
-    return holder?.owner === this.#owner;
-  }
 
-  /** Who holds the lease and when it expires, for a refusal message (never throws, bounded wait). */
-  async #leaseHolder(): Promise<string> {
-    const inspect = this.#state.inspectLease?.bind(this.#state);
-    const holder = inspect ? await withTimeout(inspect(), LEASE_INSPECT_TIMEOUT_MS).catch(() => undefined) : undefined;
-    return describeLeaseHolder(holder, Date.now());
-  }
+
+
 
   #leaseEnabled(): boolean {
-    return this.options.lease.enabled && typeof this.#state.acquireLease === 'function';
+    return this.options.lease.enabled && supportsRunLease(this.#state);
   }
 
   #schedule(delayMs: number = this.options.syncIntervalMs): void {
@@ -1009,18 +941,6 @@ function registeredListeners(emitter: object, event: string): RegisteredListener
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The rejection of {@link withTimeout} when time ran out. */
-class StopTimeout extends Error {}
-
-/** `promise`, or a rejection ({@link StopTimeout}) after `ms`; the timer never outlives the promise. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StopTimeout(`No answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The run kinds, for validation and docs. */
