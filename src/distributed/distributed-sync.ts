@@ -29,7 +29,7 @@ import type { DiscrepancyReport } from '../worker/discrepancy.js';
 import type { SyncWorkerEvents } from '../worker/events.js';
 import { type ResolvedSyncWorkerOptions, resolveOptions, type SyncWorkerOptions } from '../worker/options.js';
 import type { RunHandle, RunKind, RunProgress, RunRequest, RunResult } from '../worker/run.js';
-import type { StatusLastRun, StatusRun, SyncStats, SyncWorkerStatus } from '../worker/status.js';
+import { emptyStats, type StatusLastRun, type StatusRun, type SyncStats, type SyncWorkerStatus } from '../worker/status.js';
 import { SyncWorker } from '../worker/sync-worker.js';
 import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
@@ -119,23 +119,7 @@ interface Published {
 }
 
 const ZERO_CALLS: ApiCallCounts = Object.freeze({ token: 0, records: 0, ids: 0, meta: 0, total: 0 });
-const ZERO_STATS: SyncStats = Object.freeze({
-  total_syncs: 0,
-  successful_syncs: 0,
-  failed_syncs: 0,
-  records_added: 0,
-  records_updated: 0,
-  records_removed: 0,
-  last_sync_duration: 0,
-  dead_lettered: 0,
-  stale_writes_refused: 0,
-  skipped_ticks: 0,
-  lease_skipped_runs: 0,
-  quota_skipped_runs: 0,
-  recent_sync_skipped_runs: 0,
-  sink_retries: 0,
-  discrepancy_checks: 0,
-});
+const ZERO_STATS: SyncStats = Object.freeze(emptyStats());
 const RUN_ID = /^[0-9a-f-]{36}$/;
 const EVENT_ID = /^\d{1,19}$/;
 

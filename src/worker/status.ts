@@ -39,6 +39,27 @@ export interface SyncStats {
   discrepancy_checks: number;
 }
 
+/** Every counter of {@link SyncStats} at zero (a new worker's, or a distributed run's before Redis holds any). */
+export function emptyStats(): SyncStats {
+  return {
+    total_syncs: 0,
+    successful_syncs: 0,
+    failed_syncs: 0,
+    records_added: 0,
+    records_updated: 0,
+    records_removed: 0,
+    last_sync_duration: 0,
+    dead_lettered: 0,
+    stale_writes_refused: 0,
+    skipped_ticks: 0,
+    lease_skipped_runs: 0,
+    quota_skipped_runs: 0,
+    recent_sync_skipped_runs: 0,
+    sink_retries: 0,
+    discrepancy_checks: 0,
+  };
+}
+
 /** The public configuration echoed by the status (never credentials). */
 export interface StatusConfig {
   syncIntervalMs: number;

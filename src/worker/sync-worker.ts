@@ -38,7 +38,7 @@ import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.j
 import { deadLetter } from './page-writer.js';
 import { ScreenedSource } from './screened-source.js';
 import { RetryingSink, retryingStateStore, type SinkRetryOptions } from './sink-retry.js';
-import type { StatusLastRun, SyncStats, SyncWorkerStatus } from './status.js';
+import { emptyStats, type StatusLastRun, type SyncStats, type SyncWorkerStatus } from './status.js';
 import { callsBetween } from './call-counts.js';
 
 const RECORD_ID = /^\d{1,19}$/;
@@ -132,23 +132,8 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   #watermark: number | undefined;
   /** The state store's eviction policy, read at start(). */
   #eviction: { readonly policy: string | undefined; readonly warning: string | undefined } | undefined;
-  readonly #stats: SyncStats = {
-    total_syncs: 0,
-    successful_syncs: 0,
-    failed_syncs: 0,
-    records_added: 0,
-    records_updated: 0,
-    records_removed: 0,
-    last_sync_duration: 0,
-    dead_lettered: 0,
-    stale_writes_refused: 0,
-    skipped_ticks: 0,
-    lease_skipped_runs: 0,
-    quota_skipped_runs: 0,
-    recent_sync_skipped_runs: 0,
-    sink_retries: 0,
-    discrepancy_checks: 0,
-  };
+  readonly #stats: SyncStats = emptyStats();
+
 
   /**
    * @throws {@link ConfigError} naming the option when an option is missing, unknown or out of range.
