@@ -2,7 +2,8 @@
  * `DistributedSync`: the sync spread over any number of processes on BullMQ (open-source
  * features only). One queue holds every run; a Job Scheduler fires the incremental once per
  * interval cluster-wide; a full sync and a discrepancy check fan out per-partition child jobs; forced syncs are jobs
- * deduplicated by event ID; every job takes the per-event leases of the events it writes; one
+ * deduplicated by event ID; every job takes the per-event leases of the events it writes (the
+ * incremental as it reaches them, besides the global lease for the watermark); one
  * shared Zoho call budget and the queue limiter hold every process under Zoho's per-minute limit.
  * Status and typed events are the same as a `SyncWorker`'s, read from Redis on any replica.
  *
@@ -34,6 +35,7 @@ import { SyncWorker } from '../worker/sync-worker.js';
 import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
 import { SharedCallLimiter } from './call-limiter.js';
+import { createEventGuard } from './event-leases.js';
 import { decodeFailure, encodeFailure } from './job-failure.js';
 import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartition } from './partition-run.js';
 import { type CheckPartitionData, type CheckRootData, type HealPartitionData, runCheckChild, runCheckRoot } from './partition-check.js';
@@ -586,9 +588,20 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     }
   }
 
-  /** Incremental: one job, run by a `SyncWorker` of this process under the global lease. */
+  /**
+   * Incremental: one job, run by a `SyncWorker` of this process under the global lease (watermark,
+   * events list), writing each event only under that event's lease (an event guard: a page's
+   * events before the page is written, the stale check's events before its ID listing, every event
+   * before a fallback full listing), so it never interleaves with another job writing the same event.
+   * A lease another job holds stops the run before the watermark moves: a scheduled incremental is
+   * skipped like a tick, a triggered one is delayed and retried ({@link EventLeaseBusyError}).
+   */
   async #runWithLocalWorker(job: Job<RootData>, runId: string, signal: AbortSignal): Promise<RunResult> {
-    const worker = new SyncWorker({ ...this.options, source: this.#source, sink: this.#o.sink, logger: this.#logger, enableAutoSync: false });
+    const owner = `${job.id}:${job.attemptsMade}:${randomUUID()}`;
+    const worker = new SyncWorker(
+      { ...this.options, source: this.#source, sink: this.#o.sink, logger: this.#logger, enableAutoSync: false },
+      { eventGuard: ({ abort }) => createEventGuard({ redis: this.#o.redis, keys: this.#o.sink.keys, owner, ttlMs: this.#o.eventLeaseTtlMs, abort }) },
+    );
     for (const event of PUBLISHED_EVENTS) worker.on(event, ((payload: unknown) => void this.#publish(job, event, payload).catch(() => undefined)) as never);
     const request: RunRequest = { kind: 'incremental', allowMassRemoval: job.data.allowMassRemoval };
     worker.on('syncStarted', (payload) => {
@@ -607,7 +620,14 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
         () => true,
         () => false,
       );
-      if (!admitted && String(job.id).startsWith('repeat:') && isSyncError(error) && error.code === SyncErrorCode.LEASE) throw new SkippedRun();
+      const scheduled = String(job.id).startsWith('repeat:');
+      if (!admitted && scheduled && isSyncError(error) && error.code === SyncErrorCode.LEASE) throw new SkippedRun();
+      // Another job writes one of the events this run reached: nothing past the committed pages moved
+      // (no watermark); a scheduled run is skipped, a triggered one delayed (no attempt spent).
+      if (error instanceof EventLeaseBusyError) {
+        if (scheduled) throw new SkippedRun();
+        throw error;
+      }
       throw error;
     } finally {
       signal.removeEventListener('abort', onAbort);

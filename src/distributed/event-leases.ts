@@ -12,7 +12,9 @@
  * touch only keys of one slot declared in KEYS (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/).
  */
 import type { Cluster, Redis } from 'ioredis';
+import { LeaseError, type SyncError } from '../errors.js';
 import type { KeySchema } from '../redis/key-schema.js';
+import type { EventGuard } from '../worker/run-context.js';
 
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -33,6 +35,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
+
+/** Another job holds the lease of one of a job's events: try again later (no attempt spent). */
+export class EventLeaseBusyError extends LeaseError {
+  /** The event whose lease is held. */
+  readonly eventId: string;
+  constructor(eventId: string) {
+    super(`Event ${eventId} is being written by another job; this job waits for its lease`);
+    this.eventId = eventId;
+  }
+}
 
 interface LeaseCommands {
   zrsEventLeaseAcquire(lease: string, fence: string, owner: string, ttlMs: number): Promise<number>;
@@ -109,6 +121,77 @@ export async function acquireEventLeases(
       return lost;
     },
     release,
+  };
+}
+
+/** What {@link createEventGuard} needs. */
+export interface EventGuardOptions {
+  readonly redis: Redis | Cluster;
+  readonly keys: KeySchema;
+  /** Owner token of the leases (unique per run). */
+  readonly owner: string;
+  /** Lease time-to-live; renewed every third of it. Unit: ms. */
+  readonly ttlMs: number;
+  /** Stops the run (called once, with a {@link LeaseError}, when a held lease is found lost). */
+  readonly abort: (reason: SyncError) => void;
+}
+
+/**
+ * An {@link EventGuard} on the per-event leases, for a run that learns its events as it goes (the
+ * distributed incremental: a page's events, a heal's, a removal's). Each `hold` takes the leases
+ * not held yet (one script call per event) and keeps every lease renewed until `release`; a lease
+ * another job holds refuses the whole `hold` with {@link EventLeaseBusyError} (the run stops, and
+ * is skipped or retried later, as a partition job is). No waiting while holding: two runs that each
+ * hold an event the other wants both fail fast, never deadlock.
+ */
+export function createEventGuard(options: EventGuardOptions): EventGuard {
+  const { redis, keys, owner, ttlMs, abort } = options;
+  const held: HeldEventLeases[] = [];
+  const heldIds = new Set<string>();
+  let chain: Promise<unknown> = Promise.resolve();
+  let renewing = false;
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  const renewAll = (): void => {
+    if (renewing || released) return;
+    renewing = true;
+    Promise.all(held.map((h) => h.renew())).then(
+      (lost) => {
+        renewing = false;
+        const first = lost.flat()[0];
+        if (first !== undefined && !released) abort(new LeaseError(`Lost the lease of event ${first} mid-run; stopped writing`));
+      },
+      () => {
+        // Redis did not answer: try again at the next interval (the lease lives ttlMs).
+        renewing = false;
+      },
+    );
+  };
+  const take = async (eventIds: Iterable<string>): Promise<void> => {
+    if (released) throw new LeaseError('The run ended; its event leases were released');
+    const wanted = [...new Set(eventIds)].filter((id) => !heldIds.has(id));
+    if (wanted.length === 0) return;
+    const got = await acquireEventLeases(redis, keys, wanted, owner, ttlMs);
+    if ('heldBy' in got) throw new EventLeaseBusyError(got.eventId);
+    held.push(got);
+    for (const id of wanted) heldIds.add(id);
+    timer ??= setInterval(renewAll, Math.max(250, Math.floor(ttlMs / 3)));
+  };
+  return {
+    hold(eventIds) {
+      // One acquisition at a time, so a lease is never taken twice under one owner.
+      const next = chain.then(() => take(eventIds));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+    refused: (error) => error instanceof EventLeaseBusyError,
+    async release() {
+      released = true;
+      if (timer) clearInterval(timer);
+      await chain;
+      await Promise.all(held.splice(0).map((h) => h.release()));
+      heldIds.clear();
+    },
   };
 }
 

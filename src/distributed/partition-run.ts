@@ -17,7 +17,7 @@ import type { ResolvedSyncWorkerOptions } from '../worker/options.js';
 import { RunContext, type SafeEmit } from '../worker/run-context.js';
 import type { RunKind, RunProgress } from '../worker/run.js';
 import { RetryingSink, retryingStateStore } from '../worker/sink-retry.js';
-import { acquireEventLeases } from './event-leases.js';
+import { acquireEventLeases, EventLeaseBusyError } from './event-leases.js';
 import { callsBetween } from '../worker/call-counts.js';
 
 /** What a partition job returns (JSON: it travels as the BullMQ job's return value). */
@@ -61,15 +61,8 @@ export interface PartitionRunInput {
   readonly signal: AbortSignal;
 }
 
-/** Another job holds the lease of one of the partition's events: try again later (no attempt spent). */
-export class EventLeaseBusyError extends LeaseError {
-  /** The event whose lease is held. */
-  readonly eventId: string;
-  constructor(eventId: string) {
-    super(`Event ${eventId} is being written by another job; this job waits for its lease`);
-    this.eventId = eventId;
-  }
-}
+/** Another job holds the lease of one of the job's events (defined next to the leases). */
+export { EventLeaseBusyError };
 
 const ZERO: ApiCallCounts = { token: 0, records: 0, ids: 0, meta: 0, total: 0 };
 

@@ -52,6 +52,9 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
   for (const id of plan.eventIds ?? []) if (!zohoEventIds.has(id)) throw new UnknownEventError(id);
   await state.saveEvents(plan.eventIds ? events.filter((e) => plan.eventIds?.includes(e.id)) : events);
   ctx.accept();
+  // Distributed mode: the sweep removes what this listing did not see, so every event it may sweep
+  // is held from before the listing starts (another job's writes to it then come wholly before or after).
+  if (ctx.eventGuard !== undefined) await ctx.eventGuard.hold(plan.eventIds ?? union(zohoEventIds, await state.listEventIds()));
 
   let checkpoint = await ctx.trustedCheckpoint(plan.checkpointName);
   // A full listing's checkpoint is resumed whichever run wrote it: a full run, or an incremental

@@ -21,6 +21,8 @@ export async function commitPage(
 ): Promise<void> {
   ctx.throwIfAborted();
   ctx.currentPage = page.pageNumber;
+  // Distributed mode: this page's events are written only under their leases (held to the run's end).
+  if (ctx.eventGuard !== undefined && page.items.length > 0) await ctx.eventGuard.hold(new Set(page.items.map((r) => r.eventId)));
   // Reading a page (decode, parse, normalise) and writing it are each several milliseconds of
   // synchronous work: give the host's event loop a turn in between (and before each batch below).
   await nextTurn();

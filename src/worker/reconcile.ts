@@ -108,6 +108,9 @@ export async function compareWithSource(ctx: RunContext, plan: ComparisonScope):
  */
 export async function reconcile(ctx: RunContext, plan: ReconcilePlan): Promise<DiscrepancyReport> {
   const targets = plan.eventIds ? [...plan.eventIds] : [...new Set([...plan.zohoEventIds, ...(await ctx.state.listEventIds())])];
+  // Distributed mode: healing removes what the comparison did not see, so the compared events are
+  // held from before the ID listing (another job's writes to them come wholly before or after).
+  if (plan.heal && ctx.eventGuard !== undefined) await ctx.eventGuard.hold(targets);
   const entries = await compareWithSource(ctx, { eventIds: plan.eventIds, targets, scope: `${ctx.runId}:reconcile` });
   let report = buildReport(entries);
   if (report.hasDiscrepancies) {

@@ -35,6 +35,7 @@ export function enforceRemovalGuard(ctx: Pick<RunContext, 'runId' | 'options' | 
 /** Removes IDs of one event in chunks of `batchSize`, emitting `recordsRemoved`. Resolves the count removed. */
 export async function removeRecords(ctx: RunContext, eventId: string, ids: readonly string[]): Promise<number> {
   let removed = 0;
+  if (ctx.eventGuard !== undefined && ids.length > 0) await ctx.eventGuard.hold([eventId]);
   for (let i = 0; i < ids.length; i += ctx.options.batchSize) {
     ctx.throwIfAborted();
     const done = await ctx.sink.removeRecords(eventId, ids.slice(i, i + ctx.options.batchSize));

@@ -15,6 +15,28 @@ import type { RunKind, RunProgress } from './run.js';
 /** Emits a typed worker event without letting a listener's exception escape. */
 export type SafeEmit = <K extends keyof SyncWorkerEvents>(event: K, ...args: SyncWorkerEvents[K]) => void;
 
+/**
+ * Write permission per event for a run that shares its events with other writers (distributed
+ * mode: the per-event leases). The strategies call {@link EventGuard.hold} before they write an
+ * event (records, removals, metadata), and before a listing whose result decides removals, so the
+ * event's other writers run wholly before or after that write. Absent in a single `SyncWorker`,
+ * whose global lease already covers every event.
+ */
+export interface EventGuard {
+  /**
+   * Resolves once this run holds every event in `eventIds`; what it holds stays held (renewed)
+   * until {@link EventGuard.release}.
+   * @throws a `SyncError` for which {@link EventGuard.refused} is true when another writer holds
+   *   one of them (nothing more is taken; the run should stop before moving global state); the
+   *   store's error when it fails.
+   */
+  hold(eventIds: Iterable<string>): Promise<void>;
+  /** Whether `error` is this guard's refusal (another writer holds an event): the run yields, it did not fail. */
+  refused(error: unknown): boolean;
+  /** Releases everything held. Never rejects. */
+  release(): Promise<void>;
+}
+
 /** State and services of one run. Created by `SyncWorker`, consumed by the strategies. */
 export class RunContext {
   readonly progress: RunProgress = {
@@ -49,6 +71,8 @@ export class RunContext {
    * version, or a delete's tombstone): listed, yet possibly not held.
    */
   readonly refusedByEvent = new Map<string, number>();
+  /** Per-event write permission (distributed mode); `undefined`: none needed. */
+  eventGuard: EventGuard | undefined = undefined;
   /** Called by a strategy once its admission checks passed (see `RunHandle.accepted`). */
   accept: () => void = () => undefined;
   /** Zoho requests this run may still send (`maxCallsPerRun`), shared by all its source calls. */

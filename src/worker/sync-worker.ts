@@ -33,7 +33,7 @@ import { computePlan, type PlanOptions, type RunPlan } from './plan.js';
 import { DailyQuota, type QuotaUsage } from './quota.js';
 import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
-import { abortReason, RunContext, type SafeEmit } from './run-context.js';
+import { abortReason, type EventGuard, RunContext, type SafeEmit } from './run-context.js';
 import type { RunHandle, RunInfo, RunKind, RunRequest, RunResult } from './run.js';
 import { deadLetter } from './page-writer.js';
 import { ScreenedSource } from './screened-source.js';
@@ -71,6 +71,15 @@ export interface DiscrepancyCheckOptions extends SyncRunOptions {
 interface ActiveRun {
   readonly handle: RunHandle;
   readonly controller: AbortController;
+}
+
+/**
+ * What distributed mode passes to the `SyncWorker` it runs an incremental in (not a user option).
+ * @internal
+ */
+export interface SyncWorkerInternals {
+  /** Creates each run's {@link EventGuard} (per-event leases); `abort` stops the run (a lease lost midway). */
+  readonly eventGuard?: ((run: { readonly runId: string; readonly abort: (reason: SyncError) => void }) => EventGuard) | undefined;
 }
 
 /** Who started a run: a caller (`trigger()` and the `perform*` methods), `start()`, or the timer. */
@@ -115,6 +124,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   /** `<host>:<pid>:<uuid>`: a refused replica can tell who holds the lease. */
   readonly #owner = newOwnerToken();
   readonly #callsAtCreation: ApiCallCounts;
+  readonly #internals: SyncWorkerInternals;
   #started = false;
   /** The `lastSyncAt` this worker last wrote to the sink (epoch ms). */
   #lastSyncAtWritten: number | undefined;
@@ -136,10 +146,12 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
 
 
   /**
+   * @param internals - for distributed mode only (not a user option): see {@link SyncWorkerInternals}.
    * @throws {@link ConfigError} naming the option when an option is missing, unknown or out of range.
    */
-  constructor(options: SyncWorkerOptions) {
+  constructor(options: SyncWorkerOptions, internals: SyncWorkerInternals = {}) {
     super();
+    this.#internals = internals;
     this.options = resolveOptions(options);
     this.#source = options.source;
     this.#sink = options.sink;
@@ -269,6 +281,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       this.#safeEmit,
       this.#limit,
     );
+    ctx.eventGuard = this.#internals.eventGuard?.({ runId: ctx.runId, abort: (reason) => controller.abort(reason) });
     const accepted = new Promise<void>((resolve) => {
       ctx.accept = resolve;
     });
@@ -613,7 +626,9 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       if (skipped) throw error;
       // A fenced write refused (another owner's newer fence) means the lease was lost, even if no
       // renewal has noticed yet: report it the same way.
-      if (held && !controller.signal.aborted && isSyncError(error) && error.code === SyncErrorCode.LEASE) held.lose(error);
+      // An event guard's refusal is not that: another job writes one of the events, this run yields.
+      const yielded = ctx.eventGuard?.refused(error) === true;
+      if (held && !yielded && !controller.signal.aborted && isSyncError(error) && error.code === SyncErrorCode.LEASE) held.lose(error);
       // When the run was aborted (stop(), lease lost), report why rather than the symptom.
       const err = controller.signal.aborted ? abortReason(controller.signal) : toSyncError(error);
       if (!announced && err.code === SyncErrorCode.UNKNOWN_EVENT) {
@@ -623,7 +638,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       }
       announce();
       // stop() (Ctrl-C, SIGTERM): an interruption asked for, resumed from its checkpoint at the next start.
-      const stopped = controller.signal.aborted && err.code === SyncErrorCode.ABORTED;
+      const stopped = (controller.signal.aborted && err.code === SyncErrorCode.ABORTED) || yielded;
       const finishedAt = Date.now();
       const apiCalls = callsBetween(this.#callCounts(), callsBefore);
       await this.#quota.record(apiCalls);
@@ -647,6 +662,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       };
       throw err;
     } finally {
+      await ctx.eventGuard?.release();
       await held?.release();
       if (this.#current?.handle.id === ctx.runId) this.#current = undefined;
       emitOutcome?.();
