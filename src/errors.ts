@@ -282,14 +282,23 @@ export class QuotaBudgetError extends SyncError {
   readonly callsLeft: number;
   /** The Zoho day (`yyyy-mm-dd` in the quota time zone). */
   readonly day: string;
-  constructor(estimatedCalls: number, callsLeft: number, day: string) {
+  /**
+   * False when the refusal is because Redis holds no record counts for some listed events (an
+   * empty Redis, new events): `estimatedCalls` is then only a floor, and `expectedRecordCount`
+   * gives the budget a count to plan by.
+   */
+  readonly countsKnown: boolean;
+  constructor(estimatedCalls: number, callsLeft: number, day: string, countsKnown = true) {
     super(
-      `Refusing to start: the run would make about ${estimatedCalls} Zoho calls but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`,
+      countsKnown
+        ? `Refusing to start: the run would make about ${estimatedCalls} Zoho calls but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`
+        : `Refusing to start: Redis holds no record counts for the events this run lists (no complete listing yet), so its Zoho calls are unknown (at least ${estimatedCalls}; ${callsLeft} left today, ${day}); set expectedRecordCount (SYNC_EXPECTED_RECORD_COUNT) to budget by it, or pass { ignoreQuotaBudget: true } to force`,
       SyncErrorCode.QUOTA_BUDGET,
     );
     this.estimatedCalls = estimatedCalls;
     this.callsLeft = callsLeft;
     this.day = day;
+    this.countsKnown = countsKnown;
   }
 }
 

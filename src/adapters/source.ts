@@ -190,6 +190,15 @@ export interface CallEstimateRequest {
 export interface CallEstimate extends ApiCallCounts {
   /** False when the count depends on something only the run sees (bulk job status polls, the number of changes). */
   readonly exact: boolean;
+  /**
+   * The listing each requested listing would actually use, in request order: `paged` for a
+   * requested `bulk` listing the source will list page by page (Bulk Read refused earlier, e.g. the
+   * token lacks the bulk scope; a `changes` listing; more events than one criteria names).
+   * Omitted by sources that do not say.
+   */
+  readonly listings?: readonly ('paged' | 'bulk')[] | undefined;
+  /** Why a requested bulk listing would be paged, when one would be. */
+  readonly bulkFallback?: string | undefined;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ParsedArgs {
   readonly allowMassRemoval: boolean;
   /** `--dry-run`: print the run's plan (Zoho calls, quota left today, the writes of a full sync or a healing check) and write nothing. */
   readonly dryRun: boolean;
+  /** `--ignore-quota-budget`: run even when the plan exceeds the calls left today (`SYNC_DAILY_CALL_LIMIT`). */
+  readonly ignoreQuotaBudget: boolean;
 }
 
 /** A command line that cannot be run; the CLI prints the message and exits with code 2. */
@@ -57,6 +59,7 @@ Options:
   --fail-on-discrepancy     discrepancy-check: exit with code 3 when anything differs
   --allow-mass-removal      Bypass the mass-removal guard for this run
   --dry-run                 Print what the run would cost and write (Zoho calls, quota left today), writing nothing
+  --ignore-quota-budget     Run even when the plan exceeds the Zoho calls left today under SYNC_DAILY_CALL_LIMIT
   -h, --help                Show this help
   -v, --version             Show the version
 
@@ -72,8 +75,14 @@ Environment:
   ZOHO_REGISTRATIONS_REPORT default All_Registrations
   ZOHO_EVENT_LOOKUP_FIELD   default Event
   ZOHO_TIME_ZONE, ZOHO_DATE_FORMAT, ZOHO_API_BASE_URL, ZOHO_ACCOUNTS_BASE_URL  optional
-  SYNC_BATCH_SIZE, SYNC_MAX_RETRIES, SYNC_STALE_AFTER_MS, SYNC_STALE_CHECK_INTERVAL_MS,
+  SYNC_BATCH_SIZE, SYNC_MAX_RETRIES, SYNC_STALE_AFTER_MS, SYNC_STALE_CHECK_INTERVAL_MS, SYNC_MAX_CALLS_PER_RUN,
   ENABLE_DISCREPANCY_DETECTION, LOG_LEVEL, REDIS_LOG_LEVEL   worker options (see the README)
+  SYNC_DAILY_CALL_LIMIT     Zoho calls allowed per day: a run whose plan needs more than are left is refused
+                            (unless --ignore-quota-budget); unset = no budget check (calls are still tallied)
+  SYNC_QUOTA_TIME_ZONE      IANA zone whose midnight starts the Zoho day (the super admin's; default UTC)
+  SYNC_EXPECTED_RECORD_COUNT  records to plan by where Redis holds no counts yet (a first run under a budget)
+  SYNC_LISTING_STRATEGY     auto, bulk or paged (default auto)
+  SYNC_BULK_READ_THRESHOLD  auto lists in bulk above this many expected records (default 20000)
   SIM_EVENTS, SIM_REGISTRATIONS   simulator size (default 40 and 2419)
 
 Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration, 3 discrepancies found
@@ -100,6 +109,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     failOnDiscrepancy: values['fail-on-discrepancy'] === true,
     allowMassRemoval: values['allow-mass-removal'] === true,
     dryRun: values['dry-run'] === true,
+    ignoreQuotaBudget: values['ignore-quota-budget'] === true,
   };
   if (values.json && values.progress) throw new UsageError('Use either --json or --progress, not both');
   if (values.help) return { ...base, command: 'help' };
@@ -150,6 +160,7 @@ function parse(argv: readonly string[]) {
       'fail-on-discrepancy': { type: 'boolean' },
       'allow-mass-removal': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      'ignore-quota-budget': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -7,8 +7,9 @@ const n = (value: number): string => value.toLocaleString('en-US');
  * Formats a plan, e.g.
  * ```text
  * Plan: full sync, bulk listing of about 1,000,000 records
- * Zoho calls: about 24 (token 1, records 21, ids 0, meta 2), within a few status polls
- * Quota today (2026-12-01, Asia/Ho_Chi_Minh): 120 used of 1,000, 880 left: fits
+ * Zoho calls: about 24 (token 1, records 21, ids 0, meta 2)
+ *   not exact: A bulk job takes status polls until Zoho finishes it: counted as one per job.
+ * Quota today (2026-12-01, Asia/Ho_Chi_Minh): 120 used of 1,000, 880 left; fits
  * Writes: 64 upserts, 0 removals in 3 events
  *   4085713000000012345: upsert 4085713000000098765, 4085713000000098771
  * ```
@@ -16,22 +17,31 @@ const n = (value: number): string => value.toLocaleString('en-US');
 export function formatPlan(plan: RunPlanWithQuota): string {
   const lines: string[] = [];
   const what = plan.kind === 'force' ? `force sync of event ${plan.eventId}` : plan.kind === 'discrepancy-check' ? 'discrepancy check' : `${plan.kind} sync`;
-  lines.push(`Plan: ${what}, ${plan.listing} listing of about ${n(plan.expectedRecords)} records`);
+  const records = plan.countsKnown ? `about ${n(plan.expectedRecords)} records` : `an unknown number of records (Redis holds ${n(plan.expectedRecords)})`;
+  lines.push(`Plan: ${what}, ${plan.listing} listing of ${records}` + (plan.bulkFallback === undefined ? '' : ` (not bulk: ${plan.bulkFallback})`));
   const c = plan.calls;
   if (c === undefined) lines.push('Zoho calls: the source gives no estimate');
   else {
-    lines.push(
-      `Zoho calls: ${c.exact ? '' : 'about '}${n(c.total)} (token ${c.token}, records ${n(c.records)}, ids ${n(c.ids)}, meta ${c.meta})` +
-        (c.exact ? '' : plan.listing === 'bulk' ? ', within a few status polls' : ', more if many records changed'),
-    );
+    const size = c.exact ? '' : plan.countsKnown ? 'about ' : 'at least ';
+    lines.push(`Zoho calls: ${size}${n(c.total)} (token ${c.token}, records ${n(c.records)}, ids ${n(c.ids)}, meta ${c.meta})`);
+    for (const why of plan.inexact) lines.push(`  not exact: ${why}`);
   }
   const q = plan.quota;
   if (q === undefined) lines.push('Quota today: not tallied by this store');
   else {
-    const limit = q.limit === undefined ? 'no dailyCallLimit set' : `of ${n(q.limit)}, ${n(q.left ?? 0)} left: ${plan.fitsQuota === false ? 'DOES NOT FIT (the run would be refused)' : 'fits'}`;
-    lines.push(`Quota today (${q.day}, ${q.timeZone}): ${n(q.used.total)} used ${limit}`);
+    let limit = '; no dailyCallLimit set (SYNC_DAILY_CALL_LIMIT)';
+    if (q.limit !== undefined) {
+      const verdict =
+        plan.fitsQuota !== false
+          ? 'fits'
+          : plan.countsKnown
+            ? 'DOES NOT FIT (the run would be refused)'
+            : 'UNKNOWN (no record counts in Redis: the run would be refused; set SYNC_EXPECTED_RECORD_COUNT or pass --ignore-quota-budget)';
+      limit = ` of ${n(q.limit)}, ${n(q.left ?? 0)} left; ${verdict}`;
+    }
+    lines.push(`Quota today (${q.day}, ${q.timeZone}): ${n(q.used.total)} used${limit}`);
   }
-  if (plan.planCalls.total > 0) lines.push(`This plan itself made ${n(plan.planCalls.total)} Zoho calls (its ID-only listing)`);
+  if (plan.planCalls.total > 0) lines.push(`This plan itself made ${n(plan.planCalls.total)} Zoho calls (counted in today's tally)`);
   const w = plan.writes;
   if (w !== undefined) {
     lines.push(

@@ -170,15 +170,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 function toRunRequest(args: ParsedArgs): RunRequest {
   const allowMassRemoval = args.allowMassRemoval;
+  const ignoreQuotaBudget = args.ignoreQuotaBudget;
   switch (args.command) {
     case 'full-sync':
-      return { kind: 'full', allowMassRemoval };
+      return { kind: 'full', allowMassRemoval, ignoreQuotaBudget };
     case 'incremental-sync':
-      return { kind: 'incremental', allowMassRemoval };
+      return { kind: 'incremental', allowMassRemoval, ignoreQuotaBudget };
     case 'force-sync':
-      return { kind: 'force', eventId: args.eventId!, allowMassRemoval };
+      return { kind: 'force', eventId: args.eventId!, allowMassRemoval, ignoreQuotaBudget };
     default:
-      return { kind: 'discrepancy-check', heal: args.heal, allowMassRemoval };
+      return { kind: 'discrepancy-check', heal: args.heal, allowMassRemoval, ignoreQuotaBudget };
   }
 }
 

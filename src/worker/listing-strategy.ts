@@ -16,15 +16,37 @@ export type Listing = 'paged' | 'bulk';
  * state-store read, plus one count per event without a `sourceCount`. Unit: records.
  */
 export async function expectedRecords(state: StateStore, sink: RecordSink, eventIds: readonly string[]): Promise<number> {
-  if (eventIds.length === 0) return 0;
+  return (await expectedRecordCounts(state, sink, eventIds)).records;
+}
+
+/** Records a listing is expected to return, and how many of its events Redis holds no count of. */
+export interface ExpectedRecordCounts {
+  /** As {@link expectedRecords}. Unit: records. */
+  readonly records: number;
+  /**
+   * Events without a `sourceCount` (never listed completely, e.g. new, or only written by pushes
+   * and `syncRecord()`): their index size, counted instead, is only a floor. Unit: events.
+   */
+  readonly unknownEvents: number;
+}
+
+/**
+ * {@link expectedRecords}, with the number of events whose count is unknown. Same Redis reads.
+ * @throws the state store's or sink's error.
+ */
+export async function expectedRecordCounts(state: StateStore, sink: RecordSink, eventIds: readonly string[]): Promise<ExpectedRecordCounts> {
+  if (eventIds.length === 0) return { records: 0, unknownEvents: 0 };
   const states = await state.getEventStates(eventIds);
+  let unknownEvents = 0;
   const counts = await Promise.all(
     eventIds.map((id, i) => {
       const known = states[i]?.sourceCount;
-      return known !== undefined ? known : sink.countRecords(id);
+      if (known !== undefined) return known;
+      unknownEvents += 1;
+      return sink.countRecords(id);
     }),
   );
-  return counts.reduce((a, b) => a + b, 0);
+  return { records: counts.reduce((a, b) => a + b, 0), unknownEvents };
 }
 
 /**

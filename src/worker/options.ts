@@ -293,6 +293,11 @@ export const ENV_VARIABLES = Object.freeze({
   SYNC_STALE_CHECK_INTERVAL_MS: 'staleCheckIntervalMs',
   SYNC_QUOTA_PAUSE_MS: 'quotaPauseMs',
   SYNC_MAX_CALLS_PER_RUN: 'maxCallsPerRun',
+  SYNC_DAILY_CALL_LIMIT: 'dailyCallLimit',
+  SYNC_QUOTA_TIME_ZONE: 'quotaTimeZone',
+  SYNC_LISTING_STRATEGY: 'listingStrategy',
+  SYNC_BULK_READ_THRESHOLD: 'bulkReadThreshold',
+  SYNC_EXPECTED_RECORD_COUNT: 'expectedRecordCount',
   LOG_LEVEL: 'logLevel',
   REDIS_LOG_LEVEL: 'redisLogLevel',
 } as const);
@@ -302,6 +307,7 @@ const ENV_BOUNDS: Readonly<Record<string, readonly [number, number]>> = {
   batchSize: [1, 5000],
   maxRetries: [0, 100],
   maxCallsPerRun: [1, Number.MAX_SAFE_INTEGER],
+  dailyCallLimit: [1, Number.MAX_SAFE_INTEGER],
 };
 
 /** Options read from the environment (only the variables that are set). */
@@ -317,14 +323,21 @@ export type EnvConfig = Partial<
     | 'staleCheckIntervalMs'
     | 'quotaPauseMs'
     | 'maxCallsPerRun'
+    | 'dailyCallLimit'
+    | 'quotaTimeZone'
+    | 'listingStrategy'
+    | 'bulkReadThreshold'
+    | 'expectedRecordCount'
     | 'logLevel'
     | 'redisLogLevel'
   >
 >;
 
 /**
- * Reads the original design's environment variables (see {@link ENV_VARIABLES}): integers in
- * decimal, booleans as `true/false/1/0/yes/no`, log levels case-insensitively (`INFO`, `WARN`).
+ * Reads the original design's environment variables, and the quota and listing ones (see
+ * {@link ENV_VARIABLES}): integers in decimal, booleans as `true/false/1/0/yes/no`, log levels and
+ * `SYNC_LISTING_STRATEGY` (`auto`, `bulk`, `paged`) case-insensitively, `SYNC_QUOTA_TIME_ZONE` as
+ * an IANA zone.
  * Unset or empty variables are left out, so the result spreads over defaults:
  * `new SyncWorker({ source, sink, ...configFromEnv(process.env) })`.
  *
@@ -340,7 +353,7 @@ export type EnvConfig = Partial<
  */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): EnvConfig {
   if (env.REDIS_CLUSTER_NODES?.trim()) parseClusterNodes(env.REDIS_CLUSTER_NODES);
-  const out: Record<string, number | boolean | LogLevel> = {};
+  const out: Record<string, number | boolean | string> = {};
   if (env.REDIS_URL !== undefined && env.REDIS_URL.trim() !== '') checkRedisUrl(env.REDIS_URL.trim(), 'REDIS_URL');
   for (const [variable, option] of Object.entries(ENV_VARIABLES)) {
     const raw = env[variable];
@@ -357,6 +370,13 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>> 
       const parsed = parseLogLevel(value);
       if (!parsed) throw bad('a log level (DEBUG, INFO, WARN, ERROR, SILENT)');
       out[option] = parsed;
+    } else if (option === 'listingStrategy') {
+      const lower = value.toLowerCase();
+      if (lower !== 'auto' && lower !== 'bulk' && lower !== 'paged') throw bad('a listing strategy (auto, bulk, paged)');
+      out[option] = lower;
+    } else if (option === 'quotaTimeZone') {
+      if (!IANAZone.isValidZone(value)) throw bad('an IANA time zone such as Europe/Berlin');
+      out[option] = value;
     } else {
       if (!/^\d+$/.test(value)) throw bad('a non-negative integer');
       const n = Number(value);

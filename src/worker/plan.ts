@@ -9,11 +9,12 @@ import { randomUUID } from 'node:crypto';
 import type { RecordSink } from '../adapters/sink.js';
 import type { StateStore } from '../adapters/state-store.js';
 import type { ApiCallCounts, CallEstimate, ListingEstimate, SourceAdapter } from '../adapters/source.js';
-import { chooseListing, expectedRecords, type Listing } from './listing-strategy.js';
+import { chooseListing, expectedRecordCounts, expectedRecords, type Listing } from './listing-strategy.js';
 import { compareStamps, scanUnseen } from './record-ops.js';
 import type { ResolvedSyncWorkerOptions } from './options.js';
 import type { RunKind } from './run.js';
 import { callsBetween } from './call-counts.js';
+import { UnknownEventError } from '../errors.js';
 
 /** Options of `SyncWorker.plan()`. */
 export interface PlanOptions {
@@ -66,15 +67,33 @@ export interface PlannedWrites {
 export interface RunPlan {
   readonly kind: RunKind;
   readonly eventId: string | undefined;
-  /** The listing strategy the run would use for its full-record or ID-only listing. */
+  /**
+   * The listing the run would actually use for its full-record or ID-only listing: `paged` when the
+   * strategy picks `bulk` but the source will list page by page (see {@link RunPlan.bulkFallback}).
+   */
   readonly listing: Listing;
+  /** Why a `bulk` strategy will list page by page (Bulk Read refused earlier, e.g. no bulk scope); `undefined` otherwise. */
+  readonly bulkFallback: string | undefined;
   /** Records the run expects to list (Redis's counts from the last run, or `expectedRecordCount`). Unit: records. */
   readonly expectedRecords: number;
-  /** Zoho calls the run would make, by kind; `undefined` when the source cannot estimate. */
+  /**
+   * False when Redis holds no record count for some of the events the run would list (no complete
+   * listing of them yet: an empty Redis, new events, events only written by pushes) and
+   * `expectedRecordCount` is not set. `calls` is then a floor (such a listing is counted at its
+   * index size, at least one page) and not exact; with `dailyCallLimit`, such a run is refused
+   * (`ERR_SYNC_QUOTA_BUDGET`) unless forced — set `expectedRecordCount` to budget by it.
+   */
+  readonly countsKnown: boolean;
+  /** Zoho calls the run would make, by kind; `undefined` when the source cannot estimate. `exact` is false when `countsKnown` is. */
   readonly calls: CallEstimate | undefined;
+  /** Why `calls` is not exact, one sentence each (empty when it is exact). */
+  readonly inexact: readonly string[];
   /** The writes (full sync, healing discrepancy check, when asked for); `undefined` otherwise. */
   readonly writes: PlannedWrites | undefined;
-  /** Zoho calls the plan itself made (the ID-only listing behind `writes`). Unit: calls. */
+  /**
+   * Zoho calls the plan itself made (the ID-only listing behind `writes`; through `SyncWorker.plan()`
+   * also the events list of a force plan and any token grant), added to today's tally. Unit: calls.
+   */
   readonly planCalls: ApiCallCounts;
 }
 
@@ -99,7 +118,24 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
   const known = await state.listEventIds();
   const meta = await state.getSyncMeta();
   const eventIds = kind === 'force' && options.eventId !== undefined ? [options.eventId] : undefined;
-  const expected = deps.options.expectedRecordCount ?? (await expectedRecords(state, sink, eventIds ?? known));
+  const byOption = deps.options.expectedRecordCount;
+  const inexact: string[] = [];
+  let unknownEvents = 0;
+  /** Expected records of a listing of `ids`, noting events Redis holds no count of. */
+  const countOf = async (ids: readonly string[]): Promise<number> => {
+    const counted = await expectedRecordCounts(state, sink, ids);
+    unknownEvents += counted.unknownEvents;
+    return counted.records;
+  };
+  let expected: number;
+  if (byOption !== undefined) {
+    expected = byOption;
+    inexact.push(`The record count is the expectedRecordCount option (${byOption}), not a count from Redis.`);
+  } else {
+    expected = await countOf(eventIds ?? known);
+    // An empty Redis knows no event: neither the events nor their records are counted.
+    if (eventIds === undefined && known.length === 0) unknownEvents += 1;
+  }
   const listing = await chooseListing(state, sink, deps.options, eventIds);
   const listings: ListingEstimate[] = [];
   const fullListing = kind === 'full' || kind === 'force' || (kind === 'incremental' && meta.watermark === undefined);
@@ -114,10 +150,11 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
   }
   if (kind === 'incremental' && meta.watermark !== undefined) {
     listings.push({ kind: 'changes', listing: 'paged', records: 0 });
+    inexact.push('The records changed since the watermark are known only once listed: counted as one page.');
     const stale = await staleEvents(deps, known, meta.lastStaleCheckAt);
     if (stale.length > 0) {
       const all = stale.length * 2 > known.length;
-      const records = await expectedRecords(state, sink, all ? known : stale);
+      const records = byOption ?? (await countOf(all ? known : stale));
       listings.push({
         kind: 'ids',
         listing: await chooseListing(state, sink, deps.options, all ? undefined : stale),
@@ -143,8 +180,45 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
       }
     }
   }
-  const calls = source.estimateCalls?.({ events: known.length, listings });
-  return { kind, eventId: eventIds?.[0], listing, expectedRecords: expected, calls, writes, planCalls };
+  const estimate = source.estimateCalls?.({ events: known.length, listings });
+  const countsKnown = unknownEvents === 0;
+  if (!countsKnown) {
+    inexact.push(
+      known.length === 0 && eventIds === undefined
+        ? 'Redis holds no events or record counts yet (no complete listing): the estimate is a floor of one page per listing; set expectedRecordCount for a budget.'
+        : `Redis holds no record count for ${unknownEvents} of the events listed (no complete listing of them yet): the estimate counts their index size, a floor.`,
+    );
+  }
+  const calls = estimate === undefined ? undefined : { ...estimate, exact: estimate.exact && countsKnown && byOption === undefined };
+  // The label says what will run: the source may list page by page what the strategy wants in bulk.
+  const mainListing = listings.findIndex((l) => l.kind !== 'changes');
+  const actual = mainListing >= 0 ? estimate?.listings?.[mainListing] : undefined;
+  if (estimate?.listings?.includes('bulk')) inexact.push('A bulk job takes status polls until Zoho finishes it: counted as one per job.');
+  const bulkFallback = listing === 'bulk' && actual === 'paged' ? (estimate?.bulkFallback ?? 'the source lists page by page') : undefined;
+  return {
+    kind,
+    eventId: eventIds?.[0],
+    listing: bulkFallback === undefined ? listing : 'paged',
+    bulkFallback,
+    expectedRecords: expected,
+    countsKnown,
+    calls,
+    inexact,
+    writes,
+    planCalls,
+  };
+}
+
+/**
+ * Checks that Zoho lists the event a force plan is for, as the forced run does before anything
+ * else (one events-list call, plus a token when none is cached), so a plan of an unknown event
+ * fails as its run would.
+ *
+ * @throws {@link UnknownEventError} when the events report has no such event; the source's errors.
+ */
+export async function assertEventInZoho(source: SourceAdapter, eventId: string, options: { signal?: AbortSignal | undefined; retries: number }): Promise<void> {
+  const events = await source.listEvents({ signal: options.signal, retries: options.retries });
+  if (!events.some((e) => e.id === eventId)) throw new UnknownEventError(eventId);
 }
 
 /** Events whose last sync is older than `staleAfterMs`, when a staleness check is due; else none. */

@@ -29,7 +29,7 @@ import type { RunSkipReason, SyncWorkerEvents } from './events.js';
 import { runFullSync } from './full-sync.js';
 import { runIncrementalSync } from './incremental-sync.js';
 import { checkRunOptions, type ResolvedSyncWorkerOptions, resolveLogger, resolveOptions, type SyncWorkerOptions } from './options.js';
-import { computePlan, type PlanOptions, type RunPlan } from './plan.js';
+import { assertEventInZoho, computePlan, type PlanOptions, type RunPlan } from './plan.js';
 import { DailyQuota, type QuotaUsage } from './quota.js';
 import { reconcile } from './reconcile.js';
 import { type RecordSyncResult, syncOneRecord } from './record-sync.js';
@@ -58,7 +58,11 @@ export interface SyncRunOptions {
 export interface RunPlanWithQuota extends RunPlan {
   /** Today's tally in the store, with `dailyCallLimit`; `undefined` when the sink keeps none. */
   readonly quota: QuotaUsage | undefined;
-  /** Whether the estimate fits the calls left today (`undefined` without `dailyCallLimit` or estimate). */
+  /**
+   * Whether the run would be admitted under `dailyCallLimit`: the estimate fits the calls left today
+   * and the record counts are known (`false` when they are not: the run would be refused).
+   * `undefined` without `dailyCallLimit` or an estimate.
+   */
   readonly fitsQuota: boolean | undefined;
 }
 
@@ -387,11 +391,18 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     // dead-letter is counted in `writes.rejected`, never compared with Redis; nothing is written.
     const source = new ScreenedSource(this.#source, async () => undefined);
     const deps = { source, sink: this.#retryingSink(options.signal), state: this.#retryingState(options.signal), options: this.options };
-    const plan = await computePlan(deps, kind, options);
-    await this.#quota.record(plan.planCalls);
+    const before = this.#callCounts();
+    let plan: RunPlan;
+    try {
+      // A forced run first checks that Zoho has the event: so does its plan (an unknown event fails alike).
+      if (kind === 'force') await assertEventInZoho(source, options.eventId!, { signal: options.signal, retries: this.options.maxRetries });
+      plan = await computePlan(deps, kind, options);
+    } finally {
+      await this.#quota.record(callsBetween(this.#callCounts(), before));
+    }
+    const planCalls = callsBetween(this.#callCounts(), before);
     const quota = await this.#quota.read();
-    const fitsQuota = quota?.left === undefined || plan.calls === undefined ? undefined : plan.calls.total <= quota.left;
-    return { ...plan, quota, fitsQuota };
+    return { ...plan, planCalls, quota, fitsQuota: fitsQuota(plan, quota) };
   }
 
   /**
@@ -712,12 +723,16 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       writes: false,
     });
     const usage = await this.#quota.read();
-    if (plan.calls === undefined || usage?.left === undefined || plan.calls.total <= usage.left) return true;
+    if (plan.calls === undefined || usage?.left === undefined) return true;
+    // Unknown record counts make the estimate a floor: admitting it could overrun the limit.
+    if (plan.countsKnown && plan.calls.total <= usage.left) return true;
+    const refusal = new QuotaBudgetError(plan.calls.total, usage.left, usage.day, plan.countsKnown);
     if (origin !== 'manual') {
+      if (!plan.countsKnown) this.#logger.warn(refusal.message, { code: refusal.code });
       this.#skipRun(ctx.runId, ctx.kind, origin, 'quota-budget');
       return false;
     }
-    throw new QuotaBudgetError(plan.calls.total, usage.left, usage.day);
+    throw refusal;
   }
 
   /** Starts an automatic run (start-up or tick), unless the Zoho daily quota pause is on. */
@@ -946,6 +961,12 @@ function describe(error: unknown): string {
 
 /** The run kinds, for validation and docs. */
 export const RUN_KINDS: readonly RunKind[] = Object.freeze(['full', 'incremental', 'force', 'discrepancy-check']);
+
+/** {@link RunPlanWithQuota.fitsQuota}: what the worker's budget check would decide. */
+export function fitsQuota(plan: RunPlan, quota: QuotaUsage | undefined): boolean | undefined {
+  if (quota?.left === undefined || plan.calls === undefined) return undefined;
+  return plan.countsKnown && plan.calls.total <= quota.left;
+}
 
 function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['calls_today'] {
   if (usage === undefined) return null;

@@ -380,6 +380,8 @@ export class ZohoCreatorSource implements SourceAdapter {
   estimateCalls(request: CallEstimateRequest): CallEstimate {
     const counts = { token: this.tokens.hasValidToken() ? 0 : 1, records: 0, ids: 0, meta: this.codec === undefined ? 1 : 0 };
     let exact = true;
+    const listings: ('paged' | 'bulk')[] = [];
+    let bulkFallback: string | undefined;
     if (request.events !== undefined) counts.meta += Math.max(1, Math.ceil(request.events / this.pageSize));
     for (const l of request.listings) {
       const kind = l.kind === 'ids' ? 'ids' : 'records';
@@ -392,11 +394,16 @@ export class ZohoCreatorSource implements SourceAdapter {
         const jobs = Math.max(1, Math.ceil(records / BULK_READ_MAX_RECORDS));
         counts[kind] += jobs * 3 + (kind === 'records' && this.bulkShape === undefined ? 1 : 0);
         exact = false;
+        listings.push('bulk');
       } else {
         counts[kind] += skipped > 0 ? Math.max(1, Math.ceil(records / this.pageSize)) : Math.max(chunks, Math.ceil(records / this.pageSize));
+        listings.push('paged');
+        if (l.listing === 'bulk' && l.kind !== 'changes') {
+          bulkFallback ??= this.bulkUnavailable ?? `Bulk Read takes at most ${MAX_EVENT_IDS_PER_CRITERIA} events per criteria; ${l.eventCount} are listed`;
+        }
       }
     }
-    return { ...counts, total: counts.token + counts.records + counts.ids + counts.meta, exact };
+    return { ...counts, total: counts.token + counts.records + counts.ids + counts.meta, exact, listings, bulkFallback };
   }
 
   /**

@@ -215,8 +215,9 @@ describe('commands against the simulator and the real Redis', () => {
     const c = capture(cliEnv(prefix));
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--json'], c.io)).toBe(EXIT.OK);
     const plan = c.lines().find((l) => l.event === 'plan')!.data;
-    expect(plan).toMatchObject({ kind: 'full', listing: 'paged', expectedRecords: 0, writes: { upserts: 1500, removals: 0 } });
-    expect(plan.calls).toMatchObject({ exact: true, records: 1 });
+    // An empty Redis holds no counts: the estimate is a floor and says so.
+    expect(plan).toMatchObject({ kind: 'full', listing: 'paged', expectedRecords: 0, countsKnown: false, writes: { upserts: 1500, removals: 0 } });
+    expect(plan.calls).toMatchObject({ exact: false, records: 1 });
     expect(plan.quota).toMatchObject({ timeZone: 'UTC' });
     expect(c.lines().some((l) => l.event === 'syncStarted')).toBe(false);
     expect(await redis.exists(`${prefix}:{g}:meta`)).toBe(0);
@@ -224,6 +225,36 @@ describe('commands against the simulator and the real Redis', () => {
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], text.io)).toBe(EXIT.OK);
     expect(text.stdout()).toMatch(/Plan: full sync, paged listing/);
     expect(text.stdout()).toMatch(/Writes: 1,500 upserts, 0 removals in 12 events/);
+    expect(text.stdout()).toMatch(/Zoho calls: at least \d+ .*\n {2}not exact: Redis holds no events or record counts yet/);
+    // The plan's own calls are tallied; the line reads "<n> used; no dailyCallLimit set".
+    expect(text.stdout()).toMatch(/Quota today \(\d{4}-\d\d-\d\d, UTC\): \d+ used; no dailyCallLimit set \(SYNC_DAILY_CALL_LIMIT\)\n/);
+  });
+
+  it('SYNC_DAILY_CALL_LIMIT: --dry-run says the run would be refused, the run is refused, --ignore-quota-budget runs it', async () => {
+    const prefix = newPrefix();
+    const env = cliEnv(prefix, { SYNC_DAILY_CALL_LIMIT: '1000', SIM_EVENTS: '3', SIM_REGISTRATIONS: '200' });
+    const dry = capture(env);
+    expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], dry.io)).toBe(EXIT.OK);
+    expect(dry.stdout()).toMatch(/ used of 1,000, \d+ left; UNKNOWN \(no record counts in Redis: the run would be refused/);
+    const refused = capture(env);
+    expect(await runCli(['full-sync', '--simulator'], refused.io)).toBe(EXIT.FAILED);
+    expect(refused.stderr()).toMatch(/Refusing to start: Redis holds no record counts .*\[ERR_SYNC_QUOTA_BUDGET\]\n$/);
+    const forced = capture(env);
+    expect(await runCli(['full-sync', '--simulator', '--ignore-quota-budget'], forced.io)).toBe(EXIT.OK);
+    const after = capture(env);
+    expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], after.io)).toBe(EXIT.OK);
+    expect(after.stdout()).toMatch(/Plan: full sync, paged listing of about 200 records\n/);
+    expect(after.stdout()).toMatch(/ used of 1,000, \d+ left; fits\n/);
+  });
+
+  it('force-sync <unknown event> --dry-run fails as the run does (exit 1, the unknown-event reason)', async () => {
+    const run = capture(cliEnv(newPrefix()));
+    expect(await runCli(['force-sync', '123', '--simulator'], run.io)).toBe(EXIT.FAILED);
+    const dry = capture(cliEnv(newPrefix()));
+    expect(await runCli(['force-sync', '123', '--simulator', '--dry-run'], dry.io)).toBe(EXIT.FAILED);
+    expect(dry.stderr()).toBe(run.stderr());
+    expect(dry.stderr()).toBe('zoho-redis-sync: force-sync failed: Unknown event 123: it is not in the Zoho events report [ERR_SYNC_UNKNOWN_EVENT]\n');
+    expect(dry.lines().some((l) => l.event === 'plan')).toBe(false);
   });
 
   it('--simulator writes under SIM_KEY_PREFIX, never under SYNC_KEY_PREFIX (the real data\'s prefix)', async () => {

@@ -92,7 +92,27 @@ describe('configFromEnv', () => {
     expect(configFromEnv({ SYNC_BATCH_SIZE: '' })).toEqual({});
   });
 
+  it('reads the quota and listing variables (SYNC_DAILY_CALL_LIMIT, SYNC_LISTING_STRATEGY, …)', () => {
+    expect(
+      configFromEnv({
+        SYNC_DAILY_CALL_LIMIT: '1000',
+        SYNC_QUOTA_TIME_ZONE: 'Asia/Ho_Chi_Minh',
+        SYNC_LISTING_STRATEGY: 'Bulk',
+        SYNC_BULK_READ_THRESHOLD: '50000',
+        SYNC_EXPECTED_RECORD_COUNT: '0',
+      }),
+    ).toEqual({ dailyCallLimit: 1000, quotaTimeZone: 'Asia/Ho_Chi_Minh', listingStrategy: 'bulk', bulkReadThreshold: 50_000, expectedRecordCount: 0 });
+    const worker = resolveOptions({ source, sink, ...configFromEnv({ SYNC_DAILY_CALL_LIMIT: '250', SYNC_LISTING_STRATEGY: 'paged' }) });
+    expect(worker).toMatchObject({ dailyCallLimit: 250, listingStrategy: 'paged' });
+  });
+
   it.each([
+    ['SYNC_DAILY_CALL_LIMIT', '0'],
+    ['SYNC_DAILY_CALL_LIMIT', '1k'],
+    ['SYNC_LISTING_STRATEGY', 'fast'],
+    ['SYNC_BULK_READ_THRESHOLD', '-5'],
+    ['SYNC_EXPECTED_RECORD_COUNT', 'many'],
+    ['SYNC_QUOTA_TIME_ZONE', 'Mars/Olympus'],
     ['SYNC_BATCH_SIZE', 'ten'],
     ['SYNC_BATCH_SIZE', '0'],
     ['SYNC_INTERVAL_MS', '5m'],

@@ -1,0 +1,85 @@
+/**
+ * Review findings on `worker.plan()` and the daily budget: a plan on an empty Redis is a floor and
+ * says so (and the budget refuses to admit a run on it), and the plan's listing label is the one
+ * that will run (a bulk strategy the source will list page by page is labelled `paged`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { QuotaBudgetError } from '../../src/errors.js';
+import { createHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h.close();
+});
+
+describe('a plan without record counts in Redis', () => {
+  it('says the estimate is a floor (exact: false, and why), and the budget refuses the run instead of overrunning', async () => {
+    // 5 pages of records: a full sync costs token 1 + events list 1 + records 5 = 7 calls; the
+    // empty-Redis estimate sees one page (3 calls). The review saw 8 calls made against a limit of 6.
+    h = await createHarness({ dataset: { events: 4, registrations: 4200, seed: 31 } });
+    const worker = h.worker({ dailyCallLimit: 6, listingStrategy: 'paged' });
+    const plan = await worker.plan('full', { writes: false });
+    expect(plan.countsKnown).toBe(false);
+    expect(plan.calls?.exact).toBe(false);
+    expect(plan.inexact.join(' ')).toContain('Redis holds no events or record counts yet');
+    expect(plan.calls!.total).toBeLessThanOrEqual(6); // the floor "fits" — which is why it must not be trusted
+    h.sim.clearRequests();
+    const refused = worker.performFullSync();
+    await expect(refused).rejects.toBeInstanceOf(QuotaBudgetError);
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false, callsLeft: 6 });
+    await expect(refused).rejects.toThrow(/expectedRecordCount/);
+    expect(h.sim.requests).toHaveLength(0);
+    expect((await worker.getQuotaUsage())?.used.total).toBe(0);
+
+    // Forced, it runs; afterwards Redis holds the counts and the same plan is exact.
+    const run = await worker.performFullSync({ ignoreQuotaBudget: true });
+    expect(run.apiCalls.total).toBe(7);
+    const again = await h.worker({ listingStrategy: 'paged' }).plan('full', { writes: false });
+    expect(again).toMatchObject({ countsKnown: true, inexact: [] });
+    expect(again.calls).toMatchObject({ exact: true });
+  });
+
+  it('budgets by expectedRecordCount when it is set (not exact, but admitted or refused by it)', async () => {
+    h = await createHarness({ dataset: { events: 4, registrations: 4200, seed: 32 } });
+    const tooSmall = h.worker({ dailyCallLimit: 6, listingStrategy: 'paged', expectedRecordCount: 4200 });
+    const plan = await tooSmall.plan('full', { writes: false });
+    expect(plan).toMatchObject({ countsKnown: true, expectedRecords: 4200 });
+    expect(plan.calls).toMatchObject({ exact: false, records: 5 });
+    expect(plan.inexact.join(' ')).toContain('expectedRecordCount');
+    await expect(tooSmall.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: true });
+    const fits = h.worker({ dailyCallLimit: 7, listingStrategy: 'paged', expectedRecordCount: 4200 });
+    const run = await fits.performFullSync();
+    expect(run.apiCalls.total).toBe(7);
+    expect(plan.calls?.total).toBe(7);
+  });
+
+  it('counts a force plan of an event Redis holds no count of as unknown', async () => {
+    h = await createHarness({ dataset: { events: 3, registrations: 900, seed: 33 } });
+    const event = h.sim.listEvents()[0]!;
+    const worker = h.worker({ dailyCallLimit: 100, listingStrategy: 'paged' });
+    const plan = await worker.plan('force', { eventId: event.id, writes: false });
+    expect(plan.countsKnown).toBe(false);
+    expect(plan.inexact.join(' ')).toContain('no record count for 1 of the events');
+    await expect(worker.forceSyncEvent(event.id)).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false });
+  });
+});
+
+describe("the plan's listing label", () => {
+  it('says paged for a bulk strategy once the source knows Bulk Read is refused (missing scope)', async () => {
+    h = await createHarness({
+      dataset: { events: 3, registrations: 700, seed: 34 },
+      scopes: ['ZohoCreator.report.READ', 'ZohoCreator.dashboard.READ'],
+    });
+    const worker = h.worker({ listingStrategy: 'bulk' });
+    const before = await worker.plan('full', { writes: false });
+    expect(before.listing).toBe('bulk'); // nothing known yet: the run will try bulk first
+    await worker.performFullSync(); // refused once (code 2945), listed page by page
+    h.sim.clearRequests();
+    const plan = await worker.plan('full', { writes: false });
+    expect(plan.listing).toBe('paged');
+    expect(plan.bulkFallback).toContain('ZohoCreator.bulk.CREATE');
+    const run = await worker.performFullSync();
+    expect(h.sim.countRequests({ kind: 'bulk-create' })).toBe(0);
+    expect(plan.calls).toMatchObject({ exact: true, total: run.apiCalls.total });
+  });
+});
