@@ -23,7 +23,7 @@ import { DelayedError, type Job, Queue, QueueEvents, UnrecoverableError, Waiting
 import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
 import type { ApiCallCounts, SourceAdapter, SourceEvent } from '../adapters/source.js';
-import { ConfigError, InvalidInputError, isSyncError, SyncError, SyncErrorCode, type SyncErrorCodeValue, toSyncError } from '../errors.js';
+import { ConfigError, InvalidInputError, isSyncError, QuotaBudgetError, SyncError, SyncErrorCode, type SyncErrorCodeValue, toSyncError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../logger.js';
 import type { RedisSink } from '../redis/redis-sink.js';
 import type { DiscrepancyReport } from '../worker/discrepancy.js';
@@ -31,7 +31,9 @@ import type { SyncWorkerEvents } from '../worker/events.js';
 import { type ResolvedSyncWorkerOptions, resolveOptions, type SyncWorkerOptions } from '../worker/options.js';
 import type { RunHandle, RunKind, RunProgress, RunRequest, RunResult } from '../worker/run.js';
 import { emptyStats, type StatusLastRun, type StatusRun, type SyncStats, type SyncWorkerStatus } from '../worker/status.js';
-import { SyncWorker } from '../worker/sync-worker.js';
+import { fitsQuota, type RunPlanWithQuota, SyncWorker } from '../worker/sync-worker.js';
+import { assertEventInZoho, type PlanOptions } from '../worker/plan.js';
+import { planDistributedRun } from './plan-fanout.js';
 import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
 import { SharedCallLimiter } from './call-limiter.js';
@@ -102,6 +104,8 @@ export interface JobActivity {
 
 interface RootData extends CheckRootData {
   readonly eventId?: string;
+  /** The run was forced past `dailyCallLimit` (an incremental's local worker checks the budget again). */
+  readonly ignoreQuotaBudget?: boolean;
   readonly zohoEventIds?: readonly string[];
 }
 
@@ -318,6 +322,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       allowMassRemoval: request.allowMassRemoval ?? false,
       eventId,
       heal: request.kind === 'discrepancy-check' ? (request.heal ?? false) : undefined,
+      ignoreQuotaBudget: request.ignoreQuotaBudget === true ? true : undefined,
       step: 'plan',
     };
     const opts = {
@@ -325,7 +330,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       jobId: `run-${runId}`,
       ...(eventId ? { deduplication: { id: `force-${eventId}` } } : {}),
     };
-    const added = this.#queue.add(request.kind, data, opts);
+    // Refused up front, as a single SyncWorker refuses it: nothing is queued, no Zoho call is made.
+    const added = this.#checkBudget(request).then(() => this.#queue.add(request.kind, data, opts));
     const accepted = added.then((job) => {
       id = (job.id ?? `run-${runId}`).replace(/^run-/, '');
     });
@@ -353,23 +359,79 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     };
   }
 
-  /** Queues a full sync (fanned out) and waits for it. @throws the run's `SyncError`. */
-  async performFullSync(options: { allowMassRemoval?: boolean } = {}): Promise<RunResult> {
+  /**
+   * Queues a full sync (fanned out) and waits for it.
+   * @throws {@link QuotaBudgetError} (nothing queued) when its plan exceeds the calls left today under
+   *   `dailyCallLimit`, or Redis holds no counts to plan by, unless `ignoreQuotaBudget`; the run's `SyncError`.
+   */
+  async performFullSync(options: { allowMassRemoval?: boolean; ignoreQuotaBudget?: boolean } = {}): Promise<RunResult> {
     return this.trigger({ kind: 'full', ...options }).result;
   }
 
-  /** Queues an incremental sync and waits for it. @throws the run's `SyncError`. */
-  async performIncrementalSync(options: { allowMassRemoval?: boolean } = {}): Promise<RunResult> {
+  /** Queues an incremental sync and waits for it. @throws as {@link DistributedSync.performFullSync}. */
+  async performIncrementalSync(options: { allowMassRemoval?: boolean; ignoreQuotaBudget?: boolean } = {}): Promise<RunResult> {
     return this.trigger({ kind: 'incremental', ...options }).result;
   }
 
-  /** Queues (or joins) a forced sync of one event and waits for it. @throws the run's `SyncError`. */
-  async forceSyncEvent(eventId: string, options: { allowMassRemoval?: boolean } = {}): Promise<RunResult> {
+  /** Queues (or joins) a forced sync of one event and waits for it. @throws as {@link DistributedSync.performFullSync}. */
+  async forceSyncEvent(eventId: string, options: { allowMassRemoval?: boolean; ignoreQuotaBudget?: boolean } = {}): Promise<RunResult> {
     return this.trigger({ kind: 'force', eventId, ...options }).result;
   }
 
-  /** Queues a discrepancy check and waits for its report. @throws the run's `SyncError`. */
-  async checkDiscrepancies(options: { heal?: boolean; allowMassRemoval?: boolean } = {}): Promise<DiscrepancyReport> {
+  /**
+   * What a run of `kind` would cost and do, without queueing it: the same {@link RunPlanWithQuota} as
+   * `SyncWorker.plan()`, with a full sync's and a discrepancy check's Zoho calls as their fan-out
+   * makes them (one events list, then one listing per partition planned from Redis's counts, and the
+   * heal partitions' listings). A force plan first checks that Zoho lists the event. The plan's own
+   * Zoho calls (the ID-only listing behind `writes`, the events list of a force plan) go through the
+   * shared call budget and into today's tally. Writes no record, index, metadata, checkpoint or watermark.
+   *
+   * @throws {@link InvalidInputError} for a `force` plan without a valid `eventId`; {@link UnknownEventError}
+   *   for an event Zoho does not list; {@link ZohoApiError}, {@link SinkError} as a run would.
+   */
+  async plan(kind: RunKind, options: PlanOptions = {}): Promise<RunPlanWithQuota> {
+    if (kind === 'force' && (typeof options.eventId !== 'string' || !EVENT_ID.test(options.eventId))) {
+      throw new InvalidInputError('A force plan needs `eventId`: a string of 1–19 digits');
+    }
+    const before = this.#source.getCallCounts?.() ?? ZERO_CALLS;
+    let plan: Awaited<ReturnType<typeof planDistributedRun>>;
+    try {
+      if (kind === 'force') await assertEventInZoho(this.#source, options.eventId!, { signal: options.signal, retries: this.options.maxRetries });
+      plan = await planDistributedRun(this.#planDeps(), kind, options);
+    } finally {
+      await this.#quota.record(callsBetween(this.#source.getCallCounts?.() ?? ZERO_CALLS, before));
+    }
+    const planCalls = callsBetween(this.#source.getCallCounts?.() ?? ZERO_CALLS, before);
+    const quota = await this.#quota.read();
+    return { ...plan, planCalls, quota, fitsQuota: fitsQuota(plan, quota) };
+  }
+
+  #planDeps() {
+    return { source: this.#source, sink: this.#o.sink, options: this.options, unknownPartitions: this.#o.unknownPartitions };
+  }
+
+  /**
+   * With `dailyCallLimit` (and without `ignoreQuotaBudget`): plans the run (calls only, Redis reads)
+   * and refuses it when the estimate exceeds the calls left today in the shared tally, or when Redis
+   * holds no record counts to plan by (the estimate would be a floor).
+   *
+   * @throws {@link QuotaBudgetError}; the store's errors.
+   */
+  async #checkBudget(request: RunRequest): Promise<void> {
+    if (this.options.dailyCallLimit === undefined || request.ignoreQuotaBudget === true || !this.#quota.supported) return;
+    const plan = await planDistributedRun(this.#planDeps(), request.kind, {
+      eventId: request.kind === 'force' ? request.eventId : undefined,
+      heal: request.kind === 'discrepancy-check' ? request.heal : undefined,
+      writes: false,
+    });
+    const usage = await this.#quota.read();
+    if (plan.calls === undefined || usage?.left === undefined) return;
+    if (plan.countsKnown && plan.calls.total <= usage.left) return;
+    throw new QuotaBudgetError(plan.calls.total, usage.left, usage.day, plan.countsKnown);
+  }
+
+  /** Queues a discrepancy check and waits for its report. @throws as {@link DistributedSync.performFullSync}. */
+  async checkDiscrepancies(options: { heal?: boolean; allowMassRemoval?: boolean; ignoreQuotaBudget?: boolean } = {}): Promise<DiscrepancyReport> {
     const result = await this.trigger({ kind: 'discrepancy-check', ...options }).result;
     if (!result.discrepancies) throw new SyncError('The discrepancy check produced no report', SyncErrorCode.VERIFICATION);
     return result.discrepancies;
@@ -569,10 +631,10 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       if (error instanceof WaitingChildrenError || error instanceof EventLeaseBusyError) throw error;
       if (error instanceof SkippedRun) {
         const m = this.#o.connection.multi();
-        m.hincrby(this.#keys.stats, 'lease_skipped_runs', 1);
+        m.hincrby(this.#keys.stats, error.reason === 'lease-held' ? 'lease_skipped_runs' : 'quota_skipped_runs', 1);
         m.hdel(this.#keys.current, runId);
         await m.exec();
-        await this.#publish(job, 'runSkipped', { runId, kind, trigger: 'tick', reason: 'lease-held', at: new Date().toISOString(), pausedUntil: undefined });
+        await this.#publish(job, 'runSkipped', { runId, kind, trigger: 'tick', reason: error.reason, at: new Date().toISOString(), pausedUntil: undefined });
         return { skipped: true };
       }
       const err = toSyncError(error);
@@ -603,7 +665,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       { eventGuard: ({ abort }) => createEventGuard({ redis: this.#o.redis, keys: this.#o.sink.keys, owner, ttlMs: this.#o.eventLeaseTtlMs, abort }) },
     );
     for (const event of PUBLISHED_EVENTS) worker.on(event, ((payload: unknown) => void this.#publish(job, event, payload).catch(() => undefined)) as never);
-    const request: RunRequest = { kind: 'incremental', allowMassRemoval: job.data.allowMassRemoval };
+    const request: RunRequest = { kind: 'incremental', allowMassRemoval: job.data.allowMassRemoval, ignoreQuotaBudget: job.data.ignoreQuotaBudget };
     worker.on('syncStarted', (payload) => {
       void this.#publish(job, 'syncStarted', { ...payload, runId }).catch(() => undefined);
     });
@@ -622,6 +684,8 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       );
       const scheduled = String(job.id).startsWith('repeat:');
       if (!admitted && scheduled && isSyncError(error) && error.code === SyncErrorCode.LEASE) throw new SkippedRun();
+      // A scheduled incremental over the day's budget is skipped, as a SyncWorker skips such a tick.
+      if (!admitted && scheduled && isSyncError(error) && error.code === SyncErrorCode.QUOTA_BUDGET) throw new SkippedRun('quota-budget');
       // Another job writes one of the events this run reached: nothing past the committed pages moved
       // (no watermark); a scheduled run is skipped, a triggered one delayed (no attempt spent).
       if (error instanceof EventLeaseBusyError) {
@@ -868,8 +932,12 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
   }
 }
 
-/** A scheduled run that did not start because another run holds the global lease. */
-class SkippedRun extends Error {}
+/** A scheduled run that did not start: another run holds the global lease, or it exceeds the day's budget. */
+class SkippedRun extends Error {
+  constructor(readonly reason: 'lease-held' | 'quota-budget' = 'lease-held') {
+    super(`Scheduled run skipped (${reason})`);
+  }
+}
 
 /** The status's `calls_today` from a tally read (`null` without a tally), as `SyncWorker` reports it. */
 function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['calls_today'] {
@@ -884,7 +952,9 @@ function positive(option: string, value: number | undefined, fallback: number): 
 }
 
 function isRetryable(error: SyncError): boolean {
-  return ![SyncErrorCode.INVALID_INPUT, SyncErrorCode.INVALID_OPTION, SyncErrorCode.UNKNOWN_EVENT, SyncErrorCode.MASS_REMOVAL].includes(error.code as never);
+  return ![SyncErrorCode.INVALID_INPUT, SyncErrorCode.INVALID_OPTION, SyncErrorCode.UNKNOWN_EVENT, SyncErrorCode.MASS_REMOVAL, SyncErrorCode.QUOTA_BUDGET].includes(
+    error.code as never,
+  );
 }
 
 function add(a: ApiCallCounts, b: ApiCallCounts): ApiCallCounts {

@@ -93,7 +93,7 @@ describe('DistributedSync on BullMQ (real Redis, simulator)', () => {
   it('a full sync fans out over two processing replicas and ends equal to the simulator; a third replica sees the status and events', async () => {
     const a = make();
     const b = make();
-    const observer = make({ processJobs: false, worker: { dailyCallLimit: 5000 } });
+    const observer = make({ processJobs: false, worker: { dailyCallLimit: 5000, expectedRecordCount: 2419 } });
     await Promise.all([a.start(), b.start(), observer.start()]);
     const tallyBefore = (await observer.getQuotaUsage())!.used.total;
     const seen = { eventSynced: 0, completed: 0 };
