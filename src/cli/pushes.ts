@@ -71,7 +71,7 @@ export async function replayPushes(
   source: SourceAdapter,
   sink: RecordSink,
   state: StateStore,
-  options: { maxAttempts?: number; retryBaseMs?: number; timeoutMs?: number } = {},
+  options: { maxAttempts?: number; retryBaseMs?: number; timeoutMs?: number; quotaTimeZone?: string } = {},
 ): Promise<CliReplayResult> {
   const ids = new Set(await inbox.replayDead(Date.now()));
   let applied = 0;
@@ -99,6 +99,8 @@ export async function replayPushes(
       retryMaxMs: 10_000,
       trusted: false,
       idleBlockMs: 200,
+      // The replay's by-ID reads go into the daily tally, as every Zoho call of the library does.
+      quotaTimeZone: options.quotaTimeZone,
     },
     {
       now: Date.now,

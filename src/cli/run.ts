@@ -94,7 +94,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     source = await createSource(io.env, { simulator: args.simulator, logger });
     if (args.command === 'replay-pushes') {
       const inbox = new PushInbox({ redis: redis.redis, keyPrefix: redis.keyPrefix });
-      const result = await replayPushes(inbox, redis.redis, source.source, redis.sink, redis.sink.state);
+      const result = await replayPushes(inbox, redis.redis, source.source, redis.sink, redis.sink.state, {
+        quotaTimeZone: configFromEnv(io.env).quotaTimeZone,
+      });
       reporter.document(
         'replay-pushes',
         mode === 'json' ? result : `Replayed ${result.replayed} push(es): ${result.applied} applied, ${result.failed} failed again\n`,

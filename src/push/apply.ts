@@ -18,7 +18,7 @@
  * the tombstone also refuses a version a sync listed before the delete.
  */
 import type { RecordSink } from '../adapters/sink.js';
-import type { RejectedRecord, SourceAdapter, SourceRecord } from '../adapters/source.js';
+import type { ApiCallCounts, CallBudget, RejectedRecord, SourceAdapter, SourceRecord } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
 import { locateRecord, upsertInOrder } from '../worker/record-ops.js';
 import { parseZohoJson } from '../zoho/json.js';
@@ -44,6 +44,36 @@ export interface ApplyOptions {
   readonly trusted: boolean;
   readonly signal?: AbortSignal | undefined;
   readonly retries?: number | undefined;
+  /** Counts the Zoho requests the batch sends (for the daily tally), failed ones too. */
+  readonly calls?: PushCalls | undefined;
+}
+
+/**
+ * The Zoho requests of push batches, counted as the source spends them (each request sent, retries
+ * included, calls `spend()` of the call's budget): by-ID reads as `records`, the settings call a
+ * trusted push's normalisation may need as `meta`. Token grants are not counted (the token
+ * manager sends them outside any call's budget). Units: calls.
+ */
+export class PushCalls {
+  #records = 0;
+  #meta = 0;
+  /** Spent by the by-ID reads. */
+  readonly records: CallBudget = {
+    spend: () => {
+      this.#records += 1;
+    },
+  };
+  /** Spent by `normaliseRecord` (trusted pushes). */
+  readonly meta: CallBudget = {
+    spend: () => {
+      this.#meta += 1;
+    },
+  };
+
+  /** The counts so far. Never throws. */
+  counts(): ApiCallCounts {
+    return { token: 0, records: this.#records, ids: 0, meta: this.#meta, total: this.#records + this.#meta };
+  }
 }
 
 /**
@@ -71,7 +101,11 @@ export async function applyPushBatch(
     if (options.trusted && entry.action === 'deleted') {
       trustedRemovals.push(entry);
     } else if (options.trusted && entry.recordJson !== undefined && source.normaliseRecord) {
-      const normalised = await source.normaliseRecord(parseZohoJson(entry.recordJson), { signal: options.signal, retries: options.retries });
+      const normalised = await source.normaliseRecord(parseZohoJson(entry.recordJson), {
+        signal: options.signal,
+        retries: options.retries,
+        callBudget: options.calls?.meta,
+      });
       if ('reason' in normalised) {
         rejected.push(normalised);
         outcomes.set(entry.recordId, 'rejected');
@@ -103,7 +137,7 @@ export async function applyPushBatch(
     const readAt = Date.now();
     let items: readonly SourceRecord[];
     if (source.getRecordsById) {
-      const page = await source.getRecordsById(ids, { signal: options.signal, retries: options.retries });
+      const page = await source.getRecordsById(ids, { signal: options.signal, retries: options.retries, callBudget: options.calls?.records });
       items = page.items;
       for (const r of page.rejected) {
         rejected.push(r);
@@ -114,7 +148,9 @@ export async function applyPushBatch(
         }
       }
     } else {
-      const read = await Promise.all(ids.map((id) => source.getRecord(id, { signal: options.signal, retries: options.retries })));
+      const read = await Promise.all(
+        ids.map((id) => source.getRecord(id, { signal: options.signal, retries: options.retries, callBudget: options.calls?.records })),
+      );
       items = read.filter((r): r is SourceRecord => r !== undefined);
     }
     const seen = new Set<string>();

@@ -19,7 +19,9 @@ import type { RecordSink } from '../adapters/sink.js';
 import type { SourceAdapter } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
 import { type SyncError, toSyncError } from '../errors.js';
-import { applyPushBatch } from './apply.js';
+import { applyPushBatch, PushCalls } from './apply.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { DailyQuota } from '../worker/quota.js';
 import type { PushAppliedPayload, PushDeadLetteredPayload } from './events.js';
 import type { PushEntry, PushInbox } from './inbox.js';
 
@@ -39,6 +41,13 @@ export interface PushProcessorSettings {
   readonly trusted: boolean;
   /** How long an idle `XREADGROUP` blocks before the loop looks at retries and abandoned entries again. */
   readonly idleBlockMs: number;
+  /**
+   * IANA zone whose midnight starts the Zoho day of the daily tally (the worker's `quotaTimeZone`):
+   * every batch's Zoho calls are added to it. @defaultValue `UTC`
+   */
+  readonly quotaTimeZone?: string | undefined;
+  /** Where a failure to record the tally is logged. @defaultValue silent */
+  readonly logger?: Logger | undefined;
 }
 
 /** What the processor reports back. */
@@ -81,6 +90,8 @@ export class PushProcessor {
   readonly #settings: PushProcessorSettings;
   readonly #hooks: PushProcessorHooks;
   readonly #retries = new Map<string, Retry>();
+  /** The Zoho day's tally in the store, shared with the workers on the same sink. */
+  readonly #quota: DailyQuota;
   #reader: Redis | Cluster | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -103,6 +114,7 @@ export class PushProcessor {
     this.#state = state;
     this.#settings = settings;
     this.#hooks = hooks;
+    this.#quota = new DailyQuota(state, undefined, settings.quotaTimeZone ?? 'UTC', settings.logger ?? silentLogger);
   }
 
   /** True while the loop runs. */
@@ -208,12 +220,16 @@ export class PushProcessor {
   async #apply(batch: readonly PushEntry[]): Promise<void> {
     this.counts.batches++;
     let result: Awaited<ReturnType<typeof applyPushBatch>>;
+    const calls = new PushCalls();
     try {
-      result = await applyPushBatch(this.#source, this.#sink, this.#state, batch, { trusted: this.#settings.trusted });
+      result = await applyPushBatch(this.#source, this.#sink, this.#state, batch, { trusted: this.#settings.trusted, calls });
     } catch (error) {
+      await this.#quota.record(calls.counts());
       await this.#failed(batch, toSyncError(error));
       return;
     }
+    // Zoho counted these calls against the day's limit, as it counts a run's.
+    await this.#quota.record(calls.counts());
     const ids = batch.map((e) => e.id);
     await this.#inbox.complete(ids);
     this.counts.staleWritesRefused += result.staleWritesRefused;

@@ -17,6 +17,7 @@ import type { SourceAdapter } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
 import { ConfigError, SyncError, SyncErrorCode } from '../errors.js';
 import type { SyncHttpResponse } from '../http/options.js';
+import { IANAZone } from 'luxon';
 import { createConsoleLogger, type Logger } from '../logger.js';
 import type { ZohoPushEvents } from './events.js';
 import { type DeadPushEntry, PushInbox, type PushEntry } from './inbox.js';
@@ -69,6 +70,12 @@ export interface ZohoPushesOptions {
   readonly logger?: Logger | undefined;
   /** Clock (epoch ms), for tests. @defaultValue `Date.now` */
   readonly now?: (() => number) | undefined;
+  /**
+   * The worker's `quotaTimeZone`: the Zoho calls of every push batch (by-ID reads; a trusted push's
+   * settings call) are added to the daily tally of the day that starts at 00:00 there, the tally
+   * runs and plans count in. @defaultValue `UTC`
+   */
+  readonly quotaTimeZone?: string | undefined;
 }
 
 /** Push figures (snake_case, like the worker status). Units: pushes unless stated. */
@@ -92,7 +99,7 @@ export interface PushStatus {
 
 const OPTION_KEYS = new Set([
   'redis', 'source', 'sink', 'state', 'secret', 'sharedSecret', 'keyPrefix', 'toleranceMs', 'maxBodyBytes', 'coalesceWindowMs', 'maxBatch',
-  'claimIdleMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs', 'trusted', 'deadLetterMaxLength', 'logger', 'now',
+  'claimIdleMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs', 'trusted', 'deadLetterMaxLength', 'logger', 'now', 'quotaTimeZone',
 ]);
 
 /**
@@ -138,6 +145,10 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
     if (typeof trusted !== 'boolean') throw new ConfigError('trusted', 'Expected `trusted` to be a boolean');
     if (trusted && typeof source.normaliseRecord !== 'function') throw new ConfigError('trusted', 'Trusted mode needs a source with normaliseRecord()');
     const now = options.now ?? Date.now;
+    const quotaTimeZone = options.quotaTimeZone ?? 'UTC';
+    if (typeof quotaTimeZone !== 'string' || !IANAZone.isValidZone(quotaTimeZone)) {
+      throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone such as Europe/Berlin, got ${String(quotaTimeZone)}`);
+    }
     const toleranceMs = int('toleranceMs', options.toleranceMs, 300_000, 1000);
     const maxBodyBytes = int('maxBodyBytes', options.maxBodyBytes, 262_144, 256);
     const maxBatch = int('maxBatch', options.maxBatch, 200, 1);
@@ -179,6 +190,8 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
         retryMaxMs: int('retryMaxMs', options.retryMaxMs, 60_000, 1),
         trusted,
         idleBlockMs: 1000,
+        quotaTimeZone,
+        logger: this.#logger,
       },
       {
         now,
