@@ -645,10 +645,19 @@ async function main(): Promise<void> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   log(`bench: Redis ${redisVersion} at ${REDIS_URL}, Node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ', QUICK' : ''}`);
-  // BENCH_ONLY=pushes, BENCH_ONLY=scale-out or BENCH_ONLY=bulk-read runs that section alone.
+  // BENCH_ONLY=throughput, pushes, scale-out or bulk-read runs that section alone.
   const only = process.env.BENCH_ONLY;
-  const all = only !== 'pushes' && only !== 'scale-out' && only !== 'bulk-read';
+  const all = only !== 'throughput' && only !== 'pushes' && only !== 'scale-out' && only !== 'bulk-read';
   try {
+    if (only === 'throughput') {
+      log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
+      const sim = await startSim({ events: EVENTS, registrations: SIZES.throughput, seed: 1, latencyMs: 0 });
+      try {
+        await throughput(sim, redis);
+      } finally {
+        await sim.close();
+      }
+    }
     if (all) {
       log(`(starting a simulator with ${fmt(SIZES.throughput)} registrations)`);
       const sim = await startSim({ events: EVENTS, registrations: SIZES.throughput, seed: 1, latencyMs: 0 });

@@ -172,14 +172,54 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   if (render(tombstoneTemplate, '1', '2') === render(recordTemplate, '1', '2')) {
     throw new ConfigError('layout.recordKey', `layout.recordKey ${JSON.stringify(recordTemplate)} makes the keys the sink keeps for tombstones (<index key>:tomb:<id>); choose another key name`);
   }
+  // Keys are built for every record written (two per record): the templates are compiled once into
+  // functions of plain concatenation, and an event ID that passed the check is remembered (a bounded
+  // set: a sync touches a few hundred events), instead of a regex replace and test per key.
+  const checkedEvents = new Set<string>();
+  const checkEvent = (eventId: string): string => {
+    if (checkedEvents.has(eventId)) return eventId;
+    checkPart('eventId', eventId, tagForbidden);
+    if (checkedEvents.size >= 10_000) checkedEvents.clear();
+    checkedEvents.add(eventId);
+    return eventId;
+  };
+  const checkId = (id: string): string => (typeof id === 'string' && id.length > 0 ? id : checkPart('recordId', id, /^$/));
+  const recordKey = compileTemplate(recordTemplate, prefix);
+  const indexKey = compileTemplate(indexTemplate, prefix);
+  const tombstoneKey = compileTemplate(tombstoneTemplate, prefix);
   return {
     encoding,
     index,
     stampField,
     isDefault: recordTemplate === DEFAULT_RECORD_KEY && indexTemplate === DEFAULT_INDEX_KEY && encoding === 'json' && index === 'hash',
-    recordKey: (eventId, id) => render(recordTemplate, checkPart('eventId', eventId, tagForbidden), checkPart('recordId', id, /^$/)),
-    indexKey: (eventId) => render(indexTemplate, checkPart('eventId', eventId, tagForbidden)),
-    tombstoneKey: (eventId, id) => render(tombstoneTemplate, checkPart('eventId', eventId, tagForbidden), checkPart('recordId', id, /^$/)),
+    recordKey: (eventId, id) => recordKey(checkEvent(eventId), checkId(id)),
+    indexKey: (eventId) => indexKey(checkEvent(eventId), ''),
+    tombstoneKey: (eventId, id) => tombstoneKey(checkEvent(eventId), checkId(id)),
+  };
+}
+
+/**
+ * A template as a function of (eventId, id) that concatenates its literal parts and the values:
+ * the same text as replacing each placeholder, `<prefix>` filled in once.
+ */
+function compileTemplate(template: string, prefix: string): (eventId: string, id: string) => string {
+  const parts: (string | 0 | 1)[] = [];
+  let last = 0;
+  let literal = '';
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    literal += template.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (match[1] === 'prefix') literal += prefix;
+    else {
+      parts.push(literal, match[1] === 'eventId' ? 0 : 1);
+      literal = '';
+    }
+  }
+  parts.push(literal + template.slice(last));
+  return (eventId, id) => {
+    let out = '';
+    for (const part of parts) out += part === 0 ? eventId : part === 1 ? id : part;
+    return out;
   };
 }
 

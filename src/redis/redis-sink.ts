@@ -106,6 +106,9 @@ interface EventTally {
 interface PreparedRecord {
   readonly id: string;
   readonly eventId: string;
+  /** The record's key and its tombstone's key (built and checked once, in `prepareRecord`). */
+  readonly key: string;
+  readonly tomb: string;
   readonly modifiedAt: string;
   /** The latest instant the modification time can denote (epoch ms, decimal); `modifiedAt` when unambiguous. */
   readonly latest: string;
@@ -243,7 +246,7 @@ export class RedisSink implements RecordSink {
         const keys = [indexKey];
         const args: ScriptArg[] = [encoding, index, stampField ?? ''];
         for (const r of list) {
-          keys.push(this.layout.recordKey(eventId, r.id), this.layout.tombstoneKey(eventId, r.id));
+          keys.push(r.key, r.tomb);
           args.push(r.id, r.modifiedAt, r.latest, r.readAt, r.payload.length, ...r.payload);
         }
         return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
@@ -532,10 +535,12 @@ export class RedisSink implements RecordSink {
     if (typeof record?.id !== 'string' || record.id.length === 0) {
       throw new InvalidInputError(`record ID must be a non-empty string, got ${safeJson(record?.id)}`);
     }
-    this.layout.recordKey(record.eventId, record.id);
-    checkInstant(`modifiedAt of record ${record.id}`, record.modifiedAt);
+    const key = this.layout.recordKey(record.eventId, record.id);
+    const tomb = this.layout.tombstoneKey(record.eventId, record.id);
+    // (checked inline: the message is built only for a record that fails)
+    if (!Number.isSafeInteger(record.modifiedAt)) checkInstant(`modifiedAt of record ${record.id}`, record.modifiedAt);
     if (record.modifiedAtLatest !== undefined) {
-      checkInstant(`modifiedAtLatest of record ${record.id}`, record.modifiedAtLatest);
+      if (!Number.isSafeInteger(record.modifiedAtLatest)) checkInstant(`modifiedAtLatest of record ${record.id}`, record.modifiedAtLatest);
       if (record.modifiedAtLatest < record.modifiedAt) {
         throw new InvalidInputError(`modifiedAtLatest of record ${record.id} (${record.modifiedAtLatest}) is before its modifiedAt (${record.modifiedAt})`);
       }
@@ -548,11 +553,13 @@ export class RedisSink implements RecordSink {
       if (stampField !== undefined && fields.some((f, i) => i % 2 === 0 && f === stampField)) {
         throw new InvalidInputError(`record ${record.id} has a field named like layout.stampField (${stampField}); choose a stamp field the records do not use`);
       }
-      return { id: record.id, eventId: record.eventId, modifiedAt: String(record.modifiedAt), latest: latestOf(record), readAt: readAtOf(record), payload: fields };
+      return { id: record.id, eventId: record.eventId, key, tomb, modifiedAt: String(record.modifiedAt), latest: latestOf(record), readAt: readAtOf(record), payload: fields };
     }
     return {
       id: record.id,
       eventId: record.eventId,
+      key,
+      tomb,
       modifiedAt: String(record.modifiedAt),
       latest: latestOf(record),
       readAt: readAtOf(record),
