@@ -82,7 +82,7 @@ export function forkTs(file: string, args: readonly string[], options: { execArg
 
 /** Starts a simulator in its own process and waits until it listens. */
 export async function startSim(spec: SimSpec): Promise<SimHandle> {
-  const child = forkTs('sim-process.ts', [JSON.stringify(spec)], { execArgv: ['--max-old-space-size=4096'] });
+  const child = forkTs('sim-process.ts', [JSON.stringify(spec)], { execArgv: ['--max-old-space-size=4096', ...(process.env.BENCH_SIM_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIM_CPU_PROF}`] : [])] });
   const pending = new Map<number, (value: unknown) => void>();
   let nextId = 1;
   const info = await new Promise<SimInfo>((resolve, reject) => {

@@ -30,7 +30,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { Zip, ZipDeflate } from 'fflate';
+import * as zlib from 'node:zlib';
 
 /** Zoho's OpenAPI bounds for `max_records` of a bulk read job [doc]. */
 export const BULK_MIN_RECORDS = 100_000;
@@ -90,6 +90,8 @@ interface Job {
   readonly rows: readonly unknown[];
   /** The cursor handed out for the next job (`undefined` on the last batch). */
   readonly nextCursor: string | undefined;
+  /** The result file, built in the background from the job's creation on (as Zoho runs a job). */
+  readonly zip: ZipBuild;
 }
 
 interface BulkCursor {
@@ -171,7 +173,8 @@ export class BulkReadJobs {
         expiresAt: now + (this.options.jobDurationMs ?? 0) + (this.options.cursorTtlMs ?? BULK_CURSOR_TTL_MS),
       });
     }
-    this.jobs.set(id, { id, report, createdAt: now, fields, rows: snap.rows, nextCursor });
+    const zip = new ZipBuild(`${report}.csv`, csvChunks(host, report, snap.rows, fields));
+    this.jobs.set(id, { id, report, createdAt: now, fields, rows: snap.rows, nextCursor, zip });
     host.sendJson(res, 200, { code: 3000, details: this.details(host, this.jobs.get(id)!, 'created') });
   }
 
@@ -202,9 +205,7 @@ export class BulkReadJobs {
     };
     if (job.nextCursor !== undefined) headers.recordCursor = job.nextCursor;
     res.writeHead(200, headers);
-    const columns = new Set<string>();
-    for (const row of job.rows) for (const name of Object.keys(host.serialize(report, row, job.fields))) columns.add(name);
-    streamZip(res, `${report}.csv`, csvLines([...columns], mapIterable(job.rows, (row) => host.serialize(report, row, job.fields))));
+    job.zip.pipeTo(res);
     return job.rows.length;
   }
 
@@ -245,60 +246,213 @@ export function bulkCsvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
-  for (const item of items) yield map(item);
-}
-
 /**
- * CSV text in chunks of about 1,000 lines: a header row (every field of the report, in order; a
- * record without a field has an empty cell), then one line per record.
+ * The CSV text of a job, in chunks of about 2,000 rows (an empty string between slices of the first
+ * pass, so the builder can give the event loop a turn): a header row with every column any record
+ * has (in order of first appearance), then one row per record. Each record is serialised once: its
+ * row is rendered with its own columns, and rendered again with the header's only when those differ
+ * (a record lacking a column another one has).
  */
-function* csvLines(columns: readonly string[], records: Iterable<Record<string, unknown>>): Generator<string> {
-  let chunk: string[] = [];
-  if (columns.length > 0) chunk.push(columns.map(bulkCsvCell).join(','));
-  for (const record of records) {
-    chunk.push(columns.map((c) => bulkCsvCell(record[c])).join(','));
-    if (chunk.length >= 1000) {
-      yield `${chunk.join('\r\n')}\r\n`;
-      chunk = [];
+function* csvChunks(host: BulkReportHost, report: string, rows: readonly unknown[], fields: readonly string[] | undefined): Generator<string> {
+  const columns: string[] = [];
+  const known = new Set<string>();
+  const lines: string[] = [];
+  const layouts: string[][] = [];
+  let layout: string[] = [];
+  let layoutKey = '';
+  for (const row of rows) {
+    const record = host.serialize(report, row, fields);
+    const names = Object.keys(record);
+    const key = names.join('\u0000');
+    if (key !== layoutKey) {
+      layout = names;
+      layoutKey = key;
+      for (const name of names) {
+        if (!known.has(name)) {
+          known.add(name);
+          columns.push(name);
+        }
+      }
+    }
+    layouts.push(layout);
+    let line = '';
+    for (let i = 0; i < names.length; i++) line += (i === 0 ? '' : ',') + bulkCsvCell(record[names[i]!]);
+    lines.push(line);
+    if (lines.length % 2000 === 0) yield '';
+  }
+  const full = columns.join('\u0000');
+  const sameAsHeader = new Map<string[], boolean>();
+  let chunk = columns.length > 0 ? `${columns.map(bulkCsvCell).join(',')}\r\n` : '';
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!;
+    const own = layouts[i]!;
+    let same = sameAsHeader.get(own);
+    if (same === undefined) {
+      same = own.join('\u0000') === full;
+      sameAsHeader.set(own, same);
+    }
+    if (!same) {
+      const record = host.serialize(report, rows[i], fields);
+      line = columns.map((c) => bulkCsvCell(record[c])).join(',');
+    }
+    chunk += `${line}\r\n`;
+    if ((i + 1) % 2000 === 0) {
+      yield chunk;
+      chunk = '';
     }
   }
-  if (chunk.length > 0) yield `${chunk.join('\r\n')}\r\n`;
+  if (chunk !== '') yield chunk;
 }
 
 /**
- * Writes a zip of one deflated file to `res` as it is produced (fflate's streaming `Zip`), waiting
- * for the socket to drain between chunks so that a 200,000-record export is never held whole.
+ * A zip archive of one deflated file, built in slices on the event loop (a slice of CSV, then a
+ * turn: the simulator keeps answering while a job runs) with zlib's raw deflate (native, level 1,
+ * on libuv's thread pool), and kept once built. Layout (PKWARE APPNOTE 6.3.x §4.3): a local header
+ * (flags 0x0808: sizes and CRC-32 in a data descriptor after the data, UTF-8 name), the deflated
+ * data, the data descriptor, the central directory entry and the end record. A download streams
+ * what is built so far and waits for the rest.
  */
-function streamZip(res: ServerResponse, name: string, chunks: Iterator<string>): void {
-  const zip = new Zip((error, data, final) => {
-    if (error) {
-      res.destroy(error);
-      return;
-    }
-    if (data.length > 0) res.write(data);
-    if (final) res.end();
-  });
-  const file = new ZipDeflate(name, { level: 1 });
-  zip.add(file);
-  const encoder = new TextEncoder();
-  const pump = (): void => {
-    for (;;) {
+class ZipBuild {
+  private readonly parts: Buffer[] = [];
+  private done = false;
+  private failure: Error | undefined;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(name: string, chunks: Iterator<string>) {
+    const nameBytes = Buffer.from(name, 'utf8');
+    const { time, date } = dosTime(new Date());
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0808, 6);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt16LE(time, 10);
+    local.writeUInt16LE(date, 12);
+    local.writeUInt16LE(nameBytes.length, 26);
+    this.add(Buffer.concat([local, nameBytes]));
+    const deflate = zlib.createDeflateRaw({ level: 1 });
+    let crc = 0;
+    let size = 0;
+    let compressed = 0;
+    deflate.on('data', (data: Buffer) => {
+      compressed += data.length;
+      this.add(data);
+    });
+    deflate.on('error', (error) => this.fail(error));
+    deflate.on('end', () => {
+      const descriptor = Buffer.alloc(16);
+      descriptor.writeUInt32LE(0x08074b50, 0);
+      descriptor.writeUInt32LE(crc >>> 0, 4);
+      descriptor.writeUInt32LE(compressed, 8);
+      descriptor.writeUInt32LE(size, 12);
+      const central = Buffer.alloc(46);
+      central.writeUInt32LE(0x02014b50, 0);
+      central.writeUInt16LE(20, 4);
+      central.writeUInt16LE(20, 6);
+      central.writeUInt16LE(0x0808, 8);
+      central.writeUInt16LE(8, 10);
+      central.writeUInt16LE(time, 12);
+      central.writeUInt16LE(date, 14);
+      central.writeUInt32LE(crc >>> 0, 16);
+      central.writeUInt32LE(compressed, 20);
+      central.writeUInt32LE(size, 24);
+      central.writeUInt16LE(nameBytes.length, 28);
+      const end = Buffer.alloc(22);
+      end.writeUInt32LE(0x06054b50, 0);
+      end.writeUInt16LE(1, 8);
+      end.writeUInt16LE(1, 10);
+      end.writeUInt32LE(46 + nameBytes.length, 12);
+      end.writeUInt32LE(30 + nameBytes.length + compressed + 16, 16);
+      this.add(Buffer.concat([descriptor, central, nameBytes, end]));
+      this.done = true;
+      this.wake();
+    });
+    const pump = (): void => {
+      try {
+        for (;;) {
+          const next = chunks.next();
+          if (next.done) {
+            deflate.end();
+            return;
+          }
+          if (next.value === '') break;
+          const bytes = Buffer.from(next.value, 'utf8');
+          crc = crc32(bytes, crc);
+          size += bytes.length;
+          if (!deflate.write(bytes)) {
+            deflate.once('drain', () => setImmediate(pump));
+            return;
+          }
+        }
+        setImmediate(pump);
+      } catch (error) {
+        this.fail(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    setImmediate(pump);
+  }
+
+  /** Streams the archive into `res` (what is built, then the rest as it comes) and ends it. */
+  pipeTo(res: ServerResponse): void {
+    let sent = 0;
+    const send = (): void => {
       if (res.destroyed) return;
-      const next = chunks.next();
-      if (next.done) {
-        file.push(new Uint8Array(0), true);
-        zip.end();
+      if (this.failure) {
+        res.destroy(this.failure);
         return;
       }
-      file.push(encoder.encode(next.value));
-      if (res.writableNeedDrain) {
-        res.once('drain', pump);
-        return;
+      while (sent < this.parts.length) {
+        if (!res.write(this.parts[sent++]!)) {
+          res.once('drain', send);
+          return;
+        }
       }
-    }
+      if (this.done) res.end();
+      else this.waiters.push(send);
+    };
+    send();
+  }
+
+  private add(part: Buffer): void {
+    this.parts.push(part);
+    this.wake();
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+}
+
+/** MS-DOS time and date of a zip entry (local time, 2-second resolution). */
+function dosTime(at: Date): { time: number; date: number } {
+  return {
+    time: (at.getHours() << 11) | (at.getMinutes() << 5) | Math.floor(at.getSeconds() / 2),
+    date: ((Math.max(1980, at.getFullYear()) - 1980) << 9) | ((at.getMonth() + 1) << 5) | at.getDate(),
   };
-  pump();
+}
+
+let crcTable: Int32Array | undefined;
+
+/** CRC-32 (as zip uses it) of `bytes`, continuing from `crc`: zlib's where Node has it (20.15+), else by table. */
+function crc32(bytes: Uint8Array, crc: number): number {
+  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (typeof native === 'function') return native(bytes, crc >>> 0);
+  if (crcTable === undefined) {
+    crcTable = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c;
+    }
+  }
+  let c = ~crc;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

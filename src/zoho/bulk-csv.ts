@@ -150,17 +150,36 @@ export class BulkRecordShape {
     cells: readonly string[],
     events: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
   ): Record<string, unknown> {
-    const byName = new Map<string, string>();
-    for (let i = 0; i < header.length; i++) byName.set(header[i]!, cells[i] ?? '');
+    const plan = this.planFor(header);
     const out: Record<string, unknown> = {};
-    for (const name of this.order) {
-      const cell = byName.get(name);
-      if (cell === undefined) continue;
-      out[name] = this.value(name, cell, events);
-    }
-    for (const name of header) if (!(name in out)) out[name] = this.value(name, byName.get(name) ?? '', events);
+    for (const i of plan) out[header[i]!] = this.value(header[i]!, cells[i] ?? '', events);
     return out;
   }
+
+  /** The header's column indexes in output order (learned field order, then the header's other columns), per header. */
+  private planFor(header: readonly string[]): readonly number[] {
+    if (this.plan !== undefined && this.plan.header === header) return this.plan.columns;
+    const index = new Map<string, number>();
+    // A name twice in the header: the later cell wins, as it did when cells were looked up by name.
+    for (let i = 0; i < header.length; i++) index.set(header[i]!, i);
+    const columns: number[] = [];
+    const placed = new Set<string>();
+    for (const name of this.order) {
+      const i = index.get(name);
+      if (i === undefined) continue;
+      columns.push(i);
+      placed.add(name);
+    }
+    for (const name of header) {
+      if (placed.has(name)) continue;
+      columns.push(index.get(name)!);
+      placed.add(name);
+    }
+    this.plan = { header, columns };
+    return columns;
+  }
+
+  private plan: { readonly header: readonly string[]; readonly columns: readonly number[] } | undefined;
 
   private value(name: string, cell: string, events: ReadonlyMap<string, Readonly<Record<string, unknown>>>): unknown {
     const shape = this.fields.get(name);

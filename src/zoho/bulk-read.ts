@@ -87,6 +87,12 @@ export interface BulkCallOptions {
 }
 
 /** Runs bulk read jobs through the shared {@link ZohoHttpClient} (same retries, token, counting, error judging). */
+/** A completed job, not downloaded yet: its ID and the status answer's `result`. */
+export interface PreparedBulkJob {
+  readonly id: string;
+  readonly result: Readonly<Record<string, unknown>>;
+}
+
 export class ZohoBulkReader {
   private readonly options: ZohoBulkReaderOptions;
 
@@ -106,6 +112,15 @@ export class ZohoBulkReader {
    *   a CSV without a header; ZohoAuthError; AbortedError.
    */
   async run(report: string, query: BulkJobQuery, kind: ZohoCallKind, batchSize: number, call: BulkCallOptions): Promise<BulkJobResult> {
+    return this.open(report, await this.prepare(report, query, kind, call), kind, batchSize, call);
+  }
+
+  /**
+   * Creates a job and waits until it completed (the first half of {@link ZohoBulkReader.run}): a
+   * listing prepares the next job while it still reads the current one.
+   * @throws as {@link ZohoBulkReader.run}, but never for the result file.
+   */
+  async prepare(report: string, query: BulkJobQuery, kind: ZohoCallKind, call: BulkCallOptions): Promise<PreparedBulkJob> {
     const base = this.jobsUrl(report);
     const body: Record<string, unknown> = { max_records: BULK_READ_MAX_RECORDS };
     if (query.criteria !== undefined) body.criteria = query.criteria;
@@ -125,6 +140,15 @@ export class ZohoBulkReader {
     if (typeof jobId !== 'string' && typeof jobId !== 'number') throw malformed(report, 'the created job has no id');
     const id = String(jobId);
     const result = await this.waitForJob(report, `${base}/${encodeURIComponent(id)}`, kind, call);
+    return { id, result };
+  }
+
+  /**
+   * Downloads a completed job's result and opens its CSV (the second half of {@link ZohoBulkReader.run}).
+   * @throws as {@link ZohoBulkReader.run}.
+   */
+  async open(report: string, job: PreparedBulkJob, kind: ZohoCallKind, batchSize: number, call: BulkCallOptions): Promise<BulkJobResult> {
+    const { id, result } = job;
     const downloadUrl = this.downloadUrl(report, id, result.download_url);
     const download = await this.options.client.download({
       url: downloadUrl,

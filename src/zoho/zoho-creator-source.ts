@@ -51,7 +51,7 @@ import { SecretScrubber } from './secret-scrubber.js';
 import { type ZohoCreatorSourceOptions, type ZohoPageSize, validateSourceOptions } from './source-options.js';
 import { ZohoTokenManager } from './token-manager.js';
 import { BulkRecordShape, BulkShapeError } from './bulk-csv.js';
-import { BULK_READ_MAX_RECORDS, type BulkJobResult, ZohoBulkReader } from './bulk-read.js';
+import { BULK_READ_MAX_RECORDS, type BulkJobResult, type PreparedBulkJob, ZohoBulkReader } from './bulk-read.js';
 
 export type { ZohoCreatorSourceOptions, ZohoPageSize } from './source-options.js';
 
@@ -567,17 +567,29 @@ export class ZohoCreatorSource implements SourceAdapter {
     let pageNumber = start?.page ?? 1;
     let cursor = start?.cursor;
     let yielded = false;
+    // The next job is created (and waited for) while this one's rows are read and written: its
+    // calls and waits overlap the work instead of following it. Created only once the current job's
+    // result opened (its cursor known), so at most one job is ahead; a listing closed early leaves
+    // that job unread (one create call and its status polls).
+    let ahead: Promise<PreparedBulkJob> | undefined;
     for (;;) {
       const jobStart = encodeBulkCursor(pageNumber, cursor);
       let job: BulkJobResult;
       try {
-        job = await this.bulk.run(report, { criteria, fields, recordCursor: cursor }, spec.kind, this.pageSize, call);
+        const prepared = await (ahead ?? this.bulk.prepare(report, { criteria, fields, recordCursor: cursor }, spec.kind, call));
+        ahead = undefined;
+        job = await this.bulk.open(report, prepared, spec.kind, this.pageSize, call);
       } catch (error) {
         if (!yielded && isScopeRefusal(error)) {
           this.disableBulk('the token lacks the ZohoCreator.bulk.CREATE / ZohoCreator.bulk.READ scope (code 2945)');
           return 'fallback';
         }
         throw error;
+      }
+      if (job.nextCursor !== undefined) {
+        ahead = this.bulk.prepare(report, { criteria, fields, recordCursor: job.nextCursor }, spec.kind, call);
+        // Awaited at the next job; until then a failure must not count as unhandled.
+        ahead.catch(() => undefined);
       }
       const header = job.header;
       const toRows = (batch: readonly string[][]): unknown[] =>
