@@ -16,7 +16,13 @@
  *   Zoho's bulk pages do not say). The JSON's `display_value` / `zc_display_value` are not in the
  *   CSV: they are taken from the events report (the list the run reads anyway), from the event
  *   field whose value the sample's display values equal (e.g. `Event_Name`);
- * - an empty cell becomes the empty value the sample showed for that field (`""`, `null`, `[]`).
+ * - an empty cell becomes the empty value the paged JSON gives that field: the one the sample
+ *   showed for it (`""`, `null`, `[]`). The CSV writes `null` and `""` alike (an empty cell), so
+ *   where the sample showed the field empty both ways, or never, the empty value is the one the
+ *   sample's other fields of the same type show (when they agree), else Zoho's for the type:
+ *   `""` for text and lookups, `[]` for lists (shared notes §5, [inferred]: the API docs give no
+ *   empty values), `null` for JSON numbers and booleans ([inferred]). A field the sample showed
+ *   empty both ways therefore cannot be rebuilt exactly for every row: one of the two is chosen.
  * Fields whose JSON cannot be rebuilt from a cell (other lookups, Name/Address objects, subforms)
  * make the shape unusable for full records: the caller then lists page by page.
  */
@@ -34,6 +40,8 @@ interface FieldShape {
   emptySeen: boolean;
   /** Whether a non-empty value fixed `kind`. */
   typed: boolean;
+  /** The empty values the sample showed for the field (`null`, `""`, `[]`, by their JSON text). */
+  empties?: Set<string>;
 }
 
 /** The event lookup's JSON object layout: its keys in order and, per display key, the event field it shows. */
@@ -86,10 +94,8 @@ export class BulkRecordShape {
           fields.set(name, shape);
         }
         if (isEmptyValue(value)) {
-          if (!shape.emptySeen) {
-            shape.empty = value;
-            shape.emptySeen = true;
-          }
+          shape.empties ??= new Set();
+          shape.empties.add(JSON.stringify(value));
           continue;
         }
         const kind = kindOf(name, value, eventLookupField);
@@ -134,6 +140,7 @@ export class BulkRecordShape {
       }
       lookup = { keys: lookupKeys, sources };
     }
+    resolveEmpties(fields);
     return new BulkRecordShape(order, fields, eventLookupField, lookup);
   }
 
@@ -222,6 +229,28 @@ function kindOf(name: string, value: unknown, eventLookupField: string): FieldKi
   }
   if (name === eventLookupField) return 'bare-lookup';
   return 'string';
+}
+
+/**
+ * Fixes each field's empty value (see the module notes): its own, when the sample showed exactly
+ * one; else its type's, when the sample's other fields of that type showed exactly one; else the
+ * type's default. Sets `emptySeen` on every field.
+ */
+function resolveEmpties(fields: ReadonlyMap<string, FieldShape>): void {
+  const byKind = new Map<FieldKind, Set<string>>();
+  for (const shape of fields.values()) {
+    if (!shape.typed || shape.empties?.size !== 1) continue;
+    const forms = byKind.get(shape.kind) ?? new Set<string>();
+    byKind.set(shape.kind, forms);
+    for (const f of shape.empties) forms.add(f);
+  }
+  for (const shape of fields.values()) {
+    const own = shape.empties;
+    const typeForms = shape.typed ? byKind.get(shape.kind) : undefined;
+    const form = own?.size === 1 ? [...own][0]! : typeForms?.size === 1 ? [...typeForms][0]! : undefined;
+    shape.empty = form === undefined ? defaultEmpty(shape.kind) : (JSON.parse(form) as unknown);
+    shape.emptySeen = true;
+  }
 }
 
 function isEmptyValue(value: unknown): boolean {

@@ -79,7 +79,57 @@ function capture(): Logger & { warnings: string[] } {
   return { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {}, warnings };
 }
 
+/**
+ * Empty values the CSV writes alike (an empty cell): text fields that the paged JSON gives as
+ * `null`, in the 200-record sample (`Company`) and only beyond it (`Coupon`, `Seats`, `Tags`).
+ */
+function nullDataset(registrations: number): Dataset {
+  const base = richDataset(3, registrations);
+  return {
+    events: base.events,
+    registrations: base.registrations.map((r, i) => ({
+      ...r,
+      fields: {
+        Full_Name: r.fields.Full_Name!,
+        Company: i % 3 === 0 ? null : `Công ty ${i}`,
+        Coupon: i < 300 ? `SAVE${i}` : null,
+        Seats: i < 300 ? i % 7 : null,
+        Tags: i < 300 ? ['vip'] : [],
+        Checked_In: r.fields.Checked_In!,
+      },
+    })),
+  };
+}
+
 describe('Bulk Read listing', () => {
+  it('stores JSON nulls as the paged listing does: a null seen only beyond the sample follows the type of field (byte-identical Redis)', async () => {
+    const h = await createHarness({ dataset: nullDataset(600), bulkRecordsPerJob: 400 });
+    open.push(h);
+    await h.worker({ listingStrategy: 'paged' }).performFullSync();
+    const redis2 = new Redis(REDIS_URL);
+    extraRedis.push(redis2);
+    const prefix2 = `${h.prefix}-bulk`;
+    const bulkSink = new RedisSink({ redis: redis2, keyPrefix: prefix2 });
+    try {
+      const { SyncWorker } = await import('../../src/worker/sync-worker.js');
+      const bulk = await new SyncWorker({ source: h.source({ bulkPollMs: 5 }), sink: bulkSink, enableAutoSync: false, logLevel: 'silent', listingStrategy: 'bulk' }).performFullSync();
+      expect(bulk).toMatchObject({ added: 600, deadLettered: 0 });
+      expect(h.sim.countRequests({ kind: 'bulk-create' })).toBe(2);
+      const late = h.sim.listRegistrations().find((r) => r.fields.Coupon === null)!;
+      const stored = JSON.parse((await redis2.get(`${prefix2}:{e:${late.eventId}}:rec:${late.id}`))!) as Record<string, unknown>;
+      expect(stored).toMatchObject({ Coupon: null, Seats: null, Tags: [] });
+      expect(await recordDump(h, bulkSink, prefix2)).toEqual(await recordDump(h, h.sink, h.prefix));
+    } finally {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis2.scan(cursor, 'MATCH', `${prefix2}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis2.del(...keys);
+      } while (cursor !== '0');
+    }
+  });
+
+
   it('a bulk full sync stores byte for byte what a paged full sync stores, and switching counts 0 updated', async () => {
     const h = await createHarness({ dataset: richDataset(4, 1300), bulkRecordsPerJob: 500 });
     open.push(h);
