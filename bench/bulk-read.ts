@@ -15,7 +15,10 @@
 import type { Redis } from 'ioredis';
 import type { RunResult } from '../src/worker/run.js';
 import type { RunPlanWithQuota } from '../src/worker/sync-worker.js';
-import { deletePrefix, makeSource, makeWorker, mib, newPrefix, QUICK, round, type SimHandle, startSim } from './common.js';
+import { loadavg } from 'node:os';
+import { buildChild, runChild } from './child.js';
+import { deletePrefix, makeSource, makeWorker, mib, newPrefix, QUICK, REDIS_URL, round, type SimHandle, sleep, startSim } from './common.js';
+import type { ChildReport } from './memory-child.js';
 import type { BenchHooks } from './scale-out.js';
 
 const LATENCY_MS = 200;
@@ -28,71 +31,72 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maxim
 const pct = (ratio: number): string => `${fmt(ratio * 100)} %`;
 const sec = (ms: number): string => `${fmt(ms / 1000, 1)} s`;
 
-/** RSS samples of this process while `run` runs. Unit: bytes. */
-async function withRss<T>(run: () => Promise<T>): Promise<{ value: T; ms: number; before: number; peak: number; firstHalf: number; secondHalf: number }> {
-  const samples: { at: number; rss: number }[] = [];
-  const before = process.memoryUsage.rss();
-  const started = performance.now();
-  const timer = setInterval(() => samples.push({ at: performance.now(), rss: process.memoryUsage.rss() }), 100);
-  try {
-    const value = await run();
-    const ms = performance.now() - started;
-    samples.push({ at: performance.now(), rss: process.memoryUsage.rss() });
-    const mid = started + ms / 2;
-    const peakOf = (list: readonly { rss: number }[]): number => list.reduce((m, s) => Math.max(m, s.rss), 0);
-    return {
-      value,
-      ms,
-      before,
-      peak: peakOf(samples),
-      firstHalf: peakOf(samples.filter((s) => s.at < mid)),
-      secondHalf: peakOf(samples.filter((s) => s.at >= mid)),
-    };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 interface FullRun {
   readonly strategy: 'paged' | 'bulk';
-  readonly plan: RunPlanWithQuota;
-  readonly result: RunResult;
-  readonly ms: number;
-  readonly before: number;
-  readonly peak: number;
-  readonly firstHalf: number;
-  readonly secondHalf: number;
+  readonly report: ChildReport;
 }
 
-async function fullRun(sim: SimHandle, redis: Redis, strategy: 'paged' | 'bulk', log: BenchHooks['log']): Promise<FullRun> {
+/** One full sync in a fresh child of its own (bench/memory-child.ts, plain node): time, calls, plan, memory, CPU. */
+async function fullRun(file: string, sim: SimHandle, redis: Redis, strategy: 'paged' | 'bulk', log: BenchHooks['log']): Promise<FullRun> {
   const prefix = newPrefix(`bulk-${strategy}`);
   try {
-    const { worker } = makeWorker(sim.info, redis, prefix, { listingStrategy: strategy, expectedRecordCount: FULL_RECORDS });
-    const plan = await worker.plan('full', { writes: false });
-    if (global.gc) global.gc();
-    const run = await withRss(() => worker.performFullSync());
-    log(`  ${strategy}: ${sec(run.ms)}, ${run.value.apiCalls.total} Zoho calls (plan: ${plan.calls?.total}), peak RSS ${mib(run.peak)} MiB`);
-    await worker.stop();
-    return { strategy, plan, result: run.value, ms: run.ms, before: run.before, peak: run.peak, firstHalf: run.firstHalf, secondHalf: run.secondHalf };
+    const report = await runChild(file, { mode: 'sync', sim: sim.info, redisUrl: REDIS_URL, prefix, listingStrategy: strategy, expectedRecordCount: FULL_RECORDS });
+    log(
+      `  ${strategy}: ${sec(report.ms)}, ${report.apiCalls?.total} Zoho calls (plan: ${report.planCalls}), peak RSS ${mib(report.peakRss)} MiB (1st half ${mib(report.peakRssFirstHalf)}, 2nd ${mib(report.peakRssSecondHalf)}), library CPU ${sec(report.cpuMs)}`,
+    );
+    return { strategy, report };
   } finally {
     await deletePrefix(redis, prefix);
   }
 }
 
+/**
+ * The Bulk Read jobs of the whole report walked with bare `fetch` and no processing: create, one
+ * status poll after `pollMs` (the library's default, 1 s), download read to the end, next job with
+ * the cursor. What the simulator itself takes (latency, waits, building each zip): the floor under
+ * the library's bulk run, and the simulator's share of it.
+ */
+async function bareBulkWalk(sim: SimHandle, pollMs: number): Promise<{ jobs: number; ms: number; bytes: number }> {
+  const { clientId, clientSecret, refreshToken } = sim.info.credentials;
+  const query = new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
+  const minted = (await (await fetch(`${sim.info.accountsBaseUrl}/oauth/v2/token?${query.toString()}`, { method: 'POST' })).json()) as { access_token?: string };
+  const headers = { Authorization: `Zoho-oauthtoken ${String(minted.access_token)}`, 'content-type': 'application/json' };
+  const { accountOwner, appLinkName, registrationsReport } = sim.info.config;
+  const base = `${sim.info.apiBaseUrl}/creator/v2.1/bulk/${accountOwner}/${appLinkName}/report/${registrationsReport}/read`;
+  const started = performance.now();
+  let cursor: string | undefined;
+  let jobs = 0;
+  let bytes = 0;
+  do {
+    const body = { query: { max_records: 200_000, ...(cursor !== undefined ? { record_cursor: cursor } : {}) } };
+    const created = (await (await fetch(base, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as { details?: { id?: string } };
+    const id = String(created.details?.id);
+    await sleep(pollMs);
+    await (await fetch(`${base}/${id}`, { headers })).arrayBuffer();
+    const download = await fetch(`${base}/${id}/result`, { headers });
+    bytes += (await download.arrayBuffer()).byteLength;
+    cursor = download.headers.get('recordCursor') ?? undefined;
+    jobs += 1;
+  } while (cursor !== undefined);
+  return { jobs, ms: performance.now() - started, bytes };
+}
+
 /** The full-sync comparison: paged vs Bulk Read, and the plans' estimates. */
 async function fullSyncs(hooks: BenchHooks, redis: Redis): Promise<void> {
   const { section, row, log, results } = hooks;
+  const file = await buildChild();
   log(`\n(starting a simulator with ${fmt(FULL_RECORDS)} registrations and ${LATENCY_MS} ms per call)`);
   const sim = await startSim({ events: EVENTS, registrations: FULL_RECORDS, seed: 21, latencyMs: LATENCY_MS });
   try {
     section(`Bulk Read: full sync of ${fmt(FULL_RECORDS)} registrations, ${LATENCY_MS} ms per Zoho call, paged vs Bulk Read`);
-    const paged = await fullRun(sim, redis, 'paged', log);
-    const bulk = await fullRun(sim, redis, 'bulk', log);
+    const paged = await fullRun(file, sim, redis, 'paged', log);
+    const bulk = await fullRun(file, sim, redis, 'bulk', log);
+    const bare = await bareBulkWalk(sim, 1000);
+    log(`  bare bulk walk: ${bare.jobs} jobs, ${sec(bare.ms)}, ${mib(bare.bytes)} MiB of zip`);
     for (const r of [paged, bulk]) {
-      const stored = r.result.added + r.result.updated + r.result.unchanged;
-      if (stored !== FULL_RECORDS) throw new Error(`The ${r.strategy} full sync stored ${stored} records, expected ${FULL_RECORDS}`);
+      if (r.report.records !== FULL_RECORDS) throw new Error(`The ${r.strategy} full sync stored ${r.report.records} records, expected ${FULL_RECORDS}`);
     }
-    const c = (r: FullRun): number => r.result.apiCalls.total;
+    const c = (r: FullRun): number => r.report.apiCalls?.total ?? Number.NaN;
     row({
       figure: 'Zoho calls: Bulk Read vs paged',
       value: `${fmt(c(bulk))} calls`,
@@ -103,26 +107,43 @@ async function fullSyncs(hooks: BenchHooks, redis: Redis): Promise<void> {
     });
     row({
       figure: 'wall time: Bulk Read vs paged',
-      value: sec(bulk.ms),
-      baseline: sec(paged.ms),
-      ratio: `${fmt(bulk.ms / paged.ms, 2)}×`,
+      value: sec(bulk.report.ms),
+      baseline: sec(paged.report.ms),
+      ratio: `${fmt(bulk.report.ms / paged.report.ms, 2)}×`,
       target: '≤ 0.25×',
-      met: bulk.ms / paged.ms <= 0.25,
+      met: bulk.report.ms / paged.report.ms <= 0.25,
+    });
+    row({
+      figure: 'Bulk Read: simulator alone (bare jobs, no processing) vs the run',
+      value: sec(bare.ms),
+      baseline: `${sec(bulk.report.ms)} run`,
+      ratio: pct(bare.ms / bulk.report.ms),
+      target: '',
+      met: undefined,
     });
     for (const r of [paged, bulk]) {
-      // This process also holds tsx and the bench itself: the absolute figure is an upper bound
-      // of the library's; the growth over the run and the 2nd half against the 1st are its own.
       row({
-        figure: `peak RSS of this process, ${r.strategy} (growth; 2nd-half peak vs 1st)`,
-        value: `${mib(r.peak)} MiB (+${mib(r.peak - r.before)})`,
-        baseline: `${mib(r.before)} MiB before`,
-        ratio: `${fmt(r.secondHalf / Math.max(1, r.firstHalf), 2)}×`,
-        target: '< 256 MiB, ≤ 1.1×',
-        met: r.peak - r.before < 256 * 1024 * 1024 && r.secondHalf <= 1.1 * r.firstHalf,
+        figure: `${r.strategy}: library CPU (its own process) per 1,000 records`,
+        value: `${fmt(r.report.cpuMs / (FULL_RECORDS / 1000), 1)} ms`,
+        baseline: `${sec(r.report.cpuMs)} CPU`,
+        ratio: pct(r.report.cpuMs / r.report.ms),
+        target: '',
+        met: undefined,
       });
     }
     for (const r of [paged, bulk]) {
-      const estimate = r.plan.calls?.total ?? Number.NaN;
+      // The library alone in a child of its own (plain node, like the memory section).
+      row({
+        figure: `peak RSS, ${r.strategy} (library process; 2nd-half peak vs 1st)`,
+        value: `${mib(r.report.peakRss)} MiB`,
+        baseline: `${mib(r.report.baselineRss)} MiB before`,
+        ratio: `${fmt(r.report.peakRssSecondHalf / Math.max(1, r.report.peakRssFirstHalf), 2)}×`,
+        target: '< 256 MiB, ≤ 1.1×',
+        met: r.report.peakRss < 256 * 1024 * 1024 && r.report.peakRssSecondHalf <= 1.1 * r.report.peakRssFirstHalf,
+      });
+    }
+    for (const r of [paged, bulk]) {
+      const estimate = r.report.planCalls ?? Number.NaN;
       const off = estimate - c(r);
       row({
         figure: `plan('full') estimate vs calls made, ${r.strategy}`,
@@ -134,15 +155,26 @@ async function fullSyncs(hooks: BenchHooks, redis: Redis): Promise<void> {
       });
     }
     const summary = (r: FullRun): Record<string, unknown> => ({
-      ms: round(r.ms),
-      apiCalls: r.result.apiCalls,
-      planCalls: r.plan.calls,
-      rssBeforeMiB: mib(r.before),
-      peakRssMiB: mib(r.peak),
-      firstHalfPeakRssMiB: mib(r.firstHalf),
-      secondHalfPeakRssMiB: mib(r.secondHalf),
+      ms: round(r.report.ms),
+      apiCalls: r.report.apiCalls,
+      planCalls: r.report.planCalls,
+      cpuMs: round(r.report.cpuMs),
+      rssBeforeMiB: mib(r.report.baselineRss),
+      peakRssMiB: mib(r.report.peakRss),
+      firstHalfPeakRssMiB: mib(r.report.peakRssFirstHalf),
+      secondHalfPeakRssMiB: mib(r.report.peakRssSecondHalf),
+      peakLiveHeapMiB: mib(r.report.peakLiveHeap),
+      peakHeapUsedMiB: mib(r.report.peakHeapUsed),
     });
-    results.bulkRead = { records: FULL_RECORDS, events: EVENTS, latencyMs: LATENCY_MS, paged: summary(paged), bulk: summary(bulk) };
+    results.bulkRead = {
+      records: FULL_RECORDS,
+      events: EVENTS,
+      latencyMs: LATENCY_MS,
+      paged: summary(paged),
+      bulk: summary(bulk),
+      bareBulk: { jobs: bare.jobs, ms: round(bare.ms), zipMiB: mib(bare.bytes) },
+      loadAverage: loadavg(),
+    };
   } finally {
     await sim.close();
   }

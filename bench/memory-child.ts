@@ -11,6 +11,7 @@ import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf
 import { Redis } from 'ioredis';
 import type { SimInfo } from './common.js';
 import { makeWorker } from './common.js';
+import type { RunResult } from '../src/worker/run.js';
 
 /** What the child is asked to do. */
 export interface ChildTask {
@@ -18,6 +19,10 @@ export interface ChildTask {
   readonly sim: SimInfo;
   readonly redisUrl: string;
   readonly prefix: string;
+  /** `sync` only: how the full sync lists (default: the worker's default, paged). */
+  readonly listingStrategy?: 'paged' | 'bulk' | undefined;
+  /** `sync` only: the worker's `expectedRecordCount` (a fresh prefix holds no counts for the plan). */
+  readonly expectedRecordCount?: number | undefined;
 }
 
 /** What the child reports. Memory in bytes, time in ms. */
@@ -48,6 +53,11 @@ export interface ChildReport {
   readonly missing: readonly string[];
   readonly extra: readonly string[];
   readonly stale: readonly string[];
+  /** `sync` only: the run's Zoho calls, and `plan('full', { writes: false })` taken just before it. */
+  readonly apiCalls?: RunResult['apiCalls'] | undefined;
+  readonly planCalls?: number | undefined;
+  /** CPU time of this process during the operation (`process.cpuUsage()`, user + system). Unit: ms. */
+  readonly cpuMs: number;
 }
 
 function collectGarbage(): void {
@@ -58,8 +68,13 @@ function collectGarbage(): void {
 async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '{}') as ChildTask;
   const redis = new Redis(task.redisUrl, { maxRetriesPerRequest: 3 });
-  const { worker, sink } = makeWorker(task.sim, redis, task.prefix);
+  const options = {
+    ...(task.listingStrategy !== undefined ? { listingStrategy: task.listingStrategy } : {}),
+    ...(task.expectedRecordCount !== undefined ? { expectedRecordCount: task.expectedRecordCount } : {}),
+  };
+  const { worker, sink } = makeWorker(task.sim, redis, task.prefix, options);
   await sink.ping();
+  const planCalls = task.mode === 'sync' ? (await worker.plan('full', { writes: false })).calls?.total : undefined;
   collectGarbage();
   const base = process.memoryUsage();
   let peakHeapUsed = base.heapUsed;
@@ -90,6 +105,8 @@ async function main(): Promise<void> {
   }, 10);
 
   started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  let apiCalls: RunResult['apiCalls'] | undefined;
   let records = 0;
   let pages = 0;
   const drift = { missing: [] as string[], extra: [] as string[], stale: [] as string[] };
@@ -97,6 +114,7 @@ async function main(): Promise<void> {
     const result = await worker.performFullSync();
     records = result.added + result.updated + result.unchanged;
     pages = result.pages;
+    apiCalls = result.apiCalls;
   } else {
     // checkDiscrepancies() is this run kind; trigger() also gives the page count.
     const run = await worker.trigger({ kind: 'discrepancy-check' }).result;
@@ -111,6 +129,7 @@ async function main(): Promise<void> {
     pages = run.pages;
   }
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
   gcObserver.disconnect();
   const kernelPeak = process.resourceUsage().maxRSS * 1024;
@@ -135,6 +154,9 @@ async function main(): Promise<void> {
     records,
     pages,
     ...drift,
+    apiCalls,
+    planCalls,
+    cpuMs: (cpu.user + cpu.system) / 1000,
   };
   redis.disconnect();
   process.send?.(report, () => process.exit(0));

@@ -7,7 +7,6 @@
  * `BENCH_QUICK=1` runs smaller data sets. Prints a table and writes bench/results.json.
  * See BENCHMARKS.md for what each figure means.
  */
-import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +15,6 @@ import { constants, monitorEventLoopDelay, type PerformanceEntry, PerformanceObs
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { build } from 'tsup';
 import { createSyncWorkerRouter } from '../src/express.js';
 import { createKeySchema } from '../src/redis/key-schema.js';
 import type { RunResult } from '../src/worker/run.js';
@@ -39,8 +37,9 @@ import {
 import { ceilingLoad, chainWalk, type LoadResult, naiveLoad, timePageSteps } from './loaders.js';
 import { bulkReadBench } from './bulk-read.js';
 import { scaleOutBench } from './scale-out.js';
-import type { ChildReport, ChildTask } from './memory-child.js';
+import type { ChildReport } from './memory-child.js';
 import { measurePushes } from './pushes.js';
+import { buildChild, runChild } from './child.js';
 
 /** What bench/poller.ts reports. Unit: ms. */
 export interface PollerReport {
@@ -393,40 +392,6 @@ async function latencyBound(redis: Redis): Promise<void> {
 }
 
 // ------------------------------------------------------------------- memory + reconciliation
-
-const CHILD_DIR = fileURLToPath(new URL('../.tmp/bench/', import.meta.url));
-
-/** Bundles bench/memory-child.ts (and the library) into .tmp/bench/ so that it runs without tsx. */
-async function buildChild(): Promise<string> {
-  await build({
-    entry: { 'memory-child': fileURLToPath(new URL('memory-child.ts', import.meta.url)) },
-    outDir: CHILD_DIR,
-    format: ['esm'],
-    platform: 'node',
-    target: 'node20',
-    config: false,
-    silent: true,
-    splitting: false,
-    sourcemap: false,
-    dts: false,
-    clean: false,
-  });
-  return `${CHILD_DIR}memory-child.js`;
-}
-
-async function runChild(file: string, task: ChildTask): Promise<ChildReport> {
-  const child = fork(file, [JSON.stringify(task)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const report = new Promise<ChildReport>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as ChildReport));
-    child.once('exit', (code) => reject(new Error(`The ${task.mode} child exited with code ${String(code)} before reporting`)));
-  });
-  const result = await report;
-  await new Promise<void>((resolve) => {
-    if (child.exitCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  return result;
-}
 
 interface Drift {
   readonly missing: Set<string>;

@@ -1,7 +1,7 @@
 /**
  * One Zoho Creator Bulk Read job, end to end: create it, poll its status with backoff within a
  * deadline, then stream its result (a zip holding one CSV) row by row — never holding the zip or
- * the CSV whole in memory (fflate's streaming `Unzip`, csv-parse's streaming parser).
+ * the CSV whole in memory (fflate's streaming `Unzip`, an RFC 4180 parser that works chunk by chunk).
  *
  * Sources (shared Zoho Creator API notes §2.4, §3.7):
  * - Create `POST /creator/v2.1/bulk/{owner}/{app}/report/{report}/read`, body
@@ -16,9 +16,7 @@
  *   15 minutes) for the next job, absent on the last batch:
  *   https://www.zoho.com/creator/help/api/v2.1/bulk-api/download-bulk-read-result.html
  */
-import { parse as parseCsv } from 'csv-parse';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
-import { Readable } from 'node:stream';
 import type { CallBudget } from '../adapters/source.js';
 import { SyncErrorCode, ZohoApiError } from '../errors.js';
 import { abortableSleep, isPlainObject, type ZohoCallKind, type ZohoHttpClient } from './http-client.js';
@@ -161,15 +159,16 @@ export class ZohoBulkReader {
       timeoutMs: this.options.downloadTimeoutMs ?? this.options.jobTimeoutMs ?? DEFAULT_BULK_JOB_TIMEOUT_MS,
     });
     const statusCursor = typeof result.record_cursor === 'string' && result.record_cursor !== '' ? result.record_cursor : undefined;
-    const rows = csvRows(download.body, report)[Symbol.asyncIterator]();
-    const first = await rows.next();
-    if (first.done) throw malformed(report, 'the CSV has no header row');
+    const batches = csvBatches(download.body, report, batchSize);
+    const first = await batches.next();
+    const header = first.done ? undefined : first.value[0];
+    if (header === undefined) throw malformed(report, 'the CSV has no header row');
     return {
       jobId: id,
       count: typeof result.count === 'number' ? result.count : undefined,
       nextCursor: download.recordCursor ?? statusCursor,
-      header: first.value,
-      batches: batched(rows, batchSize),
+      header,
+      batches: { [Symbol.asyncIterator]: () => batches },
     };
   }
 
@@ -291,34 +290,130 @@ async function* unzippedCsv(zip: AsyncIterable<Uint8Array>, report: string): Asy
   if (!finished) throw malformed(report, 'the zip ends inside its file');
 }
 
-/** CSV rows (arrays of cells) of the zip's file, parsed by csv-parse (RFC 4180 quoting, multi-line cells, optional BOM). */
-async function* csvRows(zip: AsyncIterable<Uint8Array>, report: string): AsyncGenerator<string[], void, undefined> {
-  const parser = parseCsv({ bom: true, skip_empty_lines: true, relax_column_count: false });
-  const source = Readable.from(unzippedCsv(zip, report), { objectMode: false });
-  // pipe() does not forward the source's errors: hand them to the parser, whose iteration throws them.
-  source.once('error', (error) => parser.destroy(error));
-  source.pipe(parser);
-  try {
-    for await (const row of parser) yield row as string[];
-  } catch (error) {
-    if (error instanceof ZohoApiError) throw error;
-    throw malformed(report, `the CSV is not readable (${error instanceof Error ? error.message : String(error)})`);
-  } finally {
-    source.destroy();
-    parser.destroy();
-  }
-}
-
-async function* batched(rows: AsyncIterator<string[]>, size: number): AsyncGenerator<string[][], void, undefined> {
+/**
+ * The zip's CSV as batches of rows (arrays of cells): first the header alone, then batches of
+ * `size` rows (the last one shorter). RFC 4180 (https://www.rfc-editor.org/rfc/rfc4180): cells
+ * separated by `,`, rows by CRLF (a bare LF or CR too), a cell in double quotes may hold commas, line
+ * breaks and `""` for a quote; an optional UTF-8 BOM; empty lines skipped; every row must have as
+ * many cells as the header. Parsed chunk by chunk as the zip inflates (a row split over chunks is
+ * parsed again from its start), without a stream or a promise per row.
+ */
+export async function* csvBatches(zip: AsyncIterable<Uint8Array>, report: string, size: number): AsyncGenerator<string[][], void, undefined> {
+  const decoder = new TextDecoder();
+  let header: string[] | undefined;
   let batch: string[][] = [];
-  for (;;) {
-    const next = await rows.next();
-    if (next.done) break;
-    batch.push(next.value);
+  const ready: string[][][] = [];
+  let rowNumber = 0;
+  const onRow = (cells: string[]): void => {
+    rowNumber += 1;
+    if (header === undefined) {
+      header = cells;
+      ready.push([cells]);
+      return;
+    }
+    if (cells.length !== header.length) {
+      throw malformed(report, `the CSV is not readable (row ${rowNumber} has ${cells.length} cells, the header ${header.length})`);
+    }
+    batch.push(cells);
     if (batch.length >= size) {
-      yield batch;
+      ready.push(batch);
       batch = [];
     }
+  };
+  let tail = '';
+  let started = false;
+  for await (const bytes of unzippedCsv(zip, report)) {
+    let text = tail + decoder.decode(bytes, { stream: true });
+    if (!started && text.length > 0) {
+      started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    tail = text.slice(parseCsvRows(text, false, onRow, report));
+    while (ready.length > 0) yield ready.shift()!;
   }
-  if (batch.length > 0) yield batch;
+  let text = tail + decoder.decode();
+  if (!started && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  parseCsvRows(text, true, onRow, report);
+  if (batch.length > 0) ready.push(batch);
+  while (ready.length > 0) yield ready.shift()!;
+}
+
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+
+/**
+ * Parses the complete rows of `text` (all of it when `final`), handing each to `onRow`.
+ * @returns where the first incomplete row starts (`text.length` when none is left).
+ * @throws ZohoApiError `ERR_SYNC_ZOHO_MALFORMED_RESPONSE` for a quote left open at the end or text after a closing quote.
+ */
+function parseCsvRows(text: string, final: boolean, onRow: (cells: string[]) => void, report: string): number {
+  const n = text.length;
+  let p = 0;
+  rows: while (p < n) {
+    const rowStart = p;
+    const cells: string[] = [];
+    for (;;) {
+      if (p < n && text.charCodeAt(p) === QUOTE) {
+        let value = '';
+        let from = p + 1;
+        for (;;) {
+          const close = text.indexOf('"', from);
+          if (close < 0) {
+            if (final) throw malformed(report, 'the CSV is not readable (a quoted cell is not closed)');
+            return rowStart;
+          }
+          if (close + 1 < n && text.charCodeAt(close + 1) === QUOTE) {
+            value += text.slice(from, close + 1);
+            from = close + 2;
+            continue;
+          }
+          if (close + 1 >= n && !final) return rowStart;
+          value += text.slice(from, close);
+          p = close + 1;
+          break;
+        }
+        cells.push(value);
+      } else {
+        let end = p;
+        while (end < n) {
+          const c = text.charCodeAt(end);
+          if (c === COMMA || c === LF || c === CR) break;
+          end++;
+        }
+        if (end >= n && !final) return rowStart;
+        if (end === p && cells.length === 0 && end < n && text.charCodeAt(end) !== COMMA) {
+          // An empty line: skipped.
+          p = text.charCodeAt(end) === CR && end + 1 < n && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+          if (text.charCodeAt(end) === CR && end + 1 >= n && !final) return rowStart;
+          continue rows;
+        }
+        cells.push(text.slice(p, end));
+        p = end;
+      }
+      if (p >= n) {
+        onRow(cells);
+        return n;
+      }
+      const c = text.charCodeAt(p);
+      if (c === COMMA) {
+        p++;
+        continue;
+      }
+      if (c === LF) {
+        onRow(cells);
+        p++;
+        continue rows;
+      }
+      if (c === CR) {
+        if (p + 1 >= n && !final) return rowStart;
+        p += p + 1 < n && text.charCodeAt(p + 1) === LF ? 2 : 1;
+        onRow(cells);
+        continue rows;
+      }
+      throw malformed(report, 'the CSV is not readable (text after a closing quote)');
+    }
+  }
+  return p;
 }
