@@ -19,6 +19,6 @@
  */
 export { type DistributedSyncOptions, DistributedSync, type JobActivity } from './distributed/distributed-sync.js';
 export { type Partition, type PartitionPlan, type PartitionPlanOptions, type PlannedEvent, planFromRedisCounts, planPartitions } from './distributed/partition-plan.js';
-export { SharedCallLimiter, type SharedCallLimiterOptions } from './distributed/call-limiter.js';
+export { type CallWaits, SharedCallLimiter, type SharedCallLimiterOptions } from './distributed/call-limiter.js';
 export { acquireEventLeases, eventFenceKey, eventLeaseKey, type HeldEventLeases } from './distributed/event-leases.js';
 export type { PartitionResult } from './distributed/partition-run.js';

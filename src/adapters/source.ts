@@ -118,6 +118,18 @@ export interface CallBudget {
    * the ceiling is reached, so that request is not sent.
    */
   spend(): void;
+  /**
+   * Waits until a shared rate limit admits the request about to be sent (distributed mode's
+   * per-request Zoho budget). A source that declares {@link SourceAdapter.gatesEachRequest} awaits
+   * it after `spend()` before every request it sends — retries, re-sends and each Bulk Read call
+   * (create, status poll, download) included — passing `continuation: true` for a request that
+   * continues a listing already under way (a `record_cursor`, a bulk job's status poll, download
+   * or next job), which the limiter admits first. Optional.
+   * @throws `AbortedError` when `signal` aborts while waiting.
+   */
+  admit?(request: { readonly signal?: AbortSignal | undefined; readonly continuation: boolean }): Promise<void>;
+  /** Told when Zoho answered a request with its per-minute limit (HTTP 429 / code 2955), before the source waits and retries. Optional. */
+  rateLimited?(): void;
 }
 
 /** Options every source call accepts. */
@@ -211,6 +223,12 @@ export interface CallEstimate extends ApiCallCounts {
 export interface SourceAdapter {
   /** A short name for logs, e.g. `zoho-creator`. */
   readonly name: string;
+  /**
+   * `true` when the source awaits `callBudget.admit()` before every request it sends (see
+   * {@link CallBudget.admit}), so a shared rate limit can count requests rather than source calls
+   * (a Bulk Read page is several requests). Otherwise a limiter counts one slot per call or page.
+   */
+  readonly gatesEachRequest?: boolean | undefined;
 
   /**
    * Lists every event. Throws a `SyncError` on failure.

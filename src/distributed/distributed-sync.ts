@@ -36,7 +36,7 @@ import { assertEventInZoho, type PlanOptions } from '../worker/plan.js';
 import { planDistributedRun } from './plan-fanout.js';
 import { DailyQuota, type QuotaUsage } from '../worker/quota.js';
 import { watermarkCandidate } from '../worker/watermark.js';
-import { SharedCallLimiter } from './call-limiter.js';
+import { type CallWaits, SharedCallLimiter } from './call-limiter.js';
 import { createEventGuard } from './event-leases.js';
 import { decodeFailure, encodeFailure } from './job-failure.js';
 import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartition } from './partition-run.js';
@@ -60,7 +60,13 @@ export interface DistributedSyncOptions {
   readonly processJobs?: boolean | undefined;
   /** Jobs processed at once by this process. Default 1. */
   readonly concurrency?: number | undefined;
-  /** Zoho calls per `rateWindowMs` shared by every process (keep it below Zoho's per-minute limit). Default 40. Unit: calls. */
+  /**
+   * Zoho calls per `rateWindowMs` shared by every process (keep it below Zoho's per-minute limit):
+   * every HTTP request counts (with `ZohoCreatorSource`: each page, retry and Bulk Read create /
+   * status poll / download). A listing's next page waits at most `rateWindowMs` for a slot while the
+   * jobs running at once across all processes are at most this many (see `SharedCallLimiter`).
+   * Default 40. Unit: calls.
+   */
   readonly callsPerWindow?: number | undefined;
   /** Window of {@link DistributedSyncOptions.callsPerWindow}. Default 60,000. Unit: ms. */
   readonly rateWindowMs?: number | undefined;
@@ -229,9 +235,14 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     return this.#jobsProcessed;
   }
 
-  /** Zoho calls this process made through the shared budget. Unit: calls. */
+  /** Zoho calls this process made through the shared budget (every HTTP request to Creator: pages, retries, Bulk Read create / poll / download). Unit: calls. */
   get callsAdmitted(): number {
     return this.#limiter.admitted;
+  }
+
+  /** The longest waits this process's calls had for the shared budget (continuations apart: see `SharedCallLimiter`). */
+  get callWaits(): CallWaits {
+    return this.#limiter.waits;
   }
 
   /**

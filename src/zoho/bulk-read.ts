@@ -133,6 +133,8 @@ export class ZohoBulkReader {
       signal: call.signal,
       retries: call.retries,
       budget: call.budget,
+      // The next job of a listing under way (its cursor lives 15 minutes): admitted first.
+      continuation: query.recordCursor !== undefined,
     });
     const jobId = detailsOf(created.body, report).id;
     if (typeof jobId !== 'string' && typeof jobId !== 'number') throw malformed(report, 'the created job has no id');
@@ -194,6 +196,7 @@ export class ZohoBulkReader {
         signal: call.signal,
         retries: call.retries,
         budget: call.budget,
+        continuation: true,
       });
       const details = detailsOf(status.body, report);
       const state = normaliseStatus(details.status);

@@ -122,8 +122,10 @@ export interface ZohoGetRequest {
   readonly allowNoSuchRecord?: boolean | undefined;
   /** Largest body accepted for this call (e.g. larger for a download). Unit: bytes. @defaultValue the client's `maxResponseBytes` */
   readonly maxResponseBytes?: number | undefined;
-  /** The run's call ceiling: `spend()` is called before every request sent (retries and re-sends included). */
+  /** The run's call ceiling: `spend()` and then `admit()` are called before every request sent (retries and re-sends included). */
   readonly budget?: CallBudget | undefined;
+  /** The request continues a listing under way (a bulk job's poll, a next bulk job): admitted first by a shared limiter. A `cursor` implies it. */
+  readonly continuation?: boolean | undefined;
   /** HTTP method. @defaultValue `'GET'` (`'POST'` creates a bulk read job) */
   readonly method?: 'GET' | 'POST' | undefined;
   /** A JSON request body (sent with `content-type: application/json`), e.g. a bulk job's `query`. */
@@ -146,7 +148,7 @@ export interface ZohoDownloadRequest {
   readonly maxBytes: number;
   /** Timeout for the whole download, body included. Unit: ms. */
   readonly timeoutMs: number;
-  /** The run's call ceiling, spent before every request sent. */
+  /** The run's call ceiling, spent (then `admit()`ted, as a continuation) before every request sent. */
   readonly budget?: CallBudget | undefined;
 }
 
@@ -330,6 +332,8 @@ export class ZohoHttpClient {
         let token = await this.token(request.signal);
         for (;;) {
           request.budget?.spend();
+          // A download fetches the result of a job already made: it continues that listing.
+          await request.budget?.admit?.({ signal: request.signal, continuation: true });
           this.counts[request.kind]++;
           const started = this.now();
           const opened = await openResponse(
@@ -349,7 +353,7 @@ export class ZohoHttpClient {
               if (size > this.maxResponseBytes) break;
               parts.push(chunk);
             }
-            const reply = this.judge(Buffer.concat(parts).toString('utf8'), response, judged, started);
+            const reply = this.judgeTelling(Buffer.concat(parts).toString('utf8'), response, judged, started, request.budget);
             if (reply.kind === 'token-invalid') {
               if (tokenRefreshed) throw this.refusedTokenError(judged, reply.error);
               tokenRefreshed = true;
@@ -410,6 +414,7 @@ export class ZohoHttpClient {
       init.body = JSON.stringify(request.jsonBody);
     }
     request.budget?.spend();
+    await request.budget?.admit?.({ signal: request.signal, continuation: request.continuation === true || request.cursor !== undefined });
     this.counts[request.kind]++;
     const started = this.now();
     const { response, body: text } = await fetchText(this.fetchFn, request.url, init, {
@@ -418,7 +423,23 @@ export class ZohoHttpClient {
       endpoint: request.endpoint,
       maxResponseBytes: request.maxResponseBytes ?? this.maxResponseBytes,
     });
-    return this.judge(text, response, request, started);
+    return this.judgeTelling(text, response, request, started, request.budget);
+  }
+
+  /** {@link ZohoHttpClient.judge}, telling `budget.rateLimited()` of a per-minute limit answer first. */
+  private judgeTelling(
+    text: string,
+    response: Response,
+    request: ZohoGetRequest,
+    started: number,
+    budget: CallBudget | undefined,
+  ): ReturnType<ZohoHttpClient['judge']> {
+    try {
+      return this.judge(text, response, request, started);
+    } catch (error) {
+      if (budget?.rateLimited && isSyncError(error) && error.code === SyncErrorCode.ZOHO_RATE_LIMITED) budget.rateLimited();
+      throw error;
+    }
   }
 
   /**

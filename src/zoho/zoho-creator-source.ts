@@ -96,6 +96,8 @@ export const MAX_EVENT_IDS_PER_CRITERIA = 50;
 export class ZohoCreatorSource implements SourceAdapter {
   /** Short name for logs. */
   readonly name = 'zoho-creator';
+  /** Every HTTP request (retries, bulk create / poll / download included) awaits `callBudget.admit()` first. */
+  readonly gatesEachRequest = true;
 
   private readonly options: ZohoCreatorSourceOptions;
   private readonly apiBaseUrl: string;
