@@ -31,7 +31,7 @@ const registry = new Registry();
 collectDefaultMetrics({ register: registry }); // optional: the process's own CPU, memory, event loop
 registerSyncMetrics(worker, registry, {
   // Your plan's daily Developer API limit per user (Free/Standard 250, Professional 500, Enterprise 1000).
-  dailyCallLimit: Number(process.env.ZOHO_DAILY_CALL_LIMIT || 1000),
+  dailyCallLimit: Number(process.env.SYNC_DAILY_CALL_LIMIT || 1000),
 });
 
 // 2. Alerting: route the events that need a human to one hook.

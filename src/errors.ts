@@ -288,17 +288,41 @@ export class QuotaBudgetError extends SyncError {
    * gives the budget a count to plan by.
    */
   readonly countsKnown: boolean;
-  constructor(estimatedCalls: number, callsLeft: number, day: string, countsKnown = true) {
+  /**
+   * True when the run had started and stopped because the calls left today ran out (its estimate was
+   * low); its checkpoint stays, and the next admitted run continues from it. False for a run refused
+   * before its first call.
+   */
+  readonly stoppedMidRun: boolean;
+  constructor(estimatedCalls: number, callsLeft: number, day: string, countsKnown = true, message?: string) {
     super(
-      countsKnown
-        ? `Refusing to start: the run would make about ${estimatedCalls} Zoho calls but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`
-        : `Refusing to start: Redis holds no record counts for the events this run lists (no complete listing yet), so its Zoho calls are unknown (at least ${estimatedCalls}; ${callsLeft} left today, ${day}); set expectedRecordCount (SYNC_EXPECTED_RECORD_COUNT) to budget by it, or pass { ignoreQuotaBudget: true } to force`,
+      message ??
+        (countsKnown
+          ? `Refusing to start: the run would make about ${estimatedCalls} Zoho calls but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`
+          : `Refusing to start: the run would make at least ${estimatedCalls} Zoho calls (Redis holds no record counts for some of the events it lists, so that is a floor) but only ${callsLeft} are left today (${day}); pass { ignoreQuotaBudget: true } to force`),
       SyncErrorCode.QUOTA_BUDGET,
     );
     this.estimatedCalls = estimatedCalls;
     this.callsLeft = callsLeft;
     this.day = day;
     this.countsKnown = countsKnown;
+    this.stoppedMidRun = message !== undefined;
+  }
+
+  /**
+   * A run that was admitted (its estimate fitted) and used up the calls left today before it ended.
+   *
+   * @param calls - the Zoho requests the run had made when it stopped. Unit: calls.
+   * @param day - the Zoho day (`yyyy-mm-dd`).
+   */
+  static exhausted(calls: number, day: string): QuotaBudgetError {
+    return new QuotaBudgetError(
+      calls,
+      0,
+      day,
+      false,
+      `The run stopped after ${calls} Zoho calls: that was every call left today (${day}) under dailyCallLimit, more than its estimate; it continues from its checkpoint when calls are left, or pass { ignoreQuotaBudget: true } to force`,
+    );
   }
 }
 

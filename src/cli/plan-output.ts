@@ -32,11 +32,11 @@ export function formatPlan(plan: RunPlanWithQuota): string {
     let limit = '; no dailyCallLimit set (SYNC_DAILY_CALL_LIMIT)';
     if (q.limit !== undefined) {
       const verdict =
-        plan.fitsQuota !== false
-          ? 'fits'
+        plan.fitsQuota === false
+          ? 'DOES NOT FIT (the run would be refused; --ignore-quota-budget runs it)'
           : plan.countsKnown
-            ? 'DOES NOT FIT (the run would be refused)'
-            : 'UNKNOWN (no record counts in Redis: the run would be refused; set SYNC_EXPECTED_RECORD_COUNT or pass --ignore-quota-budget)';
+            ? 'fits'
+            : 'fits as a floor (no record counts in Redis yet: the run stops if it uses up the calls left)';
       limit = ` of ${n(q.limit)}, ${n(q.left ?? 0)} left; ${verdict}`;
     }
     lines.push(`Quota today (${q.day}, ${q.timeZone}): ${n(q.used.total)} used${limit}`);

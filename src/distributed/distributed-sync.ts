@@ -423,8 +423,11 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
 
   /**
    * With `dailyCallLimit` (and without `ignoreQuotaBudget`): plans the run (calls only, Redis reads)
-   * and refuses it when the estimate exceeds the calls left today in the shared tally, or when Redis
-   * holds no record counts to plan by (the estimate would be a floor).
+   * and refuses it when the estimate exceeds the calls left today in the shared tally. An estimate
+   * on record counts Redis does not hold yet (a first sync, new events) is a floor, admitted when it
+   * fits: unlike a single `SyncWorker`, whose run stops at the calls left, the partitions of a
+   * distributed run are not stopped midway, so such a run can pass the limit (refusing floors would
+   * refuse every full sync after a new event appears, for good).
    *
    * @throws {@link QuotaBudgetError}; the store's errors.
    */
@@ -437,7 +440,10 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     });
     const usage = await this.#quota.read();
     if (plan.calls === undefined || usage?.left === undefined) return;
-    if (plan.countsKnown && plan.calls.total <= usage.left) return;
+    if (plan.calls.total <= usage.left) {
+      if (!plan.countsKnown) this.#logger.info(`Redis holds no record counts for some events yet: this run's estimate (${plan.calls.total} Zoho calls) is a floor`);
+      return;
+    }
     throw new QuotaBudgetError(plan.calls.total, usage.left, usage.day, plan.countsKnown);
   }
 

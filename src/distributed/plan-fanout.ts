@@ -75,13 +75,23 @@ export async function planDistributedRun(deps: DistributedPlanDeps, kind: RunKin
     }
   }
   const estimate = source.estimateCalls?.({ events: known.length, listings });
-  const inexact = base.inexact.filter((why) => !why.startsWith('A bulk job'));
+  const inexact = base.inexact.filter((why) => !why.startsWith('A bulk job') && !why.startsWith('Redis holds no'));
+  // The partitions are planned from Redis's counts, whatever the single-process plan's own ID
+  // listing counted: without them, each partition's pages are a floor.
+  const countsKnown = byOption !== undefined || (known.length > 0 && counted.every((c) => c.unknownEvents === 0));
+  if (!countsKnown) {
+    inexact.push(
+      known.length === 0
+        ? 'Redis holds no events or record counts yet (no complete listing): the partitions are a guess and their pages a floor; set expectedRecordCount for a budget.'
+        : 'Redis holds no record count for some of the events listed (no complete listing of them yet): their partitions\' pages are a floor.',
+    );
+  }
   if (estimate?.listings?.includes('bulk')) inexact.push('A bulk job takes status polls until Zoho finishes it: counted as one per job.');
   const calls =
-    estimate === undefined ? undefined : { ...estimate, exact: estimate.exact && base.countsKnown && byOption === undefined };
+    estimate === undefined ? undefined : { ...estimate, exact: estimate.exact && countsKnown && byOption === undefined };
   // The label: what the first (largest) partition's listing will actually be.
   const wanted = strategies[0] ?? base.listing;
   const actual = estimate?.listings?.[0] ?? wanted;
   const bulkFallback = wanted === 'bulk' && actual === 'paged' ? (estimate?.bulkFallback ?? 'the source lists page by page') : undefined;
-  return { ...base, listing: bulkFallback === undefined ? wanted : 'paged', bulkFallback, calls, inexact };
+  return { ...base, countsKnown, listing: bulkFallback === undefined ? wanted : 'paged', bulkFallback, calls, inexact };
 }

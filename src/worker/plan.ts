@@ -59,6 +59,8 @@ export interface PlannedWrites {
    * event, an unreadable modification time): the run would dead-letter them instead. Unit: records.
    */
   readonly rejected: number;
+  /** Records the comparison's ID-only listing returned (rejected ones included). Unit: records. */
+  readonly listed: number;
   /** Only events with at least one write. */
   readonly events: readonly PlannedEventWrites[];
 }
@@ -173,6 +175,16 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
     writes = await compareWithoutWriting(deps, known, listing, options);
     const after = source.getCallCounts?.();
     if (before && after) planCalls = callsBetween(after, before);
+    if (eventIds === undefined && byOption === undefined) {
+      // The comparison just listed the whole report: its count is the run's, whatever Redis held
+      // (an empty Redis, new events), so the main listing is estimated from it and is no floor.
+      const main = listings.findIndex((l) => l.kind !== 'changes');
+      if (main >= 0) {
+        for (let i = main; i < listings.length; i++) listings[i] = { ...listings[i]!, records: writes.listed };
+        expected = writes.listed;
+        unknownEvents = 0;
+      }
+    }
     if (kind === 'discrepancy-check') {
       const resync = writes.events.filter((e) => e.upserts > 0).map((e) => e.eventId);
       if (resync.length > 0) {
@@ -248,9 +260,11 @@ async function compareWithoutWriting(
   const upserts = new Map<string, string[]>();
   const events = new Set(known);
   let rejected = 0;
+  let listed = 0;
   try {
     for await (const page of source.readStamps({ listing, signal: options.signal, retries: deps.options.maxRetries })) {
       rejected += page.rejected.length;
+      listed += page.items.length + page.rejected.length;
       const [comparison] = await Promise.all([compareStamps(sink, page.items), state.markSeen(page.items, scope)]);
       for (const s of page.items) events.add(s.eventId);
       for (const s of [...comparison.missing, ...comparison.stale]) {
@@ -282,6 +296,7 @@ async function compareWithoutWriting(
       upserts: out.reduce((n, e) => n + e.upserts, 0),
       removals: out.reduce((n, e) => n + e.removals, 0),
       rejected,
+      listed,
       events: out,
     };
   } finally {

@@ -6,7 +6,7 @@ import type pLimit from 'p-limit';
 import type { RecordSink } from '../adapters/sink.js';
 import type { CallBudget, ListOptions, SourceAdapter, SourceCallOptions } from '../adapters/source.js';
 import type { Checkpoint, FenceOptions, StateStore } from '../adapters/state-store.js';
-import { AbortedError, CallLimitError, isSyncError, type SyncError } from '../errors.js';
+import { AbortedError, CallLimitError, isSyncError, QuotaBudgetError, type SyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SyncWorkerEvents } from './events.js';
 import type { ResolvedSyncWorkerOptions } from './options.js';
@@ -154,9 +154,13 @@ export function abortReason(signal: AbortSignal): SyncError {
   return new AbortedError('The run was aborted', { cause: reason });
 }
 
-/** The call ceiling of one run: `spend()` counts a request, and refuses the one past `limit`. */
+/**
+ * The call ceiling of one run: `spend()` counts a request, and refuses the one past `limit`
+ * (`maxCallsPerRun`) or past the calls left today (`dailyCallLimit`, see {@link capToday}).
+ */
 export class RunCallBudget implements CallBudget {
   #spent = 0;
+  #today: { readonly left: number; readonly day: string } | undefined;
 
   /** @param limit - calls allowed. Unit: calls. */
   constructor(readonly limit: number) {}
@@ -166,9 +170,26 @@ export class RunCallBudget implements CallBudget {
     return this.#spent;
   }
 
-  /** @throws CallLimitError (with `calls` = `limit`) when `limit` requests were counted already. */
+  /**
+   * Also refuses requests past `left` (counted from now): what the daily tally had left when the run
+   * was admitted, so a run whose estimate was low (record counts Redis did not hold yet, a heal's
+   * re-read, many changes) stops there instead of overrunning the day's limit.
+   *
+   * @param left - requests allowed from now. Unit: calls.
+   * @param day - the Zoho day (`yyyy-mm-dd`), for the error.
+   */
+  capToday(left: number, day: string): void {
+    this.#today = { left: this.#spent + Math.max(0, left), day };
+  }
+
+  /**
+   * @throws CallLimitError (with `calls` = `limit`) when `limit` requests were counted already;
+   *   QuotaBudgetError (`stoppedMidRun`) when the calls left today are used up.
+   */
   spend(): void {
     if (this.#spent >= this.limit) throw new CallLimitError(this.#spent, this.limit);
+    const today = this.#today;
+    if (today !== undefined && this.#spent >= today.left) throw QuotaBudgetError.exhausted(this.#spent, today.day);
     this.#spent++;
   }
 }

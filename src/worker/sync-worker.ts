@@ -724,11 +724,23 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     });
     const usage = await this.#quota.read();
     if (plan.calls === undefined || usage?.left === undefined) return true;
-    // Unknown record counts make the estimate a floor: admitting it could overrun the limit.
-    if (plan.countsKnown && plan.calls.total <= usage.left) return true;
+    if (plan.calls.total <= usage.left) {
+      // Admitted on its estimate — a floor when Redis holds no counts for some events (a first sync,
+      // new events), and without a heal's re-read — so the run may not send more requests than are
+      // left: it stops at them (QuotaBudgetError, stoppedMidRun) instead of overrunning. Refusing
+      // floors instead would refuse every full sync after a new event appears, for good.
+      // The token grant the plan counts is not a request of the run's budget.
+      ctx.callBudget.capToday(usage.left - plan.calls.token, usage.day);
+      if (!plan.countsKnown) {
+        this.#logger.info(
+          `Redis holds no record counts for some events yet: this run's estimate (${plan.calls.total} Zoho calls) is a floor; it stops if it uses up the ${usage.left} calls left today`,
+          { runId: ctx.runId },
+        );
+      }
+      return true;
+    }
     const refusal = new QuotaBudgetError(plan.calls.total, usage.left, usage.day, plan.countsKnown);
     if (origin !== 'manual') {
-      if (!plan.countsKnown) this.#logger.warn(refusal.message, { code: refusal.code });
       this.#skipRun(ctx.runId, ctx.kind, origin, 'quota-budget');
       return false;
     }
@@ -965,7 +977,7 @@ export const RUN_KINDS: readonly RunKind[] = Object.freeze(['full', 'incremental
 /** {@link RunPlanWithQuota.fitsQuota}: what the worker's budget check would decide. */
 export function fitsQuota(plan: RunPlan, quota: QuotaUsage | undefined): boolean | undefined {
   if (quota?.left === undefined || plan.calls === undefined) return undefined;
-  return plan.countsKnown && plan.calls.total <= quota.left;
+  return plan.calls.total <= quota.left;
 }
 
 function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['calls_today'] {

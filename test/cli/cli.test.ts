@@ -215,9 +215,9 @@ describe('commands against the simulator and the real Redis', () => {
     const c = capture(cliEnv(prefix));
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--json'], c.io)).toBe(EXIT.OK);
     const plan = c.lines().find((l) => l.event === 'plan')!.data;
-    // An empty Redis holds no counts: the estimate is a floor and says so.
-    expect(plan).toMatchObject({ kind: 'full', listing: 'paged', expectedRecords: 0, countsKnown: false, writes: { upserts: 1500, removals: 0 } });
-    expect(plan.calls).toMatchObject({ exact: false, records: 1 });
+    // An empty Redis holds no counts, but the plan's own ID listing counted the records: exact.
+    expect(plan).toMatchObject({ kind: 'full', listing: 'paged', expectedRecords: 1500, countsKnown: true, writes: { upserts: 1500, removals: 0, listed: 1500 } });
+    expect(plan.calls).toMatchObject({ exact: true, records: 2 });
     expect(plan.quota).toMatchObject({ timeZone: 'UTC' });
     expect(c.lines().some((l) => l.event === 'syncStarted')).toBe(false);
     expect(await redis.exists(`${prefix}:{g}:meta`)).toBe(0);
@@ -225,21 +225,26 @@ describe('commands against the simulator and the real Redis', () => {
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], text.io)).toBe(EXIT.OK);
     expect(text.stdout()).toMatch(/Plan: full sync, paged listing/);
     expect(text.stdout()).toMatch(/Writes: 1,500 upserts, 0 removals in 12 events/);
-    expect(text.stdout()).toMatch(/Zoho calls: at least \d+ .*\n {2}not exact: Redis holds no events or record counts yet/);
+    expect(text.stdout()).toMatch(/Zoho calls: \d+ \(token \d, records 2, ids 0, meta \d\)\n/);
     // The plan's own calls are tallied; the line reads "<n> used; no dailyCallLimit set".
     expect(text.stdout()).toMatch(/Quota today \(\d{4}-\d\d-\d\d, UTC\): \d+ used; no dailyCallLimit set \(SYNC_DAILY_CALL_LIMIT\)\n/);
   });
 
-  it('SYNC_DAILY_CALL_LIMIT: --dry-run says the run would be refused, the run is refused, --ignore-quota-budget runs it', async () => {
+  it('SYNC_DAILY_CALL_LIMIT: --dry-run says whether the run fits, a run over the calls left is refused, --ignore-quota-budget runs it', async () => {
     const prefix = newPrefix();
     const env = cliEnv(prefix, { SYNC_DAILY_CALL_LIMIT: '1000', SIM_EVENTS: '3', SIM_REGISTRATIONS: '200' });
     const dry = capture(env);
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], dry.io)).toBe(EXIT.OK);
-    expect(dry.stdout()).toMatch(/ used of 1,000, \d+ left; UNKNOWN \(no record counts in Redis: the run would be refused/);
-    const refused = capture(env);
+    expect(dry.stdout()).toMatch(/ used of 1,000, \d+ left; fits\n/);
+    // Without writes, an empty Redis gives a floor: it fits as one.
+    const floor = capture(env);
+    expect(await runCli(['discrepancy-check', '--simulator', '--dry-run', '--progress'], floor.io)).toBe(EXIT.OK);
+    expect(floor.stdout()).toMatch(/ left; fits as a floor \(no record counts in Redis yet/);
+    const tight = { ...env, SYNC_DAILY_CALL_LIMIT: '2' };
+    const refused = capture(tight);
     expect(await runCli(['full-sync', '--simulator'], refused.io)).toBe(EXIT.FAILED);
-    expect(refused.stderr()).toMatch(/Refusing to start: Redis holds no record counts .*\[ERR_SYNC_QUOTA_BUDGET\]\n$/);
-    const forced = capture(env);
+    expect(refused.stderr()).toMatch(/Refusing to start: the run would make .*\[ERR_SYNC_QUOTA_BUDGET\]\n$/);
+    const forced = capture(tight);
     expect(await runCli(['full-sync', '--simulator', '--ignore-quota-budget'], forced.io)).toBe(EXIT.OK);
     const after = capture(env);
     expect(await runCli(['full-sync', '--simulator', '--dry-run', '--progress'], after.io)).toBe(EXIT.OK);

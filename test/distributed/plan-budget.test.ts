@@ -112,13 +112,17 @@ describe('DistributedSync.plan() and dailyCallLimit', () => {
     const limited = make({ worker: { listingStrategy: 'paged', dailyCallLimit: 7 } });
     await limited.start();
     h.sim.clearRequests();
-    // No counts in Redis: refused (a floor cannot be budgeted), nothing queued, no Zoho call.
-    await expect(limited.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false });
-    const refused = await call(limited, 'full-sync', '/full-sync', {});
+    // No counts in Redis: the estimate is a floor (events list + 3 guessed partitions of one page = 4
+    // calls, plus the token); a floor over the calls left is refused before queueing, no Zoho call.
+    const tight = make({ worker: { listingStrategy: 'paged', dailyCallLimit: 3 } });
+    await tight.start();
+    await expect(tight.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false });
+    const refused = await call(tight, 'full-sync', '/full-sync', {});
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ error: { code: 'ERR_SYNC_QUOTA_BUDGET' } });
     expect(h.sim.requests).toHaveLength(0);
-    expect(await limited.refreshStatus()).toMatchObject({ stats: { total_syncs: 0 }, last_run: null });
+    expect(await tight.refreshStatus()).toMatchObject({ stats: { total_syncs: 0 }, last_run: null });
+    await tight.stop();
 
     const forced = await limited.performFullSync({ ignoreQuotaBudget: true });
     expect(forced.added).toBe(2600);

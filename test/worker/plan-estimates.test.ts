@@ -1,6 +1,6 @@
 /**
  * Review findings on `worker.plan()` and the daily budget: a plan on an empty Redis is a floor and
- * says so (and the budget refuses to admit a run on it), and the plan's listing label is the one
+ * says so (the budget admits a run on it only when the floor fits, and the run stops at the calls left), and the plan's listing label is the one
  * that will run (a bulk strategy the source will list page by page is labelled `paged`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('a plan without record counts in Redis', () => {
-  it('says the estimate is a floor (exact: false, and why), and the budget refuses the run instead of overrunning', async () => {
+  it('says the estimate is a floor (exact: false, and why); the run is admitted on it and stops at the calls left instead of overrunning', async () => {
     // 5 pages of records: a full sync costs token 1 + events list 1 + records 5 = 7 calls; the
     // empty-Redis estimate sees one page (3 calls). The review saw 8 calls made against a limit of 6.
     h = await createHarness({ dataset: { events: 4, registrations: 4200, seed: 31 } });
@@ -22,21 +22,37 @@ describe('a plan without record counts in Redis', () => {
     expect(plan.countsKnown).toBe(false);
     expect(plan.calls?.exact).toBe(false);
     expect(plan.inexact.join(' ')).toContain('Redis holds no events or record counts yet');
-    expect(plan.calls!.total).toBeLessThanOrEqual(6); // the floor "fits" — which is why it must not be trusted
+    expect(plan.calls!.total).toBeLessThanOrEqual(6); // the floor fits, so the run is admitted
     h.sim.clearRequests();
-    const refused = worker.performFullSync();
-    await expect(refused).rejects.toBeInstanceOf(QuotaBudgetError);
-    await expect(refused).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false, callsLeft: 6 });
-    await expect(refused).rejects.toThrow(/expectedRecordCount/);
+    const stopped = worker.performFullSync();
+    await expect(stopped).rejects.toBeInstanceOf(QuotaBudgetError);
+    await expect(stopped).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', stoppedMidRun: true, callsLeft: 0 });
+    await expect(stopped).rejects.toThrow(/every call left today/);
+    // Never past the limit: token, events list and 4 of the 5 pages; the 5th page was not requested.
+    expect(h.sim.requests).toHaveLength(6);
+    expect((await worker.getQuotaUsage())?.used.total).toBe(6);
+    // A run over the calls left now is refused up front (nothing sent).
+    h.sim.clearRequests();
+    await expect(worker.performFullSync()).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', stoppedMidRun: false });
     expect(h.sim.requests).toHaveLength(0);
-    expect((await worker.getQuotaUsage())?.used.total).toBe(0);
 
-    // Forced, it runs; afterwards Redis holds the counts and the same plan is exact.
+    // Forced, it continues from the checkpoint; afterwards Redis holds the counts and the plan is exact.
     const run = await worker.performFullSync({ ignoreQuotaBudget: true });
-    expect(run.apiCalls.total).toBe(7);
+    expect(run.resumed).toBe(true);
+    expect(await h.sink.countRecords(h.sim.listEvents()[0]!.id)).toBe(h.sim.registrationCount(h.sim.listEvents()[0]!.id));
     const again = await h.worker({ listingStrategy: 'paged' }).plan('full', { writes: false });
     expect(again).toMatchObject({ countsKnown: true, inexact: [] });
     expect(again.calls).toMatchObject({ exact: true });
+  });
+
+  it("a plan with writes estimates an empty Redis's first full sync from its own ID listing: exact", async () => {
+    h = await createHarness({ dataset: { events: 4, registrations: 4200, seed: 35 } });
+    const worker = h.worker({ listingStrategy: 'paged' });
+    const plan = await worker.plan('full');
+    expect(plan).toMatchObject({ countsKnown: true, expectedRecords: 4200 });
+    expect(plan.writes).toMatchObject({ listed: 4200, upserts: 4200, removals: 0 });
+    const run = await worker.performFullSync();
+    expect(plan.calls).toMatchObject({ exact: true, records: 5, total: run.apiCalls.total });
   });
 
   it('budgets by expectedRecordCount when it is set (not exact, but admitted or refused by it)', async () => {
@@ -53,15 +69,23 @@ describe('a plan without record counts in Redis', () => {
     expect(plan.calls?.total).toBe(7);
   });
 
-  it('counts a force plan of an event Redis holds no count of as unknown', async () => {
+  it('counts a force plan of an event Redis holds no count of as unknown, and admits it on its floor (never refused for good)', async () => {
     h = await createHarness({ dataset: { events: 3, registrations: 900, seed: 33 } });
     const event = h.sim.listEvents()[0]!;
     const worker = h.worker({ dailyCallLimit: 100, listingStrategy: 'paged' });
     const plan = await worker.plan('force', { eventId: event.id, writes: false });
     expect(plan.countsKnown).toBe(false);
     expect(plan.inexact.join(' ')).toContain('no record count for 1 of the events');
-    await expect(worker.forceSyncEvent(event.id)).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false });
+    // Refusing a floor would refuse this event's sync every day: it is admitted, and counted after.
+    const run = await worker.forceSyncEvent(event.id);
+    expect(run.added).toBe(h.sim.registrationCount(event.id));
+    expect((await worker.plan('force', { eventId: event.id, writes: false })).countsKnown).toBe(true);
+    // A floor over the calls left is refused up front.
+    const tight = h.worker({ dailyCallLimit: run.apiCalls.total + 1, listingStrategy: 'paged' });
+    const other = h.sim.listEvents()[1]!;
+    await expect(tight.forceSyncEvent(other.id)).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', countsKnown: false, stoppedMidRun: false });
   });
+
 });
 
 describe("the plan's listing label", () => {
