@@ -118,6 +118,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   if (command === undefined) throw new UsageError('Missing command (full-sync, incremental-sync, force-sync <eventId>, status, discrepancy-check)');
   if (!(CLI_COMMANDS as readonly string[]).includes(command)) throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
   const cmd = command as CliCommand;
+  // A plan is of a run: status and the push commands have none to print (silently ignoring the flag
+  // would let `pushes --dry-run` apply pushes).
+  if ((base.dryRun || base.ignoreQuotaBudget) && (cmd === 'status' || cmd === 'pushes' || cmd === 'replay-pushes')) {
+    throw new UsageError(`${base.dryRun ? '--dry-run' : '--ignore-quota-budget'} applies to full-sync, incremental-sync, force-sync and discrepancy-check only`);
+  }
   if (cmd === 'force-sync') {
     const eventId = rest[0];
     if (eventId === undefined) throw new UsageError('force-sync needs an event ID: zoho-redis-sync force-sync <eventId>');

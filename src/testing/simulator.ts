@@ -161,7 +161,13 @@ export interface ZohoSimulatorOptions extends Partial<SimulatorConfig>, Partial<
    * and otherwise answer HTTP 401 code 2945 [doc]. @defaultValue every scope, bulk ones included
    */
   readonly scopes?: readonly string[];
-  /** How long a bulk read job stays in progress. Unit: ms. @defaultValue 0 (completed at the first status call) */
+  /**
+   * How long a bulk read job stays in progress, on the simulator's clock. The default clock is a
+   * manual {@link SimulatorClock} that moves only when you `advance()` it: with it, a job stays in
+   * progress until the test advances the clock past this duration (a sync polling it waits until its
+   * `bulkJobTimeoutMs`). Pass `clock: { now: () => Date.now() }` for jobs that finish by themselves.
+   * Unit: ms. @defaultValue 0 (completed at the first status call)
+   */
   readonly bulkJobDurationMs?: number;
   /** Spelling of bulk job statuses: `doc` ("IN PROGRESS", "COMPLETED") or `oas` ("In-progress", "Completed"). @defaultValue `'doc'` */
   readonly bulkStatusStyle?: BulkStatusStyle;

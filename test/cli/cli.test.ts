@@ -98,6 +98,9 @@ describe('argument parsing', () => {
     [['discrepancy-check', '--heal=yes'], /^Option "--heal" takes no value$/],
     [['full-sync', '--heal'], /--heal applies to discrepancy-check only/],
     [['status', '--json', '--progress'], /either --json or --progress/],
+    [['status', '--dry-run'], /--dry-run applies to full-sync, incremental-sync, force-sync and discrepancy-check only/],
+    [['pushes', '--dry-run'], /--dry-run applies to/],
+    [['replay-pushes', '--ignore-quota-budget'], /--ignore-quota-budget applies to/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
     expect(() => parseCliArgs(argv)).toThrow(message);
