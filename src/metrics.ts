@@ -30,7 +30,11 @@ import type { ZohoPushes } from './push/zoho-pushes.js';
  * `DistributedSync` fits too). `getQuotaUsage`, when present, is read at each scrape for the
  * calls of today in the store's tally (every replica's).
  */
-export type MetricsWorker = Pick<SyncWorker, 'on' | 'off' | 'getStatus'> & { readonly getQuotaUsage?: (() => Promise<QuotaUsage | undefined>) | undefined };
+export type MetricsWorker = Pick<SyncWorker, 'on' | 'off' | 'getStatus'> & {
+  readonly getQuotaUsage?: (() => Promise<QuotaUsage | undefined>) | undefined;
+  /** The worker's options: `dailyCallLimit` and `quotaTimeZone` are the metrics' defaults. */
+  readonly options?: { readonly dailyCallLimit?: number | undefined; readonly quotaTimeZone?: string | undefined } | undefined;
+};
 
 /** A prom-client registry, in Prometheus text or OpenMetrics format. */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -45,12 +49,12 @@ export interface SyncMetricsOptions {
    * set, `<prefix>zoho_quota_remaining` gives the calls left today: this limit minus the calls in
    * the store's daily tally (every replica's), or minus this worker's own calls when the store
    * keeps no tally. Unit: calls.
-   * @defaultValue undefined (the gauge is not exported)
+   * @defaultValue the worker's own `dailyCallLimit` (none: the gauge is not exported)
    */
   readonly dailyCallLimit?: number | undefined;
   /**
    * IANA time zone in which the Zoho day starts, for the remaining-quota estimate: Zoho resets the
-   * daily limit at 00:00 in the super admin's time zone. @defaultValue `'UTC'`
+   * daily limit at 00:00 in the super admin's time zone. @defaultValue the worker's `quotaTimeZone` (`'UTC'`)
    */
   readonly quotaTimeZone?: string | undefined;
   /** Buckets of `<prefix>run_duration_seconds`. Unit: seconds. @defaultValue `[0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]` */
@@ -109,13 +113,18 @@ type Listener<K extends keyof SyncWorkerEvents> = (...args: SyncWorkerEvents[K])
  *
  * @param worker - the worker to observe.
  * @param registry - the prom-client registry to register on (e.g. `new Registry()` or prom-client's `register`).
- * @param options - see {@link SyncMetricsOptions}.
+ * @param given - see {@link SyncMetricsOptions} (`dailyCallLimit` and `quotaTimeZone` default to the worker's own options).
  * @returns the names and an `unregister()` function.
  * @throws `ConfigError` (code `ERR_SYNC_INVALID_OPTION`) for an invalid option, and (option `prefix`) when a metric
  *   of one of these names is already registered on `registry` — the message names it; call the earlier
  *   `unregister()` first, or use another prefix. Either way nothing is left registered and no listener is attached.
  */
-export function registerSyncMetrics(worker: MetricsWorker, registry: MetricsRegistry, options: SyncMetricsOptions = {}): SyncMetrics {
+export function registerSyncMetrics(worker: MetricsWorker, registry: MetricsRegistry, given: SyncMetricsOptions = {}): SyncMetrics {
+  const options: SyncMetricsOptions = {
+    ...given,
+    dailyCallLimit: given.dailyCallLimit ?? worker.options?.dailyCallLimit,
+    quotaTimeZone: given.quotaTimeZone ?? worker.options?.quotaTimeZone,
+  };
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   const planned = METRIC_SUFFIXES.filter((suffix) => suffix !== 'zoho_quota_remaining' || options.dailyCallLimit !== undefined).map((s) => `${prefix}${s}`);
   // All or nothing: refuse before registering anything rather than fail half-way on the first clash.

@@ -38,6 +38,16 @@ describe('registerSyncMetrics', () => {
     h = undefined;
   });
 
+  it("takes dailyCallLimit from the worker's options when the metrics are given none", async () => {
+    h = await createHarness({ dataset: { events: 3, registrations: 300, seed: 2 } });
+    const limited = registerSyncMetrics(h.worker({ dailyCallLimit: 400 }), new Registry());
+    expect(limited.names).toContain('zoho_redis_sync_zoho_quota_remaining');
+    const registry = new Registry();
+    registerSyncMetrics(h.worker({ dailyCallLimit: 400 }), registry);
+    expect(get(await scrape(registry), 'zoho_redis_sync_zoho_quota_remaining')).toBe(400);
+    expect(registerSyncMetrics(h.worker(), new Registry()).names).not.toContain('zoho_redis_sync_zoho_quota_remaining');
+  });
+
   it('after a full sync: runs, records, duration, Zoho calls equal to the simulator log, staleness per event', async () => {
     h = await createHarness({ dataset: { events: 8, registrations: 2419, seed: 1 } });
     const worker = h.worker();
