@@ -676,6 +676,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
    * skipped like a tick, a triggered one is delayed and retried ({@link EventLeaseBusyError}).
    */
   async #runWithLocalWorker(job: Job<RootData>, runId: string, signal: AbortSignal): Promise<RunResult> {
+    if (String(job.id).startsWith('repeat:')) await this.#skipScheduledIfCovered();
     const owner = `${job.id}:${job.attemptsMade}:${randomUUID()}`;
     const worker = new SyncWorker(
       { ...this.options, source: this.#source, sink: this.#o.sink, logger: this.#logger, enableAutoSync: false },
@@ -713,6 +714,26 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
     } finally {
       signal.removeEventListener('abort', onAbort);
       await worker.stop();
+    }
+  }
+
+  /**
+   * Skips a scheduled incremental (throws {@link SkippedRun}, `lease-held`) whose work another run
+   * does already: a replica holds the global lease (checked before starting a local worker, whose
+   * refusal would be logged as a failed run), or Redis has no watermark yet while a full sync is
+   * queued or fanned out (the incremental would list the whole report a second time, alongside it).
+   * Never throws anything else: an unreadable queue or lease lets the run go ahead and decide.
+   */
+  async #skipScheduledIfCovered(): Promise<void> {
+    const state = this.#o.sink.state;
+    const holder = await state.inspectLease?.().catch(() => undefined);
+    if (holder !== undefined) throw new SkippedRun();
+    const meta = await state.getSyncMeta().catch(() => undefined);
+    if (meta === undefined || meta.watermark !== undefined) return;
+    const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized'], 0, 200).catch(() => []);
+    if (jobs.some((j) => j?.name === 'full')) {
+      this.#logger.info('Scheduled incremental skipped: no watermark yet, and the full sync that sets it is under way');
+      throw new SkippedRun();
     }
   }
 
