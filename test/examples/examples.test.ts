@@ -84,11 +84,13 @@ describe('examples/', () => {
   beforeAll(() => {
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
   });
+  // Children still running are stopped together (each gets SIGTERM, then SIGKILL after 10 s), so a
+  // busy machine cannot push the teardown past its timeout.
   afterAll(async () => {
-    for (const c of children) await stop(c);
+    await Promise.all(children.map((c) => stop(c)));
     for (const p of prefixes) await deletePrefix(redis, `${p}:`);
     redis.disconnect();
-  });
+  }, 60_000);
 
   it('quickstart.ts (npm run demo): the incident healed, 2,419 = 2,419, exit 0', async () => {
     const c = run('quickstart.ts', { DEMO_KEY_PREFIX: prefix('demo') });
