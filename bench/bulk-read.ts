@@ -4,8 +4,9 @@
  *
  * - a full sync of `BENCH_BULK_RECORDS` registrations (default 1,000,000; 100,000 with
  *   `BENCH_QUICK=1`) listed page by page and then with Bulk Read, each into a fresh key prefix:
- *   Zoho calls, wall time, and the RSS of this process (library + tsx; the simulator runs in its own
- *   process) sampled every 100 ms, with the peak of the run's second half against its first;
+ *   each in a fresh library child (bench/memory-child.ts, plain node; the simulator runs in its own
+ *   process): Zoho calls, wall time, the child's CPU and RSS (the peak of the run's second half
+ *   against its first), then the same jobs walked with bare `fetch` (the simulator's share);
  * - `worker.plan('full')` before each of those runs (with `expectedRecordCount`, since a fresh
  *   prefix holds no counts) against the calls the run then made;
  * - incremental syncs on 40 × 2,500 registrations: nothing changed, and 10 changed, best of 3 each,
