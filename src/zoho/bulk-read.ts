@@ -1,7 +1,7 @@
 /**
  * One Zoho Creator Bulk Read job, end to end: create it, poll its status with backoff within a
  * deadline, then stream its result (a zip holding one CSV) row by row — never holding the zip or
- * the CSV whole in memory (fflate's streaming `Unzip`, an RFC 4180 parser that works chunk by chunk).
+ * the CSV whole in memory (fflate's streaming `Unzip`, csv-parse fed chunk by chunk).
  *
  * Sources (shared Zoho Creator API notes §2.4, §3.7):
  * - Create `POST /creator/v2.1/bulk/{owner}/{app}/report/{report}/read`, body
@@ -16,6 +16,7 @@
  *   15 minutes) for the next job, absent on the last batch:
  *   https://www.zoho.com/creator/help/api/v2.1/bulk-api/download-bulk-read-result.html
  */
+import { parse as parseCsv } from 'csv-parse';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import type { CallBudget } from '../adapters/source.js';
 import { SyncErrorCode, ZohoApiError } from '../errors.js';
@@ -295,128 +296,66 @@ async function* unzippedCsv(zip: AsyncIterable<Uint8Array>, report: string): Asy
 
 /**
  * The zip's CSV as batches of rows (arrays of cells): first the header alone, then batches of
- * `size` rows (the last one shorter). RFC 4180 (https://www.rfc-editor.org/rfc/rfc4180): cells
- * separated by `,`, rows by CRLF (a bare LF or CR too), a cell in double quotes may hold commas, line
- * breaks and `""` for a quote; an optional UTF-8 BOM; empty lines skipped; every row must have as
- * many cells as the header. Parsed chunk by chunk as the zip inflates (a row split over chunks is
- * parsed again from its start), without a stream or a promise per row.
+ * `size` rows (the last one shorter). Parsed by csv-parse (https://csv.js.org/parse/: RFC 4180
+ * quoting, line breaks and `""` in quoted cells, CRLF / LF / CR, an optional UTF-8 BOM, empty lines
+ * skipped, every row with as many cells as the header), fed chunk by chunk as the zip inflates and
+ * drained after each chunk — its records are read straight from the parser's buffer, without an
+ * async iterator, which would cost a promise per row.
+ *
+ * @throws ZohoApiError `ERR_SYNC_ZOHO_MALFORMED_RESPONSE` for a CSV csv-parse refuses (naming its reason) or a broken zip.
  */
 export async function* csvBatches(zip: AsyncIterable<Uint8Array>, report: string, size: number): AsyncGenerator<string[][], void, undefined> {
-  const decoder = new TextDecoder();
+  // Column counts are checked here (with our wording); csv-parse checks quoting and line breaks.
+  const parser = parseCsv({ bom: true, skip_empty_lines: true, relax_column_count: true });
+  let failure: unknown;
+  parser.on('error', (error) => {
+    failure ??= error;
+  });
   let header: string[] | undefined;
   let batch: string[][] = [];
-  const ready: string[][][] = [];
   let rowNumber = 0;
-  const onRow = (cells: string[]): void => {
-    rowNumber += 1;
-    if (header === undefined) {
-      header = cells;
-      ready.push([cells]);
-      return;
-    }
-    if (cells.length !== header.length) {
-      throw malformed(report, `the CSV is not readable (row ${rowNumber} has ${cells.length} cells, the header ${header.length})`);
-    }
-    batch.push(cells);
-    if (batch.length >= size) {
-      ready.push(batch);
-      batch = [];
-    }
-  };
-  let tail = '';
-  let started = false;
-  for await (const bytes of unzippedCsv(zip, report)) {
-    let text = tail + decoder.decode(bytes, { stream: true });
-    if (!started && text.length > 0) {
-      started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
-    tail = text.slice(parseCsvRows(text, false, onRow, report));
-    while (ready.length > 0) yield ready.shift()!;
-  }
-  let text = tail + decoder.decode();
-  if (!started && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  parseCsvRows(text, true, onRow, report);
-  if (batch.length > 0) ready.push(batch);
-  while (ready.length > 0) yield ready.shift()!;
-}
-
-const QUOTE = 34;
-const COMMA = 44;
-const LF = 10;
-const CR = 13;
-
-/**
- * Parses the complete rows of `text` (all of it when `final`), handing each to `onRow`.
- * @returns where the first incomplete row starts (`text.length` when none is left).
- * @throws ZohoApiError `ERR_SYNC_ZOHO_MALFORMED_RESPONSE` for a quote left open at the end or text after a closing quote.
- */
-function parseCsvRows(text: string, final: boolean, onRow: (cells: string[]) => void, report: string): number {
-  const n = text.length;
-  let p = 0;
-  rows: while (p < n) {
-    const rowStart = p;
-    const cells: string[] = [];
-    for (;;) {
-      if (p < n && text.charCodeAt(p) === QUOTE) {
-        let value = '';
-        let from = p + 1;
-        for (;;) {
-          const close = text.indexOf('"', from);
-          if (close < 0) {
-            if (final) throw malformed(report, 'the CSV is not readable (a quoted cell is not closed)');
-            return rowStart;
-          }
-          if (close + 1 < n && text.charCodeAt(close + 1) === QUOTE) {
-            value += text.slice(from, close + 1);
-            from = close + 2;
-            continue;
-          }
-          if (close + 1 >= n && !final) return rowStart;
-          value += text.slice(from, close);
-          p = close + 1;
-          break;
-        }
-        cells.push(value);
-      } else {
-        let end = p;
-        while (end < n) {
-          const c = text.charCodeAt(end);
-          if (c === COMMA || c === LF || c === CR) break;
-          end++;
-        }
-        if (end >= n && !final) return rowStart;
-        if (end === p && cells.length === 0 && end < n && text.charCodeAt(end) !== COMMA) {
-          // An empty line: skipped.
-          p = text.charCodeAt(end) === CR && end + 1 < n && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
-          if (text.charCodeAt(end) === CR && end + 1 >= n && !final) return rowStart;
-          continue rows;
-        }
-        cells.push(text.slice(p, end));
-        p = end;
-      }
-      if (p >= n) {
-        onRow(cells);
-        return n;
-      }
-      const c = text.charCodeAt(p);
-      if (c === COMMA) {
-        p++;
+  const ready: string[][][] = [];
+  const drain = (): void => {
+    for (let row = parser.read() as string[] | null; row !== null; row = parser.read() as string[] | null) {
+      rowNumber += 1;
+      if (header === undefined) {
+        header = row;
+        ready.push([row]);
         continue;
       }
-      if (c === LF) {
-        onRow(cells);
-        p++;
-        continue rows;
+      if (row.length !== header.length) {
+        throw malformed(report, `the CSV is not readable (row ${rowNumber} has ${row.length} cells, the header ${header.length})`);
       }
-      if (c === CR) {
-        if (p + 1 >= n && !final) return rowStart;
-        p += p + 1 < n && text.charCodeAt(p + 1) === LF ? 2 : 1;
-        onRow(cells);
-        continue rows;
+      batch.push(row);
+      if (batch.length >= size) {
+        ready.push(batch);
+        batch = [];
       }
-      throw malformed(report, 'the CSV is not readable (text after a closing quote)');
     }
+  };
+  const unreadable = (error: unknown): ZohoApiError =>
+    error instanceof ZohoApiError ? error : malformed(report, `the CSV is not readable (${error instanceof Error ? error.message : String(error)})`);
+  try {
+    for await (const bytes of unzippedCsv(zip, report)) {
+      // A Transform parses a written chunk synchronously when nothing is queued, which is always so
+      // here: every record is read back before the next write.
+      parser.write(bytes);
+      if (failure !== undefined) throw unreadable(failure);
+      drain();
+      while (ready.length > 0) yield ready.shift()!;
+    }
+    // The last records (and a quote left open) come out when the parser flushes, a tick after end();
+    // 'end' follows once every record was read.
+    parser.end();
+    for (let ticks = 0; !parser.readableEnded; ticks++) {
+      if (ticks > 1000) throw malformed(report, 'the CSV parser did not finish');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (failure !== undefined) throw unreadable(failure);
+      drain();
+    }
+    if (batch.length > 0) ready.push(batch);
+    while (ready.length > 0) yield ready.shift()!;
+  } finally {
+    parser.destroy();
   }
-  return p;
 }
