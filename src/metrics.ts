@@ -24,6 +24,7 @@ import type { RunKind } from './worker/run.js';
 import type { QuotaUsage } from './worker/quota.js';
 import type { SyncWorker } from './worker/sync-worker.js';
 import type { ZohoPushes } from './push/zoho-pushes.js';
+import { shownValue } from './internal/shown-value.js';
 
 /**
  * The part of `SyncWorker` the metrics use (a structural type, so tests may pass a fake; a
@@ -172,11 +173,11 @@ const METRIC_SUFFIXES: readonly string[] = Object.freeze([
 function registerAll(worker: MetricsWorker, registry: MetricsRegistry, options: SyncMetricsOptions): SyncMetrics {
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   if (typeof prefix !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) {
-    throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${JSON.stringify(prefix)}`);
+    throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${shownValue(prefix)}`);
   }
   const dailyLimit = options.dailyCallLimit;
   if (dailyLimit !== undefined && (!Number.isSafeInteger(dailyLimit) || dailyLimit < 1)) {
-    throw new ConfigError('dailyCallLimit', `Expected \`dailyCallLimit\` to be a positive integer, got ${String(dailyLimit)}`);
+    throw new ConfigError('dailyCallLimit', `Expected \`dailyCallLimit\` to be a positive integer, got ${shownValue(dailyLimit)}`);
   }
   const dayOf = dayFormatter(options.quotaTimeZone ?? 'UTC');
   const buckets = [...(options.durationBuckets ?? DEFAULT_DURATION_BUCKETS)];
@@ -442,7 +443,7 @@ function dayFormatter(timeZone: string): (ms: number) => string {
   try {
     format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   } catch {
-    throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone, got ${JSON.stringify(timeZone)}`);
+    throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone, got ${shownValue(timeZone)}`);
   }
   return (ms) => format.format(ms);
 }
@@ -476,7 +477,7 @@ export interface PushMetricsOptions {
 export function registerPushMetrics(pushes: MetricsPushes, registry: MetricsRegistry, options: PushMetricsOptions = {}): SyncMetrics {
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   if (typeof prefix !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) {
-    throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${JSON.stringify(prefix)}`);
+    throw new ConfigError('prefix', `Expected \`prefix\` to match [a-zA-Z_][a-zA-Z0-9_]*, got ${shownValue(prefix)}`);
   }
   const buckets = [...(options.lagBuckets ?? [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])];
   if (buckets.length === 0 || buckets.some((b, i) => !(b > 0) || (i > 0 && b <= buckets[i - 1]!))) {

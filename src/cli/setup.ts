@@ -14,6 +14,7 @@ import { configFromEnv } from '../worker/options.js';
 import { SyncWorker } from '../worker/sync-worker.js';
 import { isZohoDataCentre } from '../zoho/data-centres.js';
 import { ZohoCreatorSource, type ZohoCreatorSourceOptions } from '../zoho/zoho-creator-source.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** The environment the CLI reads. */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
@@ -72,7 +73,7 @@ export function cliKeyPrefix(env: CliEnv, options: { readonly simulator: boolean
   const variable = options.simulator ? 'SIM_KEY_PREFIX' : 'SYNC_KEY_PREFIX';
   const raw = env[variable] || (options.simulator ? 'zrs-simulator' : 'zrs');
   const prefix = raw.replace(/:+$/, '');
-  if (prefix === '') throw new ConfigError(variable, `${variable}=${JSON.stringify(raw)} leaves no key prefix once its trailing colons are dropped`);
+  if (prefix === '') throw new ConfigError(variable, `${variable}=${shownValue(raw)} leaves no key prefix once its trailing colons are dropped`);
   return prefix;
 }
 
@@ -147,7 +148,7 @@ export async function createSource(env: CliEnv, options: { readonly simulator: b
   }
   const dataCentre = env.ZOHO_DATA_CENTRE || 'com';
   if (!isZohoDataCentre(dataCentre)) {
-    throw new ConfigError('ZOHO_DATA_CENTRE', `ZOHO_DATA_CENTRE=${JSON.stringify(dataCentre)} is not one of com, eu, in, com.au, jp, ca, com.cn, sa`);
+    throw new ConfigError('ZOHO_DATA_CENTRE', `ZOHO_DATA_CENTRE=${shownValue(dataCentre)} is not one of com, eu, in, com.au, jp, ca, com.cn, sa`);
   }
   const sourceOptions: ZohoCreatorSourceOptions = {
     clientId: env.ZOHO_CLIENT_ID!,
@@ -191,7 +192,7 @@ function positiveInt(env: CliEnv, name: string, fallback: number): number {
   if (!raw) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigError(name, `${name}=${JSON.stringify(raw)} is not a positive integer`);
+    throw new ConfigError(name, `${name}=${shownValue(raw)} is not a positive integer`);
   }
   return value;
 }

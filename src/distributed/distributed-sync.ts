@@ -43,6 +43,7 @@ import { EventLeaseBusyError, type PartitionResult, PUBLISHED_EVENTS, runPartiti
 import { type CheckPartitionData, type CheckRootData, type HealPartitionData, runCheckChild, runCheckRoot } from './partition-check.js';
 import { planFromRedisCounts } from './partition-plan.js';
 import { callsBetween } from '../worker/call-counts.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Options of {@link DistributedSync}. */
 export interface DistributedSyncOptions {
@@ -177,7 +178,7 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
       throw new ConfigError('connection', 'DistributedSync needs connection, redis, source and sink');
     }
     const name = options.name ?? 'zoho-redis-sync';
-    if (name.length === 0 || name.includes(':')) throw new ConfigError('name', `name must be non-empty without ':', got ${JSON.stringify(name)}`);
+    if (name.length === 0 || name.includes(':')) throw new ConfigError('name', `name must be non-empty without ':', got ${shownValue(name)}`);
     const queuePrefix = options.queuePrefix ?? '{zrs}';
     if ((options.redis as { isCluster?: boolean }).isCluster && !/\{[^}]+\}/.test(queuePrefix)) {
       throw new ConfigError('queuePrefix', 'On a Redis Cluster the queue prefix needs a hash tag such as {zrs}, so every queue key is in one slot');
@@ -985,7 +986,7 @@ function callsToday(usage: QuotaUsage | undefined): SyncWorkerStatus['quota']['c
 
 function positive(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(option, `${option} must be a positive integer, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(option, `${option} must be a positive integer, got ${shownValue(value)}`);
   return value;
 }
 

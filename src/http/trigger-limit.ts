@@ -4,6 +4,7 @@
  */
 import { ConfigError, SyncError, SyncErrorCode } from '../errors.js';
 import type { TriggerLimitOptions, TriggerLimitRule } from './options.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** The trigger kinds a limit can name (keys of {@link TriggerLimitOptions}). */
 export type TriggerLimitKind = keyof TriggerLimitOptions;
@@ -55,7 +56,7 @@ export class TriggerLimiter {
       const { max, windowMs } = (rule ?? {}) as { max?: unknown; windowMs?: unknown };
       for (const [name, value] of [['max', max], ['windowMs', windowMs]] as const) {
         if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-          throw new ConfigError(`triggerLimit.${key}.${name}`, `Expected \`triggerLimit.${key}.${name}\` to be an integer ≥ 1, got ${String(value)}`);
+          throw new ConfigError(`triggerLimit.${key}.${name}`, `Expected \`triggerLimit.${key}.${name}\` to be an integer ≥ 1, got ${shownValue(value)}`);
         }
       }
       this.#rules[key as TriggerLimitKind] = { max: max as number, windowMs: windowMs as number };

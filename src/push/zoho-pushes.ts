@@ -25,6 +25,7 @@ import { type LagSummary, LagRing } from './lag.js';
 import { PushProcessor } from './processor.js';
 import { createPushHandler, type PushRequest } from './receiver.js';
 import { createPushVerifier } from './signature.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Options of {@link ZohoPushes}. Units: ms unless stated. */
 export interface ZohoPushesOptions {
@@ -147,7 +148,7 @@ export class ZohoPushes extends EventEmitter<ZohoPushEvents> {
     const now = options.now ?? Date.now;
     const quotaTimeZone = options.quotaTimeZone ?? 'UTC';
     if (typeof quotaTimeZone !== 'string' || !IANAZone.isValidZone(quotaTimeZone)) {
-      throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone such as Europe/Berlin, got ${String(quotaTimeZone)}`);
+      throw new ConfigError('quotaTimeZone', `Expected \`quotaTimeZone\` to be an IANA time zone such as Europe/Berlin, got ${shownValue(quotaTimeZone)}`);
     }
     const toleranceMs = int('toleranceMs', options.toleranceMs, 300_000, 1000);
     const maxBodyBytes = int('maxBodyBytes', options.maxBodyBytes, 262_144, 256);

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkRedisUrl } from './redis-url.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Default of `REDIS_URL`. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -55,7 +56,7 @@ export function parseClusterNodes(value: string): ClusterNode[] {
     const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
     const port = match ? Number(match[2]) : Number.NaN;
     if (!match || port < 1 || port > 65535) {
-      throw new ConfigError('REDIS_CLUSTER_NODES', `REDIS_CLUSTER_NODES entry ${JSON.stringify(entry)} is not host:port`);
+      throw new ConfigError('REDIS_CLUSTER_NODES', `REDIS_CLUSTER_NODES entry ${shownValue(entry)} is not host:port`);
     }
     return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
   });

@@ -25,6 +25,7 @@
  * script may touch them all), and all global keys hash to the `{g}` slot.
  */
 import { ConfigError, InvalidInputError } from '../errors.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** The default key prefix. */
 export const DEFAULT_KEY_PREFIX = 'zrs';
@@ -156,7 +157,7 @@ export function createKeySchema(prefix: string = DEFAULT_KEY_PREFIX): KeySchema 
     throw new ConfigError('keyPrefix', 'keyPrefix must be a non-empty string');
   }
   if (FORBIDDEN_IN_PREFIX.test(prefix)) {
-    throw new ConfigError('keyPrefix', `keyPrefix ${JSON.stringify(prefix)} must not contain '{', '}' or whitespace`);
+    throw new ConfigError('keyPrefix', `keyPrefix ${shownValue(prefix)} must not contain '{', '}' or whitespace`);
   }
   const global = `${prefix}:{g}`;
   const eventStem = (eventId: string): string => `${prefix}:{e:${checkTagPart('eventId', eventId)}}`;

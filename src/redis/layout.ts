@@ -25,6 +25,7 @@
  *   without changing Zoho's JSON).
  */
 import { ConfigError, InvalidInputError } from '../errors.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Options of a record layout (see the module documentation and the README's "Key layouts"). */
 export interface RecordLayoutOptions {
@@ -82,12 +83,12 @@ function hashTag(template: string): string | undefined {
 
 function checkTemplate(option: string, template: unknown, needsId: boolean): string {
   if (typeof template !== 'string' || template.length === 0) throw new ConfigError(option, `${option} must be a non-empty key template`);
-  if (/\s/.test(template)) throw new ConfigError(option, `${option} ${JSON.stringify(template)} must not contain whitespace`);
+  if (/\s/.test(template)) throw new ConfigError(option, `${option} ${shownValue(template)} must not contain whitespace`);
   const unknown = template.replace(PLACEHOLDER, '').match(/<[^>]*>/);
   if (unknown) throw new ConfigError(option, `${option} uses an unknown placeholder ${unknown[0]} (known: <prefix>, <eventId>, <id>)`);
   const ids = template.match(/<id>/g)?.length ?? 0;
-  if (needsId && ids !== 1) throw new ConfigError(option, `${option} ${JSON.stringify(template)} must contain <id> exactly once (one key per record)`);
-  if (!needsId && ids > 0) throw new ConfigError(option, `${option} ${JSON.stringify(template)} must not contain <id> (one index per event)`);
+  if (needsId && ids !== 1) throw new ConfigError(option, `${option} ${shownValue(template)} must contain <id> exactly once (one key per record)`);
+  if (!needsId && ids > 0) throw new ConfigError(option, `${option} ${shownValue(template)} must not contain <id> (one index per event)`);
   const tag = hashTag(template);
   if (tag === undefined || !tag.includes('<eventId>')) {
     throw new ConfigError(
@@ -96,10 +97,10 @@ function checkTemplate(option: string, template: unknown, needsId: boolean): str
     );
   }
   if (tag.includes('<id>')) {
-    throw new ConfigError(option, `${option} ${JSON.stringify(template)} puts <id> inside the hash tag: each record would get its own slot`);
+    throw new ConfigError(option, `${option} ${shownValue(template)} puts <id> inside the hash tag: each record would get its own slot`);
   }
   if (template.indexOf('<id>') >= 0 && template.indexOf('<id>') < template.indexOf('}')) {
-    throw new ConfigError(option, `${option} ${JSON.stringify(template)} puts <id> before the hash tag: a record ID could change the tag`);
+    throw new ConfigError(option, `${option} ${shownValue(template)} puts <id> before the hash tag: a record ID could change the tag`);
   }
   return template;
 }
@@ -150,9 +151,9 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   checkNotStateKey(prefix, 'layout.recordKey', recordTemplate);
   checkNotStateKey(prefix, 'layout.indexKey', indexTemplate);
   const encoding = options.encoding ?? 'json';
-  if (encoding !== 'json' && encoding !== 'hash') throw new ConfigError('layout.encoding', `layout.encoding must be 'json' or 'hash', got ${String(encoding)}`);
+  if (encoding !== 'json' && encoding !== 'hash') throw new ConfigError('layout.encoding', `layout.encoding must be 'json' or 'hash', got ${shownValue(encoding)}`);
   const index = options.index ?? 'hash';
-  if (index !== 'hash' && index !== 'set') throw new ConfigError('layout.index', `layout.index must be 'hash' or 'set', got ${String(index)}`);
+  if (index !== 'hash' && index !== 'set') throw new ConfigError('layout.index', `layout.index must be 'hash' or 'set', got ${shownValue(index)}`);
   let stampField: string | undefined;
   if (index === 'set') {
     if (encoding !== 'hash') {
@@ -170,7 +171,7 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   const tagForbidden = /[{}\s]/;
   const tombstoneTemplate = recordTemplate === DEFAULT_RECORD_KEY && indexTemplate === DEFAULT_INDEX_KEY ? DEFAULT_TOMBSTONE_KEY : `${indexTemplate}:tomb:<id>`;
   if (render(tombstoneTemplate, '1', '2') === render(recordTemplate, '1', '2')) {
-    throw new ConfigError('layout.recordKey', `layout.recordKey ${JSON.stringify(recordTemplate)} makes the keys the sink keeps for tombstones (<index key>:tomb:<id>); choose another key name`);
+    throw new ConfigError('layout.recordKey', `layout.recordKey ${shownValue(recordTemplate)} makes the keys the sink keeps for tombstones (<index key>:tomb:<id>); choose another key name`);
   }
   // Keys are built for every record written (two per record): the templates are compiled once into
   // functions of plain concatenation, and an event ID that passed the check is remembered (a bounded

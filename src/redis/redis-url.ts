@@ -9,6 +9,7 @@
  * - an absolute Unix socket path, e.g. `/run/redis/redis.sock`.
  */
 import { ConfigError } from '../errors.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** The expected form, quoted in every refusal. */
 export const REDIS_URL_FORM = 'redis://[[username]:password@]host[:port][/db] (rediss:// for TLS), or an absolute Unix socket path';
@@ -30,7 +31,7 @@ export function redactRedisUrl(url: string): string {
  */
 export function checkRedisUrl(url: string, name = 'REDIS_URL'): string {
   const refuse = (why: string): never => {
-    throw new ConfigError(name, `${name}=${JSON.stringify(redactRedisUrl(url))} is not a Redis URL: ${why}; expected ${REDIS_URL_FORM}`);
+    throw new ConfigError(name, `${name}=${shownValue(redactRedisUrl(url))} is not a Redis URL: ${why}; expected ${REDIS_URL_FORM}`);
   };
   if (typeof url !== 'string' || url.trim() === '') return refuse('it is empty');
   if (url.startsWith('/')) return url;

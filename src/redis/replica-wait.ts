@@ -12,6 +12,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, SinkError } from '../errors.js';
 import { withDeadline } from './command-deadline.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Longest wait for a server's `INFO replication` when `'auto'` is resolved. Unit: ms. */
 const DETECT_TIMEOUT_MS = 5000;
@@ -40,10 +41,10 @@ export class ReplicaWait {
     readonly timeoutMs: number = DEFAULT_WAIT_TIMEOUT_MS,
   ) {
     if (replicas !== 'auto' && (!Number.isSafeInteger(replicas) || replicas < 0 || replicas > 100)) {
-      throw new ConfigError('waitForReplicas', `waitForReplicas must be 'auto' or an integer from 0 to 100, got ${String(replicas)}`);
+      throw new ConfigError('waitForReplicas', `waitForReplicas must be 'auto' or an integer from 0 to 100, got ${shownValue(replicas)}`);
     }
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-      throw new ConfigError('waitTimeoutMs', `waitTimeoutMs must be an integer from 1 to 60000, got ${String(timeoutMs)}`);
+      throw new ConfigError('waitTimeoutMs', `waitTimeoutMs must be an integer from 1 to 60000, got ${shownValue(timeoutMs)}`);
     }
   }
 

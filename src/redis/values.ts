@@ -4,6 +4,7 @@
  */
 import type { FenceOptions } from '../adapters/state-store.js';
 import { ConfigError, InvalidInputError, SinkError } from '../errors.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** The message of an unknown thrown value. */
 export function errorMessage(error: unknown): string {
@@ -17,7 +18,7 @@ export function errorMessage(error: unknown): string {
 export function checkInteger(option: string, value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(option, `${option} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new ConfigError(option, `${option} must be an integer from ${min} to ${max}, got ${shownValue(value)}`);
   }
   return value;
 }

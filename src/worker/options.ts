@@ -11,6 +11,7 @@ import { parseClusterNodes } from '../redis/connection-config.js';
 import { checkRecordSink, checkStateStore } from './record-ops.js';
 import { createConsoleLogger, type Logger, type LogLevel, parseLogLevel } from '../logger.js';
 import { checkRedisUrl } from '../redis/redis-url.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Options of `new SyncWorker(options)`. Every duration is in milliseconds. */
 export interface SyncWorkerOptions {
@@ -178,34 +179,29 @@ const KNOWN_OPTIONS = new Set<string>([
 
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${show(value)}`);
+    throw new ConfigError(name, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${shownValue(value)}`);
   }
   return value;
 }
 
-/** A value as it appears in an error message: strings quoted, so `'100'` and `100` differ. */
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${show(value)}`);
+  if (typeof value !== 'boolean') throw new ConfigError(name, `Expected \`${name}\` to be a boolean, got ${shownValue(value)}`);
   return value;
 }
 
 function timeZone(name: string, value: unknown): string {
   if (typeof value === 'string' && IANAZone.isValidZone(value)) return value;
-  throw new ConfigError(name, `Expected \`${name}\` to be an IANA time zone such as Europe/Berlin, got ${show(value)}`);
+  throw new ConfigError(name, `Expected \`${name}\` to be an IANA time zone such as Europe/Berlin, got ${shownValue(value)}`);
 }
 
 function listingStrategy(value: unknown): 'auto' | 'bulk' | 'paged' {
   if (value === 'auto' || value === 'bulk' || value === 'paged') return value;
-  throw new ConfigError('listingStrategy', `Expected \`listingStrategy\` to be auto, bulk or paged, got ${show(value)}`);
+  throw new ConfigError('listingStrategy', `Expected \`listingStrategy\` to be auto, bulk or paged, got ${shownValue(value)}`);
 }
 
 function level(name: string, value: unknown): LogLevel {
   const parsed = typeof value === 'string' ? parseLogLevel(value) : undefined;
-  if (!parsed) throw new ConfigError(name, `Expected \`${name}\` to be debug, info, warn, error or silent, got ${String(value)}`);
+  if (!parsed) throw new ConfigError(name, `Expected \`${name}\` to be debug, info, warn, error or silent, got ${shownValue(value)}`);
   return parsed;
 }
 
@@ -234,7 +230,7 @@ export function resolveOptions(input: SyncWorkerOptions): ResolvedSyncWorkerOpti
   const d = DEFAULT_SYNC_WORKER_OPTIONS;
   const share = input.maxRemovalShare ?? d.maxRemovalShare;
   if (typeof share !== 'number' || !(share >= 0 && share <= 1)) {
-    throw new ConfigError('maxRemovalShare', `Expected \`maxRemovalShare\` to be a number from 0 to 1, got ${String(share)}`);
+    throw new ConfigError('maxRemovalShare', `Expected \`maxRemovalShare\` to be a number from 0 to 1, got ${shownValue(share)}`);
   }
   const lease = input.lease ?? {};
   if (typeof lease !== 'object' || lease === null) throw new ConfigError('lease', 'Expected `lease` to be an object such as { enabled: true, ttlMs: 30000 }');
@@ -360,7 +356,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>> 
     if (raw === undefined || raw.trim() === '') continue;
     const value = raw.trim();
     const bad = (expected: string): ConfigError =>
-      new ConfigError(variable, `Environment variable ${variable}=${JSON.stringify(raw)} is not ${expected}`);
+      new ConfigError(variable, `Environment variable ${variable}=${shownValue(raw)} is not ${expected}`);
     if (option === 'enableAutoSync' || option === 'enableDiscrepancyDetection') {
       const lower = value.toLowerCase();
       if (['true', '1', 'yes', 'on'].includes(lower)) out[option] = true;
@@ -402,14 +398,14 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>> 
 export function checkRunOptions(method: string, options: unknown, booleans: readonly string[]): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ConfigError('options', `Expected the options of ${method}() to be an object such as { ${booleans[0]}: true }, got ${show(options)}`);
+    throw new ConfigError('options', `Expected the options of ${method}() to be an object such as { ${booleans[0]}: true }, got ${shownValue(options)}`);
   }
   for (const [key, value] of Object.entries(options)) {
     if (!booleans.includes(key)) {
       throw new ConfigError(key, `Unknown option \`${key}\` of ${method}() (expected ${booleans.map((b) => `\`${b}\``).join(', ')})`);
     }
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new ConfigError(key, `Expected \`${key}\` of ${method}() to be true or false, got ${show(value)}`);
+      throw new ConfigError(key, `Expected \`${key}\` of ${method}() to be true or false, got ${shownValue(value)}`);
     }
   }
 }

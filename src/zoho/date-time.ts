@@ -18,6 +18,7 @@
  */
 import { IANAZone } from 'luxon';
 import { ConfigError, InvalidInputError } from '../errors.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /**
  * The separators a `date_format` may contain. Zoho's list of date formats uses exactly these
@@ -38,7 +39,7 @@ const CRITERIA_LITERAL_TEXT = /^[A-Za-z0-9\-/., :]+$/;
  */
 export function quotedCriteriaLiteral(text: string): string {
   if (!CRITERIA_LITERAL_TEXT.test(text)) {
-    throw new ConfigError('dateFormat', `Refusing to put ${JSON.stringify(text)} into a criteria literal: unexpected characters`);
+    throw new ConfigError('dateFormat', `Refusing to put ${shownValue(text)} into a criteria literal: unexpected characters`);
   }
   return `'${text}'`;
 }
@@ -146,7 +147,7 @@ export class ZohoDateTimeCodec {
    */
   constructor(dateFormat: string, timeZone: string) {
     if (typeof timeZone !== 'string' || !IANAZone.isValidZone(timeZone)) {
-      throw new ConfigError('timeZone', `\`timeZone\` must be an IANA time zone name, got ${JSON.stringify(timeZone)}`);
+      throw new ConfigError('timeZone', `\`timeZone\` must be an IANA time zone name, got ${shownValue(timeZone)}`);
     }
     if (typeof dateFormat !== 'string' || dateFormat.trim() === '') {
       throw new ConfigError('dateFormat', '`dateFormat` must be a non-empty Zoho date format such as dd-MMM-yyyy');
@@ -154,7 +155,7 @@ export class ZohoDateTimeCodec {
     if (!DATE_FORMAT_CHARACTERS.test(dateFormat)) {
       throw new ConfigError(
         'dateFormat',
-        `Date format ${JSON.stringify(dateFormat)} is not a Zoho date format: only the letters d, M, y and the separators ` +
+        `Date format ${shownValue(dateFormat)} is not a Zoho date format: only the letters d, M, y and the separators ` +
           `${DATE_FORMAT_SEPARATORS.map((c) => JSON.stringify(c)).join(' ')} are allowed (no quotes or other text)`,
       );
     }
@@ -380,7 +381,7 @@ function compileFormat(pattern: string): CompiledFormat {
     const ch = pattern[i]!;
     if (ch === "'") {
       const end = pattern.indexOf("'", i + 1);
-      if (end === -1) throw new ConfigError('dateFormat', `Unclosed quote in date format ${JSON.stringify(pattern)}`);
+      if (end === -1) throw new ConfigError('dateFormat', `Unclosed quote in date format ${shownValue(pattern)}`);
       pushLiteral(end === i + 1 ? "'" : pattern.slice(i + 1, end));
       i = end + 1;
       continue;
@@ -403,7 +404,7 @@ function compileFormat(pattern: string): CompiledFormat {
         (field === 'month' && p.kind === 'monthName'),
     );
   for (const field of ['year', 'month', 'day'] as const) {
-    if (!has(field)) throw new ConfigError('dateFormat', `Date format ${JSON.stringify(pattern)} has no ${field}`);
+    if (!has(field)) throw new ConfigError('dateFormat', `Date format ${shownValue(pattern)} has no ${field}`);
   }
 
   let group = 0;

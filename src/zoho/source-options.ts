@@ -9,6 +9,7 @@ import type { FetchFunction } from './bounded-fetch.js';
 import { type ZohoDataCentre, isZohoDataCentre } from './data-centres.js';
 import { ZohoDateTimeCodec } from './date-time.js';
 import { isPlainObject } from './http-client.js';
+import { shownValue } from '../internal/shown-value.js';
 
 /** Records per request Zoho v2.1 accepts (`max_records`; 200 default, 1000 maximum [doc]; the 200/500/1000 set is [inferred]). */
 export type ZohoPageSize = 200 | 500 | 1000;
@@ -138,12 +139,12 @@ export function validateSourceOptions(options: ZohoCreatorSourceOptions): { page
   checkUrl('apiBaseUrl', options.apiBaseUrl);
   checkUrl('accountsBaseUrl', options.accountsBaseUrl);
   if (options.timeZone !== undefined && (typeof options.timeZone !== 'string' || !IANAZone.isValidZone(options.timeZone))) {
-    throw new ConfigError('timeZone', `\`timeZone\` must be an IANA time zone name, got ${JSON.stringify(options.timeZone)}`);
+    throw new ConfigError('timeZone', `\`timeZone\` must be an IANA time zone name, got ${shownValue(options.timeZone)}`);
   }
   if (options.dateFormat !== undefined) new ZohoDateTimeCodec(options.dateFormat, 'UTC'); // throws ConfigError('dateFormat')
   const pageSize = options.pageSize ?? 1000;
   if (pageSize !== 200 && pageSize !== 500 && pageSize !== 1000) {
-    throw new ConfigError('pageSize', `\`pageSize\` must be 200, 500 or 1000; got ${JSON.stringify(pageSize)}`);
+    throw new ConfigError('pageSize', `\`pageSize\` must be 200, 500 or 1000; got ${shownValue(pageSize)}`);
   }
   checkInteger('timeoutMs', options.timeoutMs, 1);
   checkInteger('retries', options.retries, 0);
@@ -193,7 +194,7 @@ function shown(value: unknown, plain: RegExp): string {
 function checkInteger(option: string, value: unknown, min: number): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(option, `\`${option}\` must be an integer ≥ ${min}, got ${String(value)}`);
+    throw new ConfigError(option, `\`${option}\` must be an integer ≥ ${min}, got ${shownValue(value)}`);
   }
 }
 

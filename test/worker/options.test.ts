@@ -59,6 +59,30 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ source, sink, batchSize: '100' as unknown as number })).toThrow(/got "100"/);
   });
 
+  it('never echoes a token-like value pasted into an option or a variable (its length only)', () => {
+    const secret = '1000.8c1f3e5d7a9b2c4e6f8a0b1c3d5e7f9a.0b2d4f6a8c0e2a4c6e8a0c2e4a6c8e0a';
+    const messageOf = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'did not throw';
+    };
+    for (const message of [
+      messageOf(() => resolveOptions({ source, sink, quotaTimeZone: secret })),
+      messageOf(() => resolveOptions({ source, sink, listingStrategy: secret as 'auto' })),
+      messageOf(() => resolveOptions({ source, sink, dailyCallLimit: secret as unknown as number })),
+      messageOf(() => configFromEnv({ SYNC_DAILY_CALL_LIMIT: secret })),
+      messageOf(() => configFromEnv({ SYNC_QUOTA_TIME_ZONE: secret })),
+    ]) {
+      expect(message).toContain(`a string of ${secret.length} characters`);
+      expect(message).not.toContain('8c1f3e5d');
+    }
+    // Plain values are still shown, so a typo is easy to see.
+    expect(messageOf(() => resolveOptions({ source, sink, quotaTimeZone: 'Europe/Berlinn' }))).toContain('"Europe/Berlinn"');
+  });
+
   it('rejects unknown options, a missing source and a sink that is not a RecordSink', () => {
     expect(() => resolveOptions({ source, sink, batchsize: 5 } as unknown as SyncWorkerOptions)).toThrow(/Unknown option `batchsize`/);
     expect(() => resolveOptions({ sink } as unknown as SyncWorkerOptions)).toThrow(/`source`/);
