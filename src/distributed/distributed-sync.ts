@@ -719,16 +719,23 @@ export class DistributedSync extends EventEmitter<SyncWorkerEvents> {
   }
 
   /**
-   * Skips a scheduled incremental (throws {@link SkippedRun}, `lease-held`) whose work another run
-   * does already: a replica holds the global lease (checked before starting a local worker, whose
-   * refusal would be logged as a failed run), or Redis has no watermark yet while a full sync is
-   * queued or fanned out (the incremental would list the whole report a second time, alongside it).
+   * Skips a scheduled incremental (throws {@link SkippedRun}) that should not run, before a local
+   * worker would announce it and log its refusal as a failed run: `lease-held` when a replica holds
+   * the global lease, or when Redis has no watermark yet while a full sync is queued or fanned out
+   * (the incremental would list the whole report a second time, alongside it); `quota-budget` when
+   * its plan exceeds the calls left today under `dailyCallLimit`.
    * Never throws anything else: an unreadable queue or lease lets the run go ahead and decide.
    */
   async #skipScheduledIfCovered(): Promise<void> {
     const state = this.#o.sink.state;
     const holder = await state.inspectLease?.().catch(() => undefined);
     if (holder !== undefined) throw new SkippedRun();
+    // Over the day's budget: skipped here, before a local worker would announce and refuse a run.
+    const overBudget = await this.#checkBudget({ kind: 'incremental' }).then(
+      () => false,
+      (error: unknown) => error instanceof QuotaBudgetError,
+    );
+    if (overBudget) throw new SkippedRun('quota-budget');
     const meta = await state.getSyncMeta().catch(() => undefined);
     if (meta === undefined || meta.watermark !== undefined) return;
     const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized'], 0, 200).catch(() => []);

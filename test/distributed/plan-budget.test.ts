@@ -155,13 +155,23 @@ describe('DistributedSync.plan() and dailyCallLimit', () => {
     await seed.performFullSync();
     const used = (await seed.getQuotaUsage())!.used.total;
     await seed.stop();
-    const scheduled = make({ enableScheduler: true, worker: { listingStrategy: 'paged', dailyCallLimit: used, syncIntervalMs: 1000 } });
+    const errors: string[] = [];
+    const scheduled = make({
+      enableScheduler: true,
+      logger: { ...silentLogger, error: (message: string) => void errors.push(message) },
+      worker: { listingStrategy: 'paged', dailyCallLimit: used, syncIntervalMs: 1000 },
+    });
+    const started: string[] = [];
+    scheduled.on('syncStarted', (e) => void started.push(e.kind));
     const skipped = new Promise<{ reason: string }>((resolve) => scheduled.once('runSkipped', (e) => resolve(e)));
     h.sim.clearRequests();
     await scheduled.start();
     expect(await skipped).toMatchObject({ reason: 'quota-budget', kind: 'incremental' });
     const status = await scheduled.refreshStatus();
     expect(status.stats).toMatchObject({ quota_skipped_runs: 1, failed_syncs: 0 });
+    // A skip, not a run: no syncStarted without its end, no failed run in the log.
+    expect(started).toEqual([]);
+    expect(errors).toEqual([]);
     await scheduled.removeScheduler();
     expect(h.sim.requests).toHaveLength(0);
   });
