@@ -82,8 +82,10 @@ export interface RunPlan {
    * False when Redis holds no record count for some of the events the run would list (no complete
    * listing of them yet: an empty Redis, new events, events only written by pushes) and
    * `expectedRecordCount` is not set. `calls` is then a floor (such a listing is counted at its
-   * index size, at least one page) and not exact; with `dailyCallLimit`, such a run is refused
-   * (`ERR_SYNC_QUOTA_BUDGET`) unless forced — set `expectedRecordCount` to budget by it.
+   * index size, at least one page) and not exact; with `dailyCallLimit` such a run is admitted when
+   * the floor fits, and stops at the calls left (`QuotaBudgetError`, `stoppedMidRun`) — set
+   * `expectedRecordCount` to budget by a known count. A plan with `writes` of a whole-report listing
+   * counts the records from its own ID listing instead, and is true then.
    */
   readonly countsKnown: boolean;
   /** Zoho calls the run would make, by kind; `undefined` when the source cannot estimate. `exact` is false when `countsKnown` is. */
@@ -192,6 +194,10 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
       }
     }
   }
+  if (kind === 'discrepancy-check' && options.heal === true && writes === undefined) {
+    // Without the comparison, which events the heal re-reads is unknown.
+    inexact.push('A heal re-reads the events whose records differ, known only once compared: not counted (plan with writes to count it).');
+  }
   const estimate = source.estimateCalls?.({ events: known.length, listings });
   const countsKnown = unknownEvents === 0;
   if (!countsKnown) {
@@ -201,7 +207,8 @@ export async function computePlan(deps: PlanDeps, kind: RunKind, options: PlanOp
         : `Redis holds no record count for ${unknownEvents} of the events listed (no complete listing of them yet): the estimate counts their index size, a floor.`,
     );
   }
-  const calls = estimate === undefined ? undefined : { ...estimate, exact: estimate.exact && countsKnown && byOption === undefined };
+  const healUncounted = kind === 'discrepancy-check' && options.heal === true && writes === undefined;
+  const calls = estimate === undefined ? undefined : { ...estimate, exact: estimate.exact && countsKnown && byOption === undefined && !healUncounted };
   // The label says what will run: the source may list page by page what the strategy wants in bulk.
   const mainListing = listings.findIndex((l) => l.kind !== 'changes');
   const actual = mainListing >= 0 ? estimate?.listings?.[mainListing] : undefined;

@@ -77,7 +77,10 @@ export interface RunResult extends RunProgress {
   readonly durationMs: number;
   /** Events whose records were written or checked in full. */
   readonly eventsSynced: number;
-  /** The run continued from a checkpoint left by an interrupted run (and so removed nothing). */
+  /**
+   * The run continued from a checkpoint left by an interrupted run. Its listing then ends with an
+   * ID-only pass over the whole listing, which removes what Zoho no longer holds (see full-sync.ts).
+   */
   readonly resumed: boolean;
   /** An incremental run found no watermark and ran a full sync instead. */
   readonly fellBackToFull: boolean;

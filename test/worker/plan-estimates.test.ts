@@ -88,6 +88,19 @@ describe('a plan without record counts in Redis', () => {
 
 });
 
+describe('a healing check planned without writes', () => {
+  it('is not exact: the re-read of the events that differ is known only once compared', async () => {
+    h = await createHarness({ dataset: { events: 4, registrations: 800, seed: 36 } });
+    const worker = h.worker({ listingStrategy: 'paged' });
+    await worker.performFullSync();
+    const plain = await worker.plan('discrepancy-check', { writes: false });
+    expect(plain.calls?.exact).toBe(true);
+    const heal = await worker.plan('discrepancy-check', { heal: true, writes: false });
+    expect(heal.calls?.exact).toBe(false);
+    expect(heal.inexact.join(' ')).toContain('A heal re-reads the events whose records differ');
+  });
+});
+
 describe("the plan's listing label", () => {
   it('says paged for a bulk strategy once the source knows Bulk Read is refused (missing scope)', async () => {
     h = await createHarness({
