@@ -396,13 +396,32 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
     try {
       // A forced run first checks that Zoho has the event: so does its plan (an unknown event fails alike).
       if (kind === 'force') await assertEventInZoho(source, options.eventId!, { signal: options.signal, retries: this.options.maxRetries });
-      plan = await computePlan(deps, kind, options);
+      const withoutWrites = await this.#writesOverBudget(deps, kind, options);
+      plan = await computePlan(deps, kind, withoutWrites === undefined ? options : { ...options, writes: false });
+      if (withoutWrites !== undefined) plan = { ...plan, inexact: [...plan.inexact, withoutWrites] };
     } finally {
       await this.#quota.record(callsBetween(this.#callCounts(), before));
     }
     const planCalls = callsBetween(this.#callCounts(), before);
     const quota = await this.#quota.read();
     return { ...plan, planCalls, quota, fitsQuota: fitsQuota(plan, quota) };
+  }
+
+  /**
+   * Under `dailyCallLimit`: when the ID-only listing behind a plan's `writes` would need more Zoho
+   * calls than are left today, the sentence saying the writes are not listed (the plan is then made
+   * without them, so a plan never spends the calls its run would need); else `undefined`.
+   */
+  async #writesOverBudget(deps: Parameters<typeof computePlan>[0], kind: RunKind, options: PlanOptions): Promise<string | undefined> {
+    const wantsWrites = options.writes !== false && (kind === 'full' || (kind === 'discrepancy-check' && options.heal === true));
+    if (!wantsWrites || this.options.dailyCallLimit === undefined || !this.#quota.supported) return undefined;
+    const usage = await this.#quota.read();
+    if (usage?.left === undefined) return undefined;
+    const bare = await computePlan(deps, kind, { ...options, writes: false });
+    // The comparison is one ID-only listing of what the run lists: about the pages of its main listing.
+    const needed = bare.calls === undefined ? 1 : Math.max(1, kind === 'full' ? bare.calls.records : bare.calls.ids);
+    if (needed <= usage.left) return undefined;
+    return `The writes are not listed: their ID-only listing needs about ${needed} Zoho calls and ${usage.left} are left today (dailyCallLimit).`;
   }
 
   /**
@@ -419,15 +438,21 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   /**
    * Syncs one registration now (Get Record by ID, one Zoho call): upserts it into its event's index,
    * or removes it from Redis when Zoho answers code 3190 (no such record). Runs beside a sync in
-   * flight (its writes are idempotent). Emits `recordSynced`.
+   * flight (its writes are idempotent). Emits `recordSynced`. Under `dailyCallLimit`, refused when no
+   * call is left today, unless `ignoreQuotaBudget`.
    *
-   * @throws {@link InvalidInputError} when `recordId` is not 1–19 digits; {@link ZohoApiError}; {@link SinkError}.
+   * @throws {@link InvalidInputError} when `recordId` is not 1–19 digits; {@link QuotaBudgetError} when
+   *   no Zoho call is left today (nothing sent); {@link ZohoApiError}; {@link SinkError}.
    */
-  async syncRecord(recordId: string, options: { signal?: AbortSignal } = {}): Promise<RecordSyncResult> {
+  async syncRecord(recordId: string, options: { signal?: AbortSignal; ignoreQuotaBudget?: boolean } = {}): Promise<RecordSyncResult> {
     if (typeof recordId !== 'string' || !RECORD_ID.test(recordId)) {
       throw new InvalidInputError(
         `Record ID must be a string of 1–19 digits (Zoho IDs exceed 2^53, so numbers lose digits), got ${typeof recordId === 'string' ? JSON.stringify(recordId) : `a ${typeof recordId}`}`,
       );
+    }
+    if (this.options.dailyCallLimit !== undefined && options.ignoreQuotaBudget !== true && this.#quota.supported) {
+      const usage = await this.#quota.read();
+      if (usage?.left === 0) throw new QuotaBudgetError(1, 0, usage.day);
     }
     const callsBefore = this.#callCounts();
     try {

@@ -88,6 +88,32 @@ describe('a plan without record counts in Redis', () => {
 
 });
 
+describe('plans and syncRecord() under dailyCallLimit', () => {
+  it('a plan does not spend the calls its run needs: no ID listing for writes past the calls left; syncRecord() is refused with none left', async () => {
+    h = await createHarness({ dataset: { events: 4, registrations: 4200, seed: 37 } });
+    await h.worker({ listingStrategy: 'paged' }).performFullSync();
+    const used = (await h.worker().getQuotaUsage())!.used.total;
+    // 3 calls left: the comparison behind `writes` would need 5 ID pages.
+    const worker = h.worker({ listingStrategy: 'paged', dailyCallLimit: used + 3 });
+    h.sim.clearRequests();
+    const plan = await worker.plan('full');
+    expect(plan.writes).toBeUndefined();
+    expect(plan.inexact.join(' ')).toContain('The writes are not listed: their ID-only listing needs about 5 Zoho calls and 3 are left today');
+    expect(h.sim.requests).toHaveLength(0);
+    // With enough left the same plan lists them.
+    const roomy = await h.worker({ listingStrategy: 'paged', dailyCallLimit: used + 100 }).plan('full');
+    expect(roomy.writes).toMatchObject({ upserts: 0, removals: 0, listed: 4200 });
+
+    const spent = (await worker.getQuotaUsage())!.used.total;
+    const none = h.worker({ dailyCallLimit: spent });
+    const record = h.sim.listRegistrations()[0]!;
+    h.sim.clearRequests();
+    await expect(none.syncRecord(record.id)).rejects.toMatchObject({ code: 'ERR_SYNC_QUOTA_BUDGET', callsLeft: 0 });
+    expect(h.sim.requests).toHaveLength(0);
+    await expect(none.syncRecord(record.id, { ignoreQuotaBudget: true })).resolves.toMatchObject({ outcome: 'unchanged' });
+  });
+});
+
 describe('a healing check planned without writes', () => {
   it('is not exact: the re-read of the events that differ is known only once compared', async () => {
     h = await createHarness({ dataset: { events: 4, registrations: 800, seed: 36 } });
