@@ -33,10 +33,14 @@ describe('WAIT on a real Redis Cluster', () => {
   };
 
   it("'auto' waits for one replica on a cluster; a stalled replica fails the batch instead of counting it", async () => {
-    const sink = new RedisSink({ redis, keyPrefix: randomPrefix('wait'), waitTimeoutMs: 300 });
+    const prefix = randomPrefix('wait');
     const eventId = '4433256000013547003';
-    const ok = await sink.upsertRecords([makeRecord(eventId, '1', 1000)]);
+    // A healthy replica acknowledges at once, but a busy CI machine can take longer than the short
+    // timeout the stalled case uses: the healthy write gets the default bound (1 s, said in README).
+    const healthy = new RedisSink({ redis, keyPrefix: prefix });
+    const ok = await healthy.upsertRecords([makeRecord(eventId, '1', 1000)]);
     expect(ok.added).toBe(1);
+    const sink = new RedisSink({ redis, keyPrefix: prefix, waitTimeoutMs: 300 });
 
     const port = await replicaOf(sink.keys.ids(eventId));
     cluster.pause(port);
@@ -68,7 +72,9 @@ describe('WAIT on a real Redis Cluster', () => {
       expect((await sink.state.getSyncMeta()).watermark).toBeUndefined();
       expect((await sink.state.getSyncMeta()).lastSyncAt).toBeUndefined();
       await cluster.waitHealthy(20_000);
-      const result = await worker().performFullSync();
+      // The next run, with the default confirmation bound (1 s): the short one only makes the stalled
+      // run fail fast, and a busy machine can take longer than it to acknowledge a healthy write.
+      const result = await h.worker({ sink: new RedisSink({ redis, keyPrefix: h.prefix }), maxRetries: 0 }).performFullSync();
       expect(result.kind).toBe('full');
       expect(await h.diff()).toEqual({ missing: [], different: [], extra: [] });
       expect((await sink.state.getSyncMeta()).watermark).toBeDefined();
