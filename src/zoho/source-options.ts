@@ -134,7 +134,7 @@ export function validateSourceOptions(options: ZohoCreatorSourceOptions): { page
   }
   const dataCentre = options.dataCentre ?? 'com';
   if (!isZohoDataCentre(dataCentre)) {
-    throw new ConfigError('dataCentre', `\`dataCentre\` must be one of com, eu, in, com.au, jp, ca, com.cn, sa; got ${shown(dataCentre, /^[a-z.]{1,12}$/)}`);
+    throw new ConfigError('dataCentre', `\`dataCentre\` must be one of com, eu, in, com.au, jp, ca, com.cn, sa; got ${shownValue(dataCentre)}`);
   }
   checkUrl('apiBaseUrl', options.apiBaseUrl);
   checkUrl('accountsBaseUrl', options.accountsBaseUrl);
@@ -174,21 +174,12 @@ function checkUrl(option: string, value: unknown): void {
     }
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new ConfigError(option, `\`${option}\` must be an http(s) URL, got ${url ? `a ${url.protocol} URL` : shown(value, /^[\w.:/-]{1,60}$/)}`);
+    throw new ConfigError(option, `\`${option}\` must be an http(s) URL, got ${url ? `a ${url.protocol} URL` : shownValue(value)}`);
   }
   // Credentials in a URL travel with every request and into logs; Zoho takes none there.
   if (url.username !== '' || url.password !== '') {
     throw new ConfigError(option, `\`${option}\` must not hold a user name or password (https://user:pass@host); got one for host ${url.host}`);
   }
-}
-
-/**
- * A rejected option value for a message: as it is when it looks like what the option takes (short,
- * plain), else only its type and length, so a secret pasted into the wrong option is never echoed.
- */
-function shown(value: unknown, plain: RegExp): string {
-  if (typeof value === 'string') return plain.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
-  return value === null ? 'null' : typeof value;
 }
 
 function checkInteger(option: string, value: unknown, min: number): void {

@@ -13,7 +13,7 @@ import { SyncErrorCode } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import type { DiscrepancyReport } from '../../src/worker/discrepancy.js';
 import type { SyncWorkerEvents } from '../../src/worker/events.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 
 /** What a run emitted, in a comparable form (IDs sorted). */
 interface Tally {
@@ -99,14 +99,7 @@ describe('a distributed discrepancy check fans out per partition (real Redis, si
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
   });
   afterAll(async () => {
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     for (const c of clients) c.disconnect();
     await h.close();
   });

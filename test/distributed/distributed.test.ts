@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DistributedSync, type DistributedSyncOptions, planPartitions } from '../../src/bullmq.js';
 import { silentLogger } from '../../src/logger.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 
 describe('planPartitions', () => {
   it('groups small events into one listing and gives large ones their own, within 1.1× the calls of one listing', () => {
@@ -78,14 +78,7 @@ describe('DistributedSync on BullMQ (real Redis, simulator)', () => {
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
   });
   afterAll(async () => {
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     for (const c of clients) c.disconnect();
     await h.close();
   });

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ListOptions, SourceAdapter, SourcePage, SourceRecord } from '../../src/adapters/source.js';
 import { acquireEventLeases, DistributedSync, type DistributedSyncOptions, type JobActivity } from '../../src/bullmq.js';
 import { silentLogger } from '../../src/logger.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 
 /** A gate: `wait()` blocks until `open()`. */
 function gate(): { wait: () => Promise<void>; open: () => void; reached: Promise<void>; markReached: () => void } {
@@ -90,14 +90,7 @@ describe('the distributed incremental under per-event leases (real Redis, simula
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
   });
   afterAll(async () => {
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     for (const c of clients) c.disconnect();
     await h.close();
   });

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DistributedSync, type DistributedSyncOptions } from '../../src/bullmq.js';
 import { createSyncRoutes } from '../../src/http/routes.js';
 import { silentLogger } from '../../src/logger.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 
 const TOKEN = 'secret-token-0123456789';
 
@@ -49,14 +49,7 @@ describe('DistributedSync.plan() and dailyCallLimit', () => {
   });
   afterEach(async () => {
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     await h.close();
   });
   afterAll(() => {

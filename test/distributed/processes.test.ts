@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistributedSync } from '../../src/bullmq.js';
 import { silentLogger } from '../../src/logger.js';
 import { type Child, spawnChild } from '../faults/helpers.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 import type { DistributedChildConfig } from './fixtures/distributed-child.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/distributed-child.ts', import.meta.url));
@@ -63,14 +63,7 @@ describe('distributed mode with 3 worker processes', () => {
     for (const c of children) {
       if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     }
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     connection?.disconnect();
     await h?.close();
   }, 30_000);

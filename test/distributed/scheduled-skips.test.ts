@@ -11,7 +11,7 @@ import type { ListOptions, SourceAdapter, SourcePage, SourceRecord } from '../..
 import { DistributedSync, type DistributedSyncOptions } from '../../src/bullmq.js';
 import type { Logger } from '../../src/logger.js';
 import { silentLogger } from '../../src/logger.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, type Harness, REDIS_URL, deleteQueueKeys } from '../helpers/harness.js';
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,14 +58,7 @@ describe('scheduled incrementals in distributed mode', () => {
   });
   afterEach(async () => {
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteQueueKeys(queuePrefix);
     await h.close();
   });
   afterAll(() => {

@@ -149,3 +149,18 @@ export async function loseRecords(h: Harness, count: number): Promise<string[]> 
 export function recordCalls(h: Harness): number {
   return h.sim.countRequests({ kind: 'records' }) + h.sim.countRequests({ kind: 'record' });
 }
+
+/** Deletes every key under a BullMQ queue prefix (SCAN + DEL), as the distributed tests' teardown does. */
+export async function deleteQueueKeys(queuePrefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
