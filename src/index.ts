@@ -23,6 +23,7 @@ export type {
   RemoveOptions,
   SinkAdapter,
   StampComparison,
+  UpsertOptions,
   UpsertResult,
 } from './adapters/sink.js';
 export type {

@@ -106,6 +106,7 @@ export async function withEventLeases<T>(input: LeasedJobInput, work: (ctx: RunC
     Math.max(250, Math.floor(input.leaseTtlMs / 3)),
   );
   const callsBefore = input.source.getCallCounts?.() ?? ZERO;
+  const state = retryingStateStore(input.sink.state, { retries: input.options.maxRetries, signal: controller.signal });
   const ctx = new RunContext(
     input.runId,
     input.kind,
@@ -113,8 +114,8 @@ export async function withEventLeases<T>(input: LeasedJobInput, work: (ctx: RunC
     Date.now(),
     controller.signal,
     input.source,
-    new RetryingSink(input.sink, { retries: input.options.maxRetries, signal: controller.signal }),
-    retryingStateStore(input.sink.state, { retries: input.options.maxRetries, signal: controller.signal }),
+    new RetryingSink(input.sink, { retries: input.options.maxRetries, signal: controller.signal }, state),
+    state,
     input.options,
     input.logger,
     withMinimumLevel(input.logger, input.options.redisLogLevel),

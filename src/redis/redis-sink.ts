@@ -4,7 +4,7 @@
  * worker's bookkeeping lives in a {@link RedisStateStore} (`sink.state` shares the client and prefix).
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { EventUpsertResult, RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertOptions, UpsertResult } from '../adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import { ConfigError, InvalidInputError, SinkError } from '../errors.js';
 import { takeRecordJson } from '../record-json.js';
@@ -13,7 +13,7 @@ import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, ReplicaWait, type WaitForReplicas } from './replica-wait.js';
 import { queueScript, type ScriptArg } from './scripts.js';
-import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore } from './state-store.js';
+import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore, SEEN_TTL_SECONDS } from './state-store.js';
 import { checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
 
 /** Options of {@link RedisSink}. */
@@ -101,6 +101,7 @@ interface EventTally {
   readonly updated: string[];
   readonly refused: string[];
   unchanged: number;
+  newlySeen: number | undefined;
 }
 
 interface PreparedRecord {
@@ -175,7 +176,14 @@ export class RedisSink implements RecordSink {
     checkRedisClient(redis);
     this.keys = createKeySchema(options.keyPrefix);
     this.layout = createRecordLayout(this.keys.prefix, options.layout);
-    this.capabilities = Object.freeze({ compareStamps: true, locateRecord: true, exactRoundTrip: this.layout.encoding === 'json', ordering: true });
+    this.capabilities = Object.freeze({
+      compareStamps: true,
+      locateRecord: true,
+      exactRoundTrip: this.layout.encoding === 'json',
+      ordering: true,
+      // A Cluster call cannot span the events' slots and the global one of the events hash.
+      notesWrites: (redis as { isCluster?: unknown }).isCluster !== true,
+    });
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
     this.tombstoneTtlMs = checkInteger('tombstoneTtlMs', options.tombstoneTtlMs, DEFAULT_TOMBSTONE_TTL_MS, 0, 2_147_483_647);
@@ -233,41 +241,31 @@ export class RedisSink implements RecordSink {
    *   event ID, a non-integer `modifiedAt` or data that cannot be encoded.
    * @throws {@link SinkError} when any reply of any pipeline is an error (e.g. `WRONGTYPE`).
    */
-  async upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult> {
+  async upsertRecords(records: readonly SourceRecord[], options: UpsertOptions = {}): Promise<UpsertResult> {
+    const noting = options?.noteWrites;
+    if (noting !== undefined && !this.capabilities.notesWrites) {
+      throw new InvalidInputError('upsertRecords: noteWrites needs a standalone Redis (capabilities.notesWrites); on a Cluster call state.noteWrites first');
+    }
     const prepared = records.map((record) => this.prepareRecord(record));
-    const { encoding, index, stampField } = this.layout;
     const tallies = new Map<string, EventTally>();
+    if (noting !== undefined) {
+      // Checked (and the keys built) before anything is written.
+      for (const r of prepared) {
+        if (noting.seenScope !== undefined) this.keys.seen(r.eventId, noting.seenScope);
+      }
+    }
     const replicas = await this.replicaWait.required();
     for (let start = 0; start < prepared.length; start += this.batchSize) {
       const byEvent = groupByEvent(prepared.slice(start, start + this.batchSize));
-      const events = [...byEvent.entries()];
-      const groups: CommandGroup[] = events.map(([eventId, list]) => {
-        const indexKey = this.layout.indexKey(eventId);
-        const keys = [indexKey];
-        const args: ScriptArg[] = [encoding, index, stampField ?? ''];
-        for (const r of list) {
-          keys.push(r.key, r.tomb);
-          args.push(r.id, r.modifiedAt, r.latest, r.readAt, r.payload.length, ...r.payload);
-        }
-        return { label: `upsert into event ${eventId} (${indexKey})`, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
-      });
-      // One script per pipeline: on a Cluster, ioredis follows MOVED / ASK (with ASKING) and retries
-      // TRYAGAIN for a pipeline whose commands all got the same redirection; the script ran nowhere
-      // before, so the retry is never counted half-applied.
+      // A standalone server takes the whole chunk in one script call; a Cluster one call per event
+      // (each in its event's slot), one per pipeline: ioredis follows MOVED / ASK (with ASKING) and
+      // retries TRYAGAIN for a pipeline whose commands all got the same redirection; the script
+      // ran nowhere before, so the retry is never counted half-applied.
+      const calls: Map<string, PreparedRecord[]>[] = this.commands.isCluster ? [...byEvent].map((entry) => new Map([entry])) : [byEvent];
+      const groups = calls.map((call) => this.upsertGroup(call, noting));
       const replies = await this.commands.execGroups('upsertRecords', groups);
-      if (replicas > 0) await this.confirm(events.map(([eventId]) => this.layout.indexKey(eventId)), replicas, groups);
-      events.forEach(([eventId], i) => {
-        const reply = parseUpsertReply(replies[i]?.[0], groups[i]!.label);
-        let tally = tallies.get(eventId);
-        if (tally === undefined) {
-          tally = { eventId, added: [], updated: [], refused: [], unchanged: 0 };
-          tallies.set(eventId, tally);
-        }
-        tally.added.push(...reply.added);
-        tally.updated.push(...reply.updated);
-        tally.refused.push(...reply.refused);
-        tally.unchanged += reply.unchanged;
-      });
+      if (replicas > 0) await this.confirm(calls.map((call) => this.layout.indexKey(call.keys().next().value!)), replicas, groups);
+      for (const [i, call] of calls.entries()) tallyUpsert(tallies, call, replies[i]?.[0], noting?.seenScope !== undefined, groups[i]!.label);
     }
     // `refused` appears only when something was refused: results without refusals keep their shape.
     const events: EventUpsertResult[] = [...tallies.values()].map((t) => ({
@@ -276,6 +274,7 @@ export class RedisSink implements RecordSink {
       updated: t.updated,
       unchanged: t.unchanged,
       ...(t.refused.length > 0 ? { refused: t.refused } : {}),
+      ...(t.newlySeen !== undefined ? { newlySeen: t.newlySeen } : {}),
     }));
     const refused = events.reduce((n, e) => n + (e.refused?.length ?? 0), 0);
     return {
@@ -285,6 +284,50 @@ export class RedisSink implements RecordSink {
       ...(refused > 0 ? { refused } : {}),
       events,
     };
+  }
+
+  /**
+   * One upsert script call for the events of `call` (see `UPSERT_BATCH_LUA` for KEYS and ARGV): the
+   * compact record form (4 arguments per record) when every record's time is unambiguous and all
+   * were read at the same instant (a page's records), else the full form.
+   */
+  private upsertGroup(call: ReadonlyMap<string, readonly PreparedRecord[]>, noting: UpsertOptions['noteWrites']): CommandGroup {
+    const { encoding, index, stampField } = this.layout;
+    const eventIds = [...call.keys()];
+    const keys = eventIds.map((eventId) => this.layout.indexKey(eventId));
+    const seenScope = noting?.seenScope;
+    if (seenScope !== undefined) for (const eventId of eventIds) keys.push(this.keys.seen(eventId, seenScope));
+    if (noting !== undefined) keys.push(this.keys.events());
+    let compact = encoding === 'json';
+    let readAt: string | undefined;
+    for (const list of call.values()) {
+      for (const r of list) {
+        readAt ??= r.readAt;
+        if (r.latest !== r.modifiedAt || r.readAt !== readAt) compact = false;
+        keys.push(r.key, r.tomb);
+      }
+    }
+    const args: ScriptArg[] = [
+      encoding,
+      index,
+      stampField ?? '',
+      eventIds.length,
+      seenScope === undefined ? 0 : 1,
+      noting === undefined ? 0 : 1,
+      SEEN_TTL_SECONDS,
+      compact ? 'c' : 'f',
+      compact ? (readAt ?? '') : '',
+    ];
+    if (noting !== undefined) for (const eventId of eventIds) args.push(eventId, JSON.stringify({ ID: eventId }));
+    eventIds.forEach((eventId, i) => {
+      const e = String(i + 1);
+      for (const r of call.get(eventId)!) {
+        if (compact) args.push(e, r.id, r.modifiedAt, r.payload[0]!);
+        else args.push(e, r.id, r.modifiedAt, r.latest, r.readAt, String(r.payload.length), ...r.payload);
+      }
+    });
+    const label = `upsert into ${eventIds.length === 1 ? 'event' : 'events'} ${eventIds.map((eventId, e) => `${eventId} (${keys[e]})`).join(', ')}`;
+    return { label, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
   }
 
   /**
@@ -589,19 +632,41 @@ function latestOf(record: SourceRecord): string {
   return String(record.modifiedAtLatest ?? record.modifiedAt);
 }
 
-function parseUpsertReply(reply: unknown, label: string): { added: string[]; updated: string[]; refused: string[]; unchanged: number } {
-  if (!Array.isArray(reply) || typeof reply[0] !== 'number' || typeof reply[1] !== 'number' || typeof reply[2] !== 'number') {
-    throw new SinkError(`Unexpected reply for ${label}: ${safeJson(reply)}`);
+/**
+ * Adds one upsert script reply (`{newlySeen…, status…}`, see `UPSERT_BATCH_LUA`) to the per-event
+ * tallies, mapping each status to the record the call sent in that position.
+ * @throws {@link SinkError} for a reply of another shape.
+ */
+function tallyUpsert(
+  tallies: Map<string, EventTally>,
+  call: ReadonlyMap<string, readonly PreparedRecord[]>,
+  reply: unknown,
+  seen: boolean,
+  label: string,
+): void {
+  let records = 0;
+  for (const list of call.values()) records += list.length;
+  const offset = seen ? call.size : 0;
+  if (!Array.isArray(reply) || reply.length !== offset + records) throw new SinkError(`Unexpected reply for ${label}: ${safeJson(reply)}`);
+  let e = 0;
+  let position = offset;
+  for (const [eventId, list] of call) {
+    let tally = tallies.get(eventId);
+    if (tally === undefined) {
+      tally = { eventId, added: [], updated: [], refused: [], unchanged: 0, newlySeen: undefined };
+      tallies.set(eventId, tally);
+    }
+    if (seen) tally.newlySeen = (tally.newlySeen ?? 0) + Number(reply[e]);
+    e += 1;
+    for (const record of list) {
+      const status = reply[position++];
+      if (status === 0) tally.unchanged += 1;
+      else if (status === 1) tally.added.push(record.id);
+      else if (status === 2) tally.updated.push(record.id);
+      else if (status === 3) tally.refused.push(record.id);
+      else throw new SinkError(`Unexpected reply for ${label}: status ${safeJson(status)} for record ${record.id}`);
+    }
   }
-  const addedCount = reply[1];
-  const updatedCount = reply[2];
-  const ids = reply.slice(3).map(String);
-  return {
-    unchanged: reply[0],
-    added: ids.slice(0, addedCount),
-    updated: ids.slice(addedCount, addedCount + updatedCount),
-    refused: ids.slice(addedCount + updatedCount),
-  };
 }
 
 /** The node named by an `ASK <slot> host:port` / `MOVED <slot> host:port` error, if it is one. */

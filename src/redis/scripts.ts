@@ -16,55 +16,111 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /**
- * Upserts one event's records, in any record layout (see ./layout.ts), refusing versions older than
- * what is held. Atomic per call (one `EVALSHA`).
+ * Upserts the records of one or more events, in any record layout (see ./layout.ts), refusing
+ * versions older than what is held; optionally marks them seen in a reconciliation scope and
+ * registers their events, in the same atomic call (one `EVALSHA`). On Redis Cluster a call holds
+ * one event (every key in the event's slot); on a standalone server a call holds a whole batch.
  *
- * KEYS: `[1]` the event's index (HASH or SET), then per record `[2i]` the key of the i-th record and
- * `[2i + 1]` its tombstone key (every key the script touches is declared, so Redis Cluster can route
- * it and follow slot migrations; the layout keeps all of them in the event's slot).
- * ARGV: `[1]` the encoding (`json` | `hash`), `[2]` the index type (`hash` | `set`), `[3]` the stamp
- * field (`''` for none), then per record `recordId, modifiedAt, latest, readAt, n, payload…` where
+ * KEYS: `[1..m]` the events' indexes (HASH or SET), then (`seen = 1`) `[m+1..2m]` their seen sets,
+ * then (`register = 1`) the events hash, then per record the record key and its tombstone key
+ * (every key the script touches is declared, so Redis Cluster can route it and follow slot
+ * migrations).
+ * ARGV: `[1]` the encoding (`json` | `hash`), `[2]` the index type (`hash` | `set`), `[3]` the
+ * stamp field (`''` for none), `[4]` m, `[5]` seen (`0` | `1`), `[6]` register (`0` | `1`), `[7]`
+ * the seen sets' time-to-live (s), `[8]` the record form (`c` compact | `f` full), `[9]` the
+ * records' `readAt` in the compact form; then (register) per event `eventId, row`; then per record,
+ * compact: `e, recordId, modifiedAt, json` (`latest = modifiedAt`, `readAt = ARGV[9]`); full:
+ * `e, recordId, modifiedAt, latest, readAt, n, payload…`. `e` is the record's event (1..m);
  * `modifiedAt` is the earliest and `latest` the latest instant the record's modification time can
- * denote (epoch ms; equal unless the wall-clock time was ambiguous) and the payload is the JSON text
- * (`n = 1`) or `n / 2` field–value pairs.
+ * denote (epoch ms; equal unless the wall-clock time was ambiguous); `readAt` is when the source
+ * read this version (epoch ms, `''` unknown); the payload is the JSON text (`n = 1`) or `n / 2`
+ * field–value pairs.
  *
- * Order (per record, before anything is written): the held stamp is the index field (a HASH index;
- * a record listed earlier in the call: the time queued for it) or the record's stamp field (a SET
- * index), read only when the record key exists. The record is refused when `latest < held` (older
- * under every reading; equal → the later write wins), or when a tombstone exists and
- * `latest <= tombstone` (the deleted version or an older one) and it was not read after the
- * tombstone's stamp (`readAt`, epoch ms when the source asked for it; `''` unknown: read before).
- * A record that passes removes its
- * tombstone (a restore: the newer version wins). The tombstone is read only for a record key that
- * does not exist: the record scripts never leave both (a removal that writes a tombstone deletes
- * the record key, an upsert that writes the record key deletes the tombstone), so a held record
- * costs no extra call.
+ * First (seen) `SADD` of each event's record IDs to its seen set + `EXPIRE`, and (register)
+ * `HSETNX events eventId row`. Then per record, before anything is written: the held stamp is the
+ * index field (a HASH index; a record listed earlier in the call: the time queued for it) or the
+ * record's stamp field (a SET index), read only when the record key exists. The record is refused
+ * when `latest < held` (older under every reading; equal → the later write wins), or when a
+ * tombstone exists and `latest <= tombstone` (the deleted version or an older one) and it was not
+ * read after the tombstone's stamp (`readAt`). A record that passes removes its tombstone (a
+ * restore: the newer version wins). The tombstone is read only for a record key that does not
+ * exist: the record scripts never leave both (a removal that writes a tombstone deletes the record
+ * key, an upsert that writes the record key deletes the tombstone).
  *
  * Then: equal content → unchanged (only a changed time is written: the index field, or the stamp
  * field); missing → written, added; different → written (a hash is replaced: `DEL` + `HSET`, so
- * dropped fields vanish), updated. A HASH index is written by one multi-field `HSET` per 1,000
- * records (later pairs win: the same result as writing in order), a SET index by one `SADD` per
- * 1,000 (Lua `redis.call` costs about as much as the command itself; 1,000 records keep `unpack`
- * far below Lua's stack limit).
+ * dropped fields vanish), updated. The json encoding reads every record and tombstone key with
+ * `MGET` and the held times with one `HMGET` per event up front, and writes with `MSET`, `DEL` and
+ * one multi-field `HSET` / `SADD` per event every 1,000 records (Lua `redis.call` costs about as much
+ * as the command itself; 1,000 keep `unpack` far below Lua's stack limit); a key written or a
+ * tombstone dropped earlier in the call is read from what the call did, so results equal handling
+ * the records one after the other.
  *
- * Reply: `{unchangedCount, addedCount, updatedCount, addedId…, updatedId…, refusedId…}`.
+ * Reply: `{newlySeen_1..newlySeen_m (seen only), status_1..status_n}`, the number of IDs each seen
+ * set gained, then per record in call order `0` unchanged, `1` added, `2` updated, `3` refused.
  */
 export const UPSERT_BATCH_LUA = `
 local encoding = ARGV[1]
 local indexType = ARGV[2]
 local stampField = ARGV[3]
-local added = {}
-local updated = {}
-local refused = {}
-local unchanged = 0
-local fields = {}
-local queued = {}
-local members = {}
--- The json encoding reads every record and tombstone key of the call with MGET, and the held times
--- with one HMGET, up front, and writes the records with MSET and drops tombstones with DEL at the
--- end (or every 1,000 records): a few calls per call instead of three per record. A key written or a
--- tombstone dropped earlier in the call is read from what the call did (written / gone), so results
--- equal handling the records one after the other.
+local m = tonumber(ARGV[4])
+local seen = ARGV[5] == '1'
+local register = ARGV[6] == '1'
+local compact = ARGV[8] == 'c'
+local sharedReadAt = tonumber(ARGV[9])
+local firstKey = m + 1
+if seen then firstKey = firstKey + m end
+if register then firstKey = firstKey + 1 end
+local a = 10
+if register then
+  for e = 1, m do
+    redis.call('HSETNX', KEYS[firstKey - 1], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+end
+-- One pass over the records' arguments.
+local recE, recId, recAt, recLatest, recReadAt, recFirst, recN = {}, {}, {}, {}, {}, {}, {}
+local idsByEvent = {}
+for e = 1, m do idsByEvent[e] = {} end
+local count = 0
+while a <= #ARGV do
+  count = count + 1
+  local e = tonumber(ARGV[a])
+  recE[count] = e
+  recId[count] = ARGV[a + 1]
+  recAt[count] = ARGV[a + 2]
+  if compact then
+    recLatest[count] = tonumber(ARGV[a + 2])
+    recReadAt[count] = sharedReadAt
+    recFirst[count] = a + 3
+    recN[count] = 1
+    a = a + 4
+  else
+    recLatest[count] = tonumber(ARGV[a + 3])
+    recReadAt[count] = tonumber(ARGV[a + 4])
+    recN[count] = tonumber(ARGV[a + 5])
+    recFirst[count] = a + 6
+    a = a + 6 + recN[count]
+  end
+  local list = idsByEvent[e]
+  list[#list + 1] = recId[count]
+end
+local reply = {}
+if seen then
+  for e = 1, m do
+    local ids = idsByEvent[e]
+    local gained = 0
+    local s = 1
+    while s <= #ids do
+      local t = math.min(s + 999, #ids)
+      gained = gained + redis.call('SADD', KEYS[m + e], unpack(ids, s, t))
+      s = t + 1
+    end
+    if #ids > 0 then redis.call('EXPIRE', KEYS[m + e], ARGV[7]) end
+    reply[e] = gained
+  end
+end
+local offset = #reply
 local prefetch = encoding == 'json'
 local got = {}
 local stamps = {}
@@ -72,13 +128,22 @@ local written = {}
 local gone = {}
 local sets = {}
 local drops = {}
+local fields = {}
+local members = {}
+local queued = {}
+local pending = 0
+for e = 1, m do
+  fields[e] = {}
+  members[e] = {}
+  queued[e] = {}
+end
 if prefetch then
-  local s = 2
+  local s = firstKey
   while s <= #KEYS do
-    local e = math.min(s + 999, #KEYS)
-    local part = redis.call('MGET', unpack(KEYS, s, e))
+    local t = math.min(s + 999, #KEYS)
+    local part = redis.call('MGET', unpack(KEYS, s, t))
     local absent = {}
-    for j = 1, e - s + 1 do
+    for j = 1, t - s + 1 do
       got[s + j - 1] = part[j]
       if type(part[j]) ~= 'string' then
         absent[#absent + 1] = KEYS[s + j - 1]
@@ -91,23 +156,27 @@ if prefetch then
         redis.call('GET', absent[j])
       end
     end
-    s = e + 1
+    s = t + 1
   end
   if indexType == 'hash' then
-    local ids = {}
-    local k = 4
-    while k <= #ARGV do
-      ids[#ids + 1] = ARGV[k]
-      k = k + 5 + tonumber(ARGV[k + 4])
+    local slotsByEvent = {}
+    for e = 1, m do slotsByEvent[e] = {} end
+    for r = 1, count do
+      local list = slotsByEvent[recE[r]]
+      list[#list + 1] = r
     end
-    s = 1
-    while s <= #ids do
-      local e = math.min(s + 999, #ids)
-      local part = redis.call('HMGET', KEYS[1], unpack(ids, s, e))
-      for j = 1, e - s + 1 do
-        stamps[s + j - 1] = part[j]
+    for e = 1, m do
+      local ids = idsByEvent[e]
+      local slots = slotsByEvent[e]
+      local s = 1
+      while s <= #ids do
+        local t = math.min(s + 999, #ids)
+        local part = redis.call('HMGET', KEYS[e], unpack(ids, s, t))
+        for j = 1, t - s + 1 do
+          stamps[slots[s + j - 1]] = part[j]
+        end
+        s = t + 1
       end
-      s = e + 1
     end
   end
 end
@@ -120,29 +189,31 @@ local function flush()
     redis.call('DEL', unpack(drops))
     drops = {}
   end
-  if #fields > 0 then
-    redis.call('HSET', KEYS[1], unpack(fields))
-    fields = {}
-  end
-  if #members > 0 then
-    redis.call('SADD', KEYS[1], unpack(members))
-    members = {}
+  if pending > 0 then
+    for e = 1, m do
+      if #fields[e] > 0 then
+        redis.call('HSET', KEYS[e], unpack(fields[e]))
+        fields[e] = {}
+      end
+      if #members[e] > 0 then
+        redis.call('SADD', KEYS[e], unpack(members[e]))
+        members[e] = {}
+      end
+    end
+    pending = 0
   end
 end
-local i = 4
-local r = 1
-while i <= #ARGV do
-  local id = ARGV[i]
-  local at = ARGV[i + 1]
-  local latest = tonumber(ARGV[i + 2])
-  local readAt = tonumber(ARGV[i + 3])
-  local n = tonumber(ARGV[i + 4])
-  local first = i + 5
-  local key = KEYS[2 * r]
-  local tomb = KEYS[2 * r + 1]
-  local slot = r
-  i = first + n
-  r = r + 1
+for r = 1, count do
+  local e = recE[r]
+  local indexKey = KEYS[e]
+  local id = recId[r]
+  local at = recAt[r]
+  local latest = recLatest[r]
+  local readAt = recReadAt[r]
+  local n = recN[r]
+  local first = recFirst[r]
+  local key = KEYS[firstKey + 2 * (r - 1)]
+  local tomb = KEYS[firstKey + 2 * (r - 1) + 1]
   local existed = false
   local cur = nil
   local held = {}
@@ -151,7 +222,7 @@ while i <= #ARGV do
   if prefetch then
     cur = written[key]
     if cur == nil then
-      cur = got[2 * slot]
+      cur = got[firstKey + 2 * (r - 1)]
     end
     existed = type(cur) == 'string'
   else
@@ -167,12 +238,12 @@ while i <= #ARGV do
     end
   end
   if existed and indexType == 'hash' then
-    heldStamp = queued[id]
+    heldStamp = queued[e][id]
     if heldStamp == nil then
       if prefetch then
-        heldStamp = stamps[slot]
+        heldStamp = stamps[r]
       else
-        heldStamp = redis.call('HGET', KEYS[1], id)
+        heldStamp = redis.call('HGET', indexKey, id)
       end
     end
   end
@@ -186,10 +257,8 @@ while i <= #ARGV do
   local tombStamp = nil
   if not existed then
     if prefetch then
-      if gone[tomb] then
-        tombStamp = nil
-      else
-        tombStamp = got[2 * slot + 1]
+      if not gone[tomb] then
+        tombStamp = got[firstKey + 2 * (r - 1) + 1]
       end
     else
       tombStamp = redis.call('GET', tomb)
@@ -203,9 +272,8 @@ while i <= #ARGV do
     and not (readAt ~= nil and readAt > tonumber(tombStamp)) then
     refuse = true
   end
-  if refuse then
-    refused[#refused + 1] = id
-  else
+  local status = 3
+  if not refuse then
     if tombStamp ~= nil then
       if prefetch then
         drops[#drops + 1] = tomb
@@ -253,36 +321,33 @@ while i <= #ARGV do
       end
     end
     if same then
-      unchanged = unchanged + 1
+      status = 0
     elseif existed then
-      updated[#updated + 1] = id
+      status = 2
     else
-      added[#added + 1] = id
+      status = 1
     end
     if indexType == 'hash' then
       if not same or heldStamp ~= at then
-        fields[#fields + 1] = id
-        fields[#fields + 1] = at
-        queued[id] = at
+        local f = fields[e]
+        f[#f + 1] = id
+        f[#f + 1] = at
+        queued[e][id] = at
+        pending = pending + 1
       end
     else
-      members[#members + 1] = id
+      local list = members[e]
+      list[#list + 1] = id
+      pending = pending + 1
     end
   end
-  if #fields >= 2000 or #members >= 1000 or #sets >= 2000 or #drops >= 1000 then
+  reply[offset + r] = status
+  if pending >= 1000 or #sets >= 2000 or #drops >= 1000 then
     flush()
   end
 end
 flush()
-local addedCount = #added
-local updatedCount = #updated
-for j = 1, updatedCount do
-  added[addedCount + j] = updated[j]
-end
-for j = 1, #refused do
-  added[addedCount + updatedCount + j] = refused[j]
-end
-return {unchanged, addedCount, updatedCount, unpack(added)}
+return {unpack(reply)}
 `;
 
 /**

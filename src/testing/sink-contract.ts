@@ -60,7 +60,8 @@ async function allIds(sink: RecordSink, eventId: string): Promise<string[]> {
  * when `capabilities.exactRoundTrip`), `compareStamps` / `locateRecord` when declared, and ordered
  * writes (older versions refused and reported, tombstones after a delete with `deletedAt`, a newer
  * version after a delete wins, ambiguous times refused only when older under every reading) when
- * `capabilities.ordering`.
+ * `capabilities.ordering`; one-call bookkeeping (events registered, IDs marked seen in a scope) when
+ * `capabilities.notesWrites`.
  *
  * @example
  * ```ts
@@ -222,6 +223,32 @@ export function testSinkContract(options: SinkContractOptions): void {
       // Without deletedAt (a sweep, a reconciliation) nothing is guarded: the same version comes back.
       deepStrictEqual(await sink.removeRecords(EVENT_A, ['2']), ['2']);
       strictEqual((await sink.upsertRecords([record(EVENT_A, '2', BASE)])).added, 1);
+    });
+
+    test('notes its writes in its own state store in the same call (capability notesWrites)', async (sink) => {
+      if (sink.capabilities.notesWrites !== true) return;
+      const state = sink.state;
+      ok(state !== undefined, 'a sink that notes writes has its own state store (sink.state)');
+      const scope = 'contract-scope';
+      const first = await sink.upsertRecords([record(EVENT_A, '1', BASE), record(EVENT_B, '2', BASE), record(EVENT_A, '3', BASE)], { noteWrites: { seenScope: scope } });
+      deepStrictEqual(
+        first.events.map((e) => [e.eventId, e.added.length, e.newlySeen]),
+        [
+          [EVENT_A, 2, 2],
+          [EVENT_B, 1, 1],
+        ],
+        'per event: added and newly seen',
+      );
+      const again = await sink.upsertRecords([record(EVENT_A, '1', BASE), record(EVENT_A, '4', BASE)], { noteWrites: { seenScope: scope } });
+      deepStrictEqual([again.unchanged, again.added, again.events[0]?.newlySeen], [1, 1, 1], 'an ID already seen is not newly seen');
+      strictEqual(await state.countSeen(EVENT_A, scope), 3);
+      deepStrictEqual(await state.filterUnseen(EVENT_A, scope, ['1', '3', '4', '5']), ['5']);
+      deepStrictEqual(sorted(await state.listEventIds()), sorted([EVENT_A, EVENT_B]), 'the events are registered');
+      // Without a scope: registered, nothing marked seen, no newlySeen.
+      const plain = await sink.upsertRecords([record('4433256000013547999', '9', BASE)], { noteWrites: {} });
+      strictEqual(plain.events[0]?.newlySeen, undefined);
+      ok((await state.listEventIds()).includes('4433256000013547999'));
+      await state.releaseScope(scope, [EVENT_A, EVENT_B]);
     });
 
     test('locates a record among events (capability locateRecord)', async (sink) => {

@@ -9,6 +9,7 @@
 import type { Checkpoint } from '../adapters/state-store.js';
 import type { SourceEvent } from '../adapters/source.js';
 import { isSyncError, UnknownEventError, VerificationError } from '../errors.js';
+import { commitOverlap, PageCommitFailure } from './commit-overlap.js';
 import { commitPage } from './page-writer.js';
 import { chooseListing } from './listing-strategy.js';
 import { readAhead } from './read-ahead.js';
@@ -79,26 +80,44 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
         signal,
       }),
     );
-    for await (const page of listed) {
-      await commitPage(ctx, page, scope);
-      pages += 1;
-      for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
-      if (page.nextCursor !== undefined) {
-        await state.setCheckpoint(
-          plan.checkpointName,
-          {
-            runId: ctx.runId,
-            kind: ctx.kind,
-            cursor: page.nextCursor,
-            nextPage: page.pageNumber + 1,
-            maxModifiedAt: maxSeen,
-            since: undefined,
-            startedAt: listingStartedAt,
-            fence: ctx.fence,
+    // Page n+1's batches start while page n's last ones are still in Redis; checkpoints stay in
+    // page order, each written once its page and all before it committed (see ./commit-overlap.ts).
+    const commits = commitOverlap();
+    try {
+      for await (const page of listed) {
+        await commits.add({
+          pageNumber: page.pageNumber,
+          commit: commitPage(ctx, page, scope),
+          after: async () => {
+            pages += 1;
+            for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
+            if (page.nextCursor === undefined) return;
+            await state.setCheckpoint(
+              plan.checkpointName,
+              {
+                runId: ctx.runId,
+                kind: ctx.kind,
+                cursor: page.nextCursor,
+                nextPage: page.pageNumber + 1,
+                maxModifiedAt: maxSeen,
+                since: undefined,
+                startedAt: listingStartedAt,
+                fence: ctx.fence,
+              },
+              ctx.fenced(),
+            );
           },
-          ctx.fenced(),
-        );
+        });
       }
+      await commits.drain();
+    } catch (error) {
+      // A failed listing (fetching the next page) first waits for the pages still committing, and
+      // an earlier page's failed commit is reported instead; a failed commit names its page.
+      let first = error;
+      if (!(error instanceof PageCommitFailure)) await commits.drain().catch((earlier: unknown) => (first = earlier));
+      if (!(first instanceof PageCommitFailure)) throw first;
+      ctx.currentPage = first.pageNumber;
+      throw first.error;
     }
   };
 

@@ -33,15 +33,17 @@ export async function commitPage(
     batches.map((batch) =>
       ctx.limit(async () => {
         await nextTurn();
+        if (ctx.writeFailure !== undefined) throw ctx.writeFailure;
         // Sized (stringified) batch by batch: at most `concurrency` batches of JSON text are alive at once.
         const fit = dropOversized(batch, ctx.options.maxRecordBytes, oversized);
         accepted += fit.length;
         if (fit.length === 0) return NOTHING_WRITTEN;
-        // Before the write: an event is known (listed, later swept) before it holds records, and a
-        // record is seen in the scope before a complete listing may sweep unseen ones.
-        const noted = await ctx.state.noteWrites(fit, seenScope);
-        if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
-        return upsertInOrder(ctx.sink, fit);
+        try {
+          return await writeBatch(ctx, fit, seenScope);
+        } catch (error) {
+          ctx.writeFailure ??= error;
+          throw error;
+        }
       }),
     ),
   );
@@ -63,6 +65,40 @@ export async function commitPage(
   ctx.progress.recordsFetched += page.items.length + page.rejected.length;
   // From here on, a failure belongs to the page being fetched next.
   if (page.nextCursor !== undefined) ctx.currentPage = page.pageNumber + 1;
+}
+
+/** Writes one batch with its bookkeeping (event registration, seen IDs). */
+async function writeBatch(ctx: RunContext, fit: readonly SourceRecord[], seenScope: string | undefined): Promise<UpsertResult> {
+  // An event is known (listed, later swept) no later than it holds records, and a record is
+  // seen in the scope before a complete listing may sweep unseen ones: in the same atomic
+  // write when the sink notes writes in its own state store, else just before it.
+  if (seenScope !== undefined && notesWrites(ctx)) {
+    const result = await ctx.sink.upsertRecords(fit, { noteWrites: { seenScope } });
+    if (result.events.every((e) => e.newlySeen !== undefined)) {
+      ctx.countSeen(seenScope, new Map(result.events.map((e) => [e.eventId, e.newlySeen!])));
+      return result;
+    }
+    // A sink (or a wrapper of one) that declares notesWrites but did not note them: note them
+    // now, still before any sweep, so no record written here can be swept as unseen.
+    const late = await ctx.state.noteWrites(fit, seenScope);
+    if (late) ctx.countSeen(seenScope, late.newlySeen);
+    return result;
+  }
+  const noted = await ctx.state.noteWrites(fit, seenScope);
+  if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
+  return upsertInOrder(ctx.sink, fit);
+}
+
+/**
+ * Whether the sink records the run's bookkeeping of a write (event registration, seen IDs) in the
+ * write itself: it declares `notesWrites` (and `ordering`, so nothing is dropped before the write)
+ * and the run's state store is the sink's own. Used only with a seen scope, where the result shows
+ * whether it was done (`newlySeen`); writes without a scope (incremental pages) register their
+ * events with `state.noteWrites` first.
+ */
+function notesWrites(ctx: RunContext): boolean {
+  const { capabilities } = ctx.sink;
+  return capabilities.notesWrites === true && capabilities.ordering === true && ctx.sink.state === ctx.state;
 }
 
 /** Adds an upsert's counts to the run and emits `recordsAdded` / `recordsUpdated` / `staleWritesRefused` per event. */

@@ -51,6 +51,12 @@ export class RunContext {
   };
   /** The page being committed when the run failed, if it failed during a listing. */
   currentPage: number | undefined;
+  /**
+   * The first failed record batch of the run: batches still queued (of this page or of the next,
+   * overlapped one) then fail with it instead of writing, so the failure surfaces without waiting
+   * for writes that would be thrown away.
+   */
+  writeFailure: unknown;
   /** Set when the run continued from a checkpoint. */
   resumed = false;
   /** Set when an incremental run had no watermark and ran a full sync. */

@@ -12,7 +12,7 @@
  * identical and reports them as unchanged: counts can then under-report, never over-report.
  */
 import pRetry from 'p-retry';
-import type { RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertResult } from '../adapters/sink.js';
+import type { RecordSink, RecordSinkCapabilities, RemoveOptions, StampComparison, UpsertOptions, UpsertResult } from '../adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../adapters/source.js';
 import type { StateStore } from '../adapters/state-store.js';
 import { isSyncError, SyncErrorCode } from '../errors.js';
@@ -120,15 +120,24 @@ export function retryTransient<T>(operation: string, call: () => Promise<T>, opt
 export class RetryingSink implements RecordSink {
   readonly name: string;
   readonly capabilities: RecordSinkCapabilities;
+  /** The run's (retrying) view of the inner sink's own state store, when the run uses that store. */
+  readonly state?: StateStore;
   readonly compareStamps?: (stamps: readonly RecordStamp[]) => Promise<StampComparison>;
   readonly locateRecord?: (recordId: string, eventIds: readonly string[]) => Promise<string | undefined>;
 
+  /**
+   * @param ownState - the run's retrying wrapper of `inner.state`, when the run's state store is
+   *   the sink's own: then `state` is it and `notesWrites` is kept; otherwise `notesWrites` is off
+   *   (the run's bookkeeping lives elsewhere).
+   */
   constructor(
     private readonly inner: RecordSink,
     private readonly options: SinkRetryOptions,
+    ownState?: StateStore,
   ) {
     this.name = inner.name;
-    this.capabilities = inner.capabilities;
+    this.capabilities = ownState !== undefined || inner.capabilities.notesWrites !== true ? inner.capabilities : { ...inner.capabilities, notesWrites: false };
+    if (ownState !== undefined) this.state = ownState;
     const { compareStamps, locateRecord } = inner;
     if (compareStamps) this.compareStamps = (stamps) => this.retry('compareStamps', () => compareStamps.call(inner, stamps));
     if (locateRecord) this.locateRecord = (id, events) => this.retry('locateRecord', () => locateRecord.call(inner, id, events));
@@ -137,8 +146,8 @@ export class RetryingSink implements RecordSink {
   ping(): Promise<void> {
     return this.inner.ping();
   }
-  upsertRecords(records: readonly SourceRecord[]): Promise<UpsertResult> {
-    return this.retry('upsertRecords', () => this.inner.upsertRecords(records));
+  upsertRecords(records: readonly SourceRecord[], options?: UpsertOptions): Promise<UpsertResult> {
+    return this.retry('upsertRecords', () => (options === undefined ? this.inner.upsertRecords(records) : this.inner.upsertRecords(records, options)));
   }
   removeRecords(eventId: string, ids: readonly string[], options?: RemoveOptions): Promise<string[]> {
     return this.retry('removeRecords', () => (options === undefined ? this.inner.removeRecords(eventId, ids) : this.inner.removeRecords(eventId, ids, options)));

@@ -277,7 +277,7 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
       startedAt,
       controller.signal,
       source,
-      this.#retryingSink(controller.signal),
+      this.#retryingSink(controller.signal, state),
       state,
       this.options,
       this.#logger,
@@ -800,8 +800,9 @@ export class SyncWorker extends EventEmitter<SyncWorkerEvents> {
   }
 
   /** The sink as a run sees it: transient Redis failures retried up to `maxRetries` times, each counted. */
-  #retryingSink(signal: AbortSignal | undefined): RecordSink {
-    return new RetryingSink(this.#sink, this.#retryOptions(signal));
+  /** The sink as a run sees it; `state`: the run's view of the state store (kept as `sink.state` when it is the sink's own). */
+  #retryingSink(signal: AbortSignal | undefined, state?: StateStore): RecordSink {
+    return new RetryingSink(this.#sink, this.#retryOptions(signal), state !== undefined && this.#state === this.#sink.state ? state : undefined);
   }
 
   /** The state store as a run sees it (same retry policy as the sink). */

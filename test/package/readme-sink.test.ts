@@ -32,11 +32,15 @@ describe('README: Plugging in your own sink', () => {
     for (const r of optional) expect(r[2]).toContain(`capabilities.${/^`(\w+)\(/.exec(r[1]!)?.[1]}`);
     for (const r of optional) expect(r[4]!.length).toBeGreaterThan(0);
     const capabilities = rows.find((r) => r[1] === '`capabilities`')!;
-    expect(capabilities[3]).toContain('{ compareStamps, locateRecord, exactRoundTrip, ordering? }');
+    expect(capabilities[3]).toContain('{ compareStamps, locateRecord, exactRoundTrip, ordering?, notesWrites? }');
     // Ordering is a behaviour of the required methods, not an extra method: its own row, with its fallback.
     const ordering = section.split('\n').find((l) => l.startsWith('| ordered writes |'))!.split('|').map((c) => c.trim());
     expect(ordering[2]).toBe('no (`capabilities.ordering`)');
     expect(ordering[4]).toContain('drops older versions');
+    // So is one-call bookkeeping: an option of upsertRecords, with its fallback.
+    const noting = section.split('\n').find((l) => l.startsWith('| one-call bookkeeping |'))!.split('|').map((c) => c.trim());
+    expect(noting[2]).toContain('no (`capabilities.notesWrites`');
+    expect(noting[4]).toContain('state.noteWrites');
   });
 
   it('links the example, which stays under 150 lines and exports what the snippets use', () => {

@@ -70,6 +70,9 @@ describe('order: a sync page listed before a push cannot overwrite it (simulator
     worker.on('staleWritesRefused', (p) => refusedEvents.push(...p.ids));
     const run = worker.performFullSync();
     await gated.reached;
+    // Page 2's batches start while page 1's last ones finish (overlapped commits): wait (bounded)
+    // for page 1 to count as committed; page 2 is held at the gate meanwhile.
+    for (let waited = 0; worker.getStatus().current_run?.pages !== 1 && waited < 5000; waited += 10) await new Promise((res) => setTimeout(res, 10));
     expect(worker.getStatus().current_run?.pages).toBe(1); // page 1 committed, page 2 is being written
 
     h.sim.clock.advance(5000);

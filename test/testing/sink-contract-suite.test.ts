@@ -21,7 +21,7 @@ async function failingTests(wrap: (sink: RedisSink) => RecordSink): Promise<stri
   });
   const failed: string[] = [];
   for (const t of tests) await t.body().catch(() => failed.push(t.name));
-  expect(tests.length).toBe(11);
+  expect(tests.length).toBe(12);
   return failed;
 }
 
@@ -30,7 +30,8 @@ function delegate(sink: RedisSink, overrides: Partial<RecordSink>): RecordSink {
     name: sink.name,
     capabilities: sink.capabilities,
     ping: () => sink.ping(),
-    upsertRecords: (r) => sink.upsertRecords(r),
+    state: sink.state,
+    upsertRecords: (r, o) => sink.upsertRecords(r, o),
     removeRecords: (e, ids, o) => sink.removeRecords(e, ids, o),
     countRecords: (e) => sink.countRecords(e),
     scanRecordIds: (e) => sink.scanRecordIds(e),
