@@ -50,7 +50,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * Then: equal content → unchanged (only a changed time is written: the index field, or the stamp
  * field); missing → written, added; different → written (a hash is replaced: `DEL` + `HSET`, so
  * dropped fields vanish), updated. The json encoding reads every record and tombstone key with
- * `MGET` and the held times with one `HMGET` per event up front, and writes with `MSET`, `DEL` and
+ * `MGET` and the held times of the records it found with one `HMGET` per event up front, and writes with `MSET`, `DEL` and
  * one multi-field `HSET` / `SADD` per event every 1,000 records (Lua `redis.call` costs about as much
  * as the command itself; 1,000 keep `unpack` far below Lua's stack limit); a key written or a
  * tombstone dropped earlier in the call is read from what the call did, so results equal handling
@@ -144,13 +144,16 @@ if prefetch then
     local part = redis.call('MGET', unpack(KEYS, s, t))
     local absent = {}
     for j = 1, t - s + 1 do
-      got[s + j - 1] = part[j]
-      if type(part[j]) ~= 'string' then
-        absent[#absent + 1] = KEYS[s + j - 1]
+      local k = s + j - 1
+      got[k] = part[j]
+      if type(part[j]) ~= 'string' and (k - firstKey) % 2 == 0 then
+        absent[#absent + 1] = KEYS[k]
       end
     end
-    -- MGET gives nil for a key of another type too, where GET fails with WRONGTYPE: when any of the
-    -- keys it did not find exists, GET them one by one, so that key fails the call as before.
+    -- MGET gives nil for a key of another type too, where GET fails with WRONGTYPE: when any record
+    -- key it did not find exists, GET them one by one, so that key fails the call before MSET could
+    -- overwrite it. (A tombstone key of another type reads as no tombstone; the upsert never writes
+    -- one, it only deletes a tombstone it read.)
     if #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0 then
       for j = 1, #absent do
         redis.call('GET', absent[j])
@@ -159,14 +162,25 @@ if prefetch then
     s = t + 1
   end
   if indexType == 'hash' then
+    -- Held times are read only for records whose key exists (a missing record has no held time to
+    -- compare; a first sync reads none).
+    local heldIds = {}
     local slotsByEvent = {}
-    for e = 1, m do slotsByEvent[e] = {} end
+    for e = 1, m do
+      heldIds[e] = {}
+      slotsByEvent[e] = {}
+    end
     for r = 1, count do
-      local list = slotsByEvent[recE[r]]
-      list[#list + 1] = r
+      if type(got[firstKey + 2 * (r - 1)]) == 'string' then
+        local e = recE[r]
+        local ids = heldIds[e]
+        ids[#ids + 1] = recId[r]
+        local list = slotsByEvent[e]
+        list[#list + 1] = r
+      end
     end
     for e = 1, m do
-      local ids = idsByEvent[e]
+      local ids = heldIds[e]
       local slots = slotsByEvent[e]
       local s = 1
       while s <= #ids do
