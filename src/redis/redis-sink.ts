@@ -56,6 +56,14 @@ export interface RedisSinkOptions {
    * run fails and its watermark stays. See https://redis.io/docs/latest/commands/wait/.
    */
   readonly waitForReplicas?: WaitForReplicas | undefined;
+  /**
+   * Keep every script call within one hash slot, as on a Cluster: one upsert call per event, and the
+   * state store's `noteWrites` before each write (no `notesWrites` capability). For a sharded Redis
+   * that presents itself as a single server through a proxy and refuses scripts whose keys span
+   * slots (`CROSSSLOT`). Default `false` on a standalone client (one call per batch, all its events,
+   * with its bookkeeping); always on for an ioredis `Cluster`.
+   */
+  readonly singleSlotScripts?: boolean | undefined;
   /** Longest `WAIT` per batch; shorter than `commandTimeoutMs`. Default 1000 (at most half of `commandTimeoutMs`), 1–60000. Unit: ms. */
   readonly waitTimeoutMs?: number | undefined;
   /**
@@ -93,7 +101,15 @@ export const REDIS_SINK_OPTION_KEYS: readonly string[] = [
   'waitForReplicas',
   'waitTimeoutMs',
   'tombstoneTtlMs',
+  'singleSlotScripts',
 ];
+
+/**
+ * Most events in one standalone upsert call: its reply holds one count per event and one status per
+ * record, and Redis's Lua returns it with `unpack`, which fails past about 8,000 values (1,000 events
+ * + 5,000 records stay below). Unit: events.
+ */
+const MAX_EVENTS_PER_CALL = 1000;
 
 interface EventTally {
   readonly eventId: string;
@@ -163,6 +179,8 @@ export class RedisSink implements RecordSink {
   readonly endpoint: string;
   private readonly batchSize: number;
   private readonly scanCount: number;
+  /** One slot per script call (a Cluster, or `singleSlotScripts`). */
+  private readonly singleSlot: boolean;
   /** See {@link RedisSinkOptions.tombstoneTtlMs}. Unit: ms. */
   readonly tombstoneTtlMs: number;
 
@@ -176,13 +194,16 @@ export class RedisSink implements RecordSink {
     checkRedisClient(redis);
     this.keys = createKeySchema(options.keyPrefix);
     this.layout = createRecordLayout(this.keys.prefix, options.layout);
+    const singleSlot = options.singleSlotScripts ?? false;
+    if (typeof singleSlot !== 'boolean') throw new ConfigError('singleSlotScripts', `singleSlotScripts must be a boolean, got ${safeJson(singleSlot)}`);
+    this.singleSlot = singleSlot || (redis as { isCluster?: unknown }).isCluster === true;
     this.capabilities = Object.freeze({
       compareStamps: true,
       locateRecord: true,
       exactRoundTrip: this.layout.encoding === 'json',
       ordering: true,
       // A Cluster call cannot span the events' slots and the global one of the events hash.
-      notesWrites: (redis as { isCluster?: unknown }).isCluster !== true,
+      notesWrites: !this.singleSlot,
     });
     this.batchSize = checkInteger('batchSize', options.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
     this.scanCount = checkInteger('scanCount', options.scanCount, DEFAULT_SCAN_COUNT, 1, 1_000_000);
@@ -220,10 +241,16 @@ export class RedisSink implements RecordSink {
   }
 
   /**
-   * Writes records in chunks of `batchSize`: each chunk is grouped by event and sent as one pipeline
-   * holding one upsert script call per event (standalone Redis: one round trip per chunk). Each
-   * script call is atomic (`EVALSHA`) and compares the stored record with the new one, so the counts
-   * are what Redis actually did: writing the same batch twice reports it as unchanged the second time.
+   * Writes records in chunks of `batchSize`, each grouped by event: on a standalone server one
+   * upsert script call per chunk (all its events, up to 1,000), on a Cluster (or with
+   * `singleSlotScripts`) one call per event, each in its own pipeline. Each script call is atomic
+   * (`EVALSHA`) and compares the stored record with the new one, so the counts are what Redis
+   * actually did: writing the same batch twice reports it as unchanged the second time.
+   *
+   * With `options.noteWrites` (only when `capabilities.notesWrites`) the same calls also do what
+   * `state.noteWrites(records, seenScope)` does — register the events, and with a `seenScope` mark
+   * the IDs seen in it (`SADD` + `EXPIRE` {@link SEEN_TTL_SECONDS} s) — and each event's result
+   * carries `newlySeen` (IDs not seen in the scope before).
    *
    * With the `json` encoding a record is stored as `JSON.stringify(record.data)` (text kept as is,
    * UTF-8 on the wire); with `hash`, as its top-level fields (see `toHashFields`). The index keeps
@@ -238,13 +265,17 @@ export class RedisSink implements RecordSink {
    *
    * @returns totals and one entry per event, in order of first appearance.
    * @throws {@link InvalidInputError} (before any write) for a record with an empty ID, an unusable
-   *   event ID, a non-integer `modifiedAt` or data that cannot be encoded.
-   * @throws {@link SinkError} when any reply of any pipeline is an error (e.g. `WRONGTYPE`).
+   *   event ID, a non-integer `modifiedAt` or data that cannot be encoded, an unusable `seenScope`,
+   *   or `noteWrites` without the `notesWrites` capability.
+   * @throws {@link SinkError} when any reply of any pipeline is an error (e.g. `WRONGTYPE`: an index,
+   *   seen set or events hash of another type fails its call before it writes anything).
    */
   async upsertRecords(records: readonly SourceRecord[], options: UpsertOptions = {}): Promise<UpsertResult> {
     const noting = options?.noteWrites;
     if (noting !== undefined && !this.capabilities.notesWrites) {
-      throw new InvalidInputError('upsertRecords: noteWrites needs a standalone Redis (capabilities.notesWrites); on a Cluster call state.noteWrites first');
+      throw new InvalidInputError(
+        'upsertRecords: noteWrites needs capabilities.notesWrites (a standalone Redis without singleSlotScripts); otherwise call state.noteWrites first',
+      );
     }
     const prepared = records.map((record) => this.prepareRecord(record));
     const tallies = new Map<string, EventTally>();
@@ -261,7 +292,7 @@ export class RedisSink implements RecordSink {
       // (each in its event's slot), one per pipeline: ioredis follows MOVED / ASK (with ASKING) and
       // retries TRYAGAIN for a pipeline whose commands all got the same redirection; the script
       // ran nowhere before, so the retry is never counted half-applied.
-      const calls: Map<string, PreparedRecord[]>[] = this.commands.isCluster ? [...byEvent].map((entry) => new Map([entry])) : [byEvent];
+      const calls: Map<string, PreparedRecord[]>[] = this.singleSlot ? [...byEvent].map((entry) => new Map([entry])) : chunkEvents(byEvent, MAX_EVENTS_PER_CALL);
       const groups = calls.map((call) => this.upsertGroup(call, noting));
       const replies = await this.commands.execGroups('upsertRecords', groups);
       if (replicas > 0) await this.confirm(calls.map((call) => this.layout.indexKey(call.keys().next().value!)), replicas, groups);
@@ -326,7 +357,9 @@ export class RedisSink implements RecordSink {
         else args.push(e, r.id, r.modifiedAt, r.latest, r.readAt, String(r.payload.length), ...r.payload);
       }
     });
-    const label = `upsert into ${eventIds.length === 1 ? 'event' : 'events'} ${eventIds.map((eventId, e) => `${eventId} (${keys[e]})`).join(', ')}`;
+    const named = eventIds.slice(0, 3).map((eventId, e) => `${eventId} (${keys[e]})`);
+    const more = eventIds.length > 3 ? ` and ${eventIds.length - 3} more` : '';
+    const label = `upsert into ${eventIds.length === 1 ? 'event' : 'events'} ${named.join(', ')}${more}`;
     return { label, add: (p) => queueScript(p, 'zrsUpsertBatch', keys, args) };
   }
 
@@ -610,6 +643,15 @@ export class RedisSink implements RecordSink {
       payload: [takeRecordJson(record) ?? encodeJson(`record ${record.id}`, record.data)],
     };
   }
+}
+
+/** `byEvent` cut into maps of at most `size` events, in order. */
+function chunkEvents(byEvent: Map<string, PreparedRecord[]>, size: number): Map<string, PreparedRecord[]>[] {
+  if (byEvent.size <= size) return [byEvent];
+  const entries = [...byEvent];
+  const out: Map<string, PreparedRecord[]>[] = [];
+  for (let i = 0; i < entries.length; i += size) out.push(new Map(entries.slice(i, i + size)));
+  return out;
 }
 
 function groupByEvent(records: readonly PreparedRecord[]): Map<string, PreparedRecord[]> {

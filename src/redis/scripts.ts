@@ -36,8 +36,9 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * read this version (epoch ms, `''` unknown); the payload is the JSON text (`n = 1`) or `n / 2`
  * field–value pairs.
  *
- * First (seen) `SADD` of each event's record IDs to its seen set + `EXPIRE`, and (register)
- * `HSETNX events eventId row`. Then per record, before anything is written: the held stamp is the
+ * First every index is checked to be of its type (`HLEN` / `SCARD`: a `WRONGTYPE` fails the call
+ * before anything is written), then (register) `HSETNX events eventId row` and (seen) `SADD` of each
+ * event's record IDs to its seen set + `EXPIRE`. Then per record, before anything is written: the held stamp is the
  * index field (a HASH index; a record listed earlier in the call: the time queued for it) or the
  * record's stamp field (a SET index), read only when the record key exists. The record is refused
  * when `latest < held` (older under every reading; equal → the later write wins), or when a
@@ -72,6 +73,14 @@ local firstKey = m + 1
 if seen then firstKey = firstKey + m end
 if register then firstKey = firstKey + 1 end
 local a = 10
+-- An index of another type fails the call before anything is written (HLEN / SCARD: O(1)).
+for e = 1, m do
+  if indexType == 'hash' then
+    redis.call('HLEN', KEYS[e])
+  else
+    redis.call('SCARD', KEYS[e])
+  end
+end
 if register then
   for e = 1, m do
     redis.call('HSETNX', KEYS[firstKey - 1], ARGV[a], ARGV[a + 1])

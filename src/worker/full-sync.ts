@@ -83,6 +83,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
     // Page n+1's batches start while page n's last ones are still in Redis; checkpoints stay in
     // page order, each written once its page and all before it committed (see ./commit-overlap.ts).
     const commits = commitOverlap();
+    let checkpointFailedAt: number | undefined;
     try {
       for await (const page of listed) {
         await commits.add({
@@ -92,6 +93,9 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
             pages += 1;
             for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
             if (page.nextCursor === undefined) return;
+            // A failed checkpoint write names the page after this one, as before the overlap (page
+            // n+1's commit may have moved ctx.currentPage further meanwhile).
+            checkpointFailedAt = page.pageNumber + 1;
             await state.setCheckpoint(
               plan.checkpointName,
               {
@@ -106,6 +110,7 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
               },
               ctx.fenced(),
             );
+            checkpointFailedAt = undefined;
           },
         });
       }
@@ -115,7 +120,10 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
       // an earlier page's failed commit is reported instead; a failed commit names its page.
       let first = error;
       if (!(error instanceof PageCommitFailure)) await commits.drain().catch((earlier: unknown) => (first = earlier));
-      if (!(first instanceof PageCommitFailure)) throw first;
+      if (!(first instanceof PageCommitFailure)) {
+        if (checkpointFailedAt !== undefined) ctx.currentPage = checkpointFailedAt;
+        throw first;
+      }
       ctx.currentPage = first.pageNumber;
       throw first.error;
     }

@@ -34,6 +34,7 @@ export async function commitPage(
       ctx.limit(async () => {
         await nextTurn();
         if (ctx.writeFailure !== undefined) throw ctx.writeFailure;
+        ctx.throwIfAborted();
         // Sized (stringified) batch by batch: at most `concurrency` batches of JSON text are alive at once.
         const fit = dropOversized(batch, ctx.options.maxRecordBytes, oversized);
         accepted += fit.length;
@@ -74,12 +75,14 @@ async function writeBatch(ctx: RunContext, fit: readonly SourceRecord[], seenSco
   // write when the sink notes writes in its own state store, else just before it.
   if (seenScope !== undefined && notesWrites(ctx)) {
     const result = await ctx.sink.upsertRecords(fit, { noteWrites: { seenScope } });
-    if (result.events.every((e) => e.newlySeen !== undefined)) {
-      ctx.countSeen(seenScope, new Map(result.events.map((e) => [e.eventId, e.newlySeen!])));
+    const newlySeen = new Map(result.events.map((e) => [e.eventId, e.newlySeen]));
+    if (fit.every((r) => newlySeen.get(r.eventId) !== undefined)) {
+      ctx.countSeen(seenScope, newlySeen as Map<string, number>);
       return result;
     }
-    // A sink (or a wrapper of one) that declares notesWrites but did not note them: note them
-    // now, still before any sweep, so no record written here can be swept as unseen.
+    // A sink (or a wrapper of one) that declares notesWrites but did not report every event of the
+    // batch as noted: note them now, still before any sweep, so no record written here can be swept
+    // as unseen.
     const late = await ctx.state.noteWrites(fit, seenScope);
     if (late) ctx.countSeen(seenScope, late.newlySeen);
     return result;
@@ -143,9 +146,9 @@ interface TooLarge {
 
 /**
  * Cuts a page into batches of at most `size` records, grouped by event (events in order of first
- * appearance, records in listing order within each event): the sink sends one script call per
- * event per batch, so a batch of grouped records needs a few calls instead of one per event of
- * the page.
+ * appearance, records in listing order within each event): where the sink needs one call per event
+ * (`RedisSink` on a Cluster), a batch of grouped records needs a few calls instead of one per event
+ * of the page; a standalone `RedisSink` takes each batch in one call either way.
  */
 function batchByEvent(records: readonly SourceRecord[], size: number): SourceRecord[][] {
   const byEvent = new Map<string, SourceRecord[]>();
