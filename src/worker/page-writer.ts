@@ -6,6 +6,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RejectedRecord, SourcePage, SourceRecord } from '../adapters/source.js';
 import type { UpsertResult } from '../adapters/sink.js';
+import { AbortedError } from '../errors.js';
 import { offerRecordJson } from '../record-json.js';
 import { upsertInOrder } from './record-ops.js';
 import type { RunContext } from './run-context.js';
@@ -56,7 +57,9 @@ export async function commitPage(
     else failure ??= outcome.reason;
   }
   if (failure !== undefined) {
-    ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
+    // A run being stopped fails its queued batches with the stop's reason: reported by the run, not
+    // a Redis failure.
+    if (!isStopReason(ctx, failure)) ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
     throw failure;
   }
   ctx.redisLogger.debug('Redis batches committed', { runId: ctx.runId, page: page.pageNumber, batches: batches.length, records: accepted });
@@ -90,6 +93,13 @@ async function writeBatch(ctx: RunContext, fit: readonly SourceRecord[], seenSco
   const noted = await ctx.state.noteWrites(fit, seenScope);
   if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
   return upsertInOrder(ctx.sink, fit);
+}
+
+/** Whether `error` is what `ctx.throwIfAborted()` throws for the run's abort. */
+function isStopReason(ctx: RunContext, error: unknown): boolean {
+  if (!ctx.signal.aborted) return false;
+  const reason: unknown = ctx.signal.reason;
+  return error === reason || (error instanceof AbortedError && error.cause === reason);
 }
 
 /**
