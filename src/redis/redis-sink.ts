@@ -13,7 +13,7 @@ import { createKeySchema, type KeySchema } from './key-schema.js';
 import { createRecordLayout, type RecordLayout, type RecordLayoutOptions, toHashFields } from './layout.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, ReplicaWait, type WaitForReplicas } from './replica-wait.js';
 import { queueScript, type ScriptArg } from './scripts.js';
-import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore, SEEN_TTL_SECONDS } from './state-store.js';
+import { DEFAULT_DEAD_LETTER_MAX_LEN, RedisStateStore, registeredEventRow, SEEN_TTL_SECONDS } from './state-store.js';
 import { checkInstant, checkInteger, checkOptionKeys, decodeJsonObject, encodeJson, parseNumber, safeJson } from './values.js';
 
 /** Options of {@link RedisSink}. */
@@ -279,12 +279,8 @@ export class RedisSink implements RecordSink {
     }
     const prepared = records.map((record) => this.prepareRecord(record));
     const tallies = new Map<string, EventTally>();
-    if (noting !== undefined) {
-      // Checked (and the keys built) before anything is written.
-      for (const r of prepared) {
-        if (noting.seenScope !== undefined) this.keys.seen(r.eventId, noting.seenScope);
-      }
-    }
+    // The scope is checked before anything is written (the event IDs were, by prepareRecord).
+    if (noting?.seenScope !== undefined && prepared.length > 0) this.keys.seen(prepared[0]!.eventId, noting.seenScope);
     const replicas = await this.replicaWait.required();
     for (let start = 0; start < prepared.length; start += this.batchSize) {
       const byEvent = groupByEvent(prepared.slice(start, start + this.batchSize));
@@ -349,7 +345,7 @@ export class RedisSink implements RecordSink {
       compact ? 'c' : 'f',
       compact ? (readAt ?? '') : '',
     ];
-    if (noting !== undefined) for (const eventId of eventIds) args.push(eventId, JSON.stringify({ ID: eventId }));
+    if (noting !== undefined) for (const eventId of eventIds) args.push(eventId, registeredEventRow(eventId));
     eventIds.forEach((eventId, i) => {
       const e = String(i + 1);
       for (const r of call.get(eventId)!) {

@@ -124,7 +124,7 @@ export class RedisStateStore implements StateStore {
     groups.push({
       label: `register events in ${eventsKey}`,
       add: (p) => {
-        for (const eventId of byEvent.keys()) p.hsetnx(eventsKey, eventId, JSON.stringify({ ID: eventId }));
+        for (const eventId of byEvent.keys()) p.hsetnx(eventsKey, eventId, registeredEventRow(eventId));
       },
     });
     const replies = await this.commands.execGroups('noteWrites', groups);
@@ -527,6 +527,14 @@ export class RedisStateStore implements StateStore {
       };
     });
   }
+}
+
+/**
+ * The row an event gets in the events hash when it is registered by a write before its row was
+ * saved (`HSETNX`: a saved row is kept): `{"ID":"<eventId>"}`.
+ */
+export function registeredEventRow(eventId: string): string {
+  return JSON.stringify({ ID: eventId });
 }
 
 /** Longest quoted value in a repair report. Unit: characters. */

@@ -22,11 +22,13 @@ export interface OverlappedPage {
   readonly after: () => Promise<void>;
 }
 
-/** Thrown-through wrapper marking which page failed (the caller reports its number). */
+/** Thrown-through wrapper marking which page failed, and in which step (the caller reports its number). */
 export class PageCommitFailure {
   constructor(
     readonly pageNumber: number,
     readonly error: unknown,
+    /** `commit`: the page's writes failed; `after`: what followed them (counting, the checkpoint). */
+    readonly step: 'commit' | 'after',
   ) {}
 }
 
@@ -34,7 +36,7 @@ export class PageCommitFailure {
  * A chain of overlapped page commits (see the module comment).
  * - `add(page)` resolves once the page before `page` finished (commit and `after`), so a caller that
  *   awaits it has at most two pages committing; it rejects with a {@link PageCommitFailure} for the
- *   earliest failed page, only after `page`'s own commit settled too.
+ *   earliest failed page (its commit or its `after`), only after `page`'s own commit settled too.
  * - `drain()` waits for every added page; same rejection.
  */
 export function commitOverlap(): { add(page: OverlappedPage): Promise<void>; drain(): Promise<void> } {
@@ -45,8 +47,12 @@ export function commitOverlap(): { add(page: OverlappedPage): Promise<void>; dra
       const step = (async () => {
         const [before, own] = await Promise.allSettled([prior, page.commit]);
         if (before.status === 'rejected') throw before.reason;
-        if (own.status === 'rejected') throw new PageCommitFailure(page.pageNumber, own.reason);
-        await page.after();
+        if (own.status === 'rejected') throw new PageCommitFailure(page.pageNumber, own.reason, 'commit');
+        try {
+          await page.after();
+        } catch (error) {
+          throw new PageCommitFailure(page.pageNumber, error, 'after');
+        }
       })();
       // Observed through `previous` (the next add or drain); never unhandled in between.
       step.catch(() => undefined);

@@ -83,7 +83,6 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
     // Page n+1's batches start while page n's last ones are still in Redis; checkpoints stay in
     // page order, each written once its page and all before it committed (see ./commit-overlap.ts).
     const commits = commitOverlap();
-    let checkpointFailedAt: number | undefined;
     try {
       for await (const page of listed) {
         await commits.add({
@@ -93,9 +92,6 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
             pages += 1;
             for (const r of page.items) if (maxSeen === undefined || r.modifiedAt > maxSeen) maxSeen = r.modifiedAt;
             if (page.nextCursor === undefined) return;
-            // A failed checkpoint write names the page after this one, as before the overlap (page
-            // n+1's commit may have moved ctx.currentPage further meanwhile).
-            checkpointFailedAt = page.pageNumber + 1;
             await state.setCheckpoint(
               plan.checkpointName,
               {
@@ -110,21 +106,18 @@ export async function runFullSync(ctx: RunContext, plan: FullSyncPlan): Promise<
               },
               ctx.fenced(),
             );
-            checkpointFailedAt = undefined;
           },
         });
       }
       await commits.drain();
     } catch (error) {
       // A failed listing (fetching the next page) first waits for the pages still committing, and
-      // an earlier page's failed commit is reported instead; a failed commit names its page.
+      // an earlier page's failure is reported instead: a failed commit names its page, a failed
+      // checkpoint write the page after it (as before the overlap: the next page to read).
       let first = error;
       if (!(error instanceof PageCommitFailure)) await commits.drain().catch((earlier: unknown) => (first = earlier));
-      if (!(first instanceof PageCommitFailure)) {
-        if (checkpointFailedAt !== undefined) ctx.currentPage = checkpointFailedAt;
-        throw first;
-      }
-      ctx.currentPage = first.pageNumber;
+      if (!(first instanceof PageCommitFailure)) throw first;
+      ctx.currentPage = first.step === 'commit' ? first.pageNumber : first.pageNumber + 1;
       throw first.error;
     }
   };

@@ -6,10 +6,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RejectedRecord, SourcePage, SourceRecord } from '../adapters/source.js';
 import type { UpsertResult } from '../adapters/sink.js';
-import { AbortedError } from '../errors.js';
 import { offerRecordJson } from '../record-json.js';
 import { upsertInOrder } from './record-ops.js';
-import type { RunContext } from './run-context.js';
+import { isAbortReason, type RunContext } from './run-context.js';
 
 /**
  * Writes a page; marks its records seen in `seenScope` when given.
@@ -59,7 +58,7 @@ export async function commitPage(
   if (failure !== undefined) {
     // A run being stopped fails its queued batches with the stop's reason: reported by the run, not
     // a Redis failure.
-    if (!isStopReason(ctx, failure)) ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
+    if (!isAbortReason(ctx.signal, failure)) ctx.redisLogger.error('Redis batch failed', { runId: ctx.runId, page: page.pageNumber, error: failure });
     throw failure;
   }
   ctx.redisLogger.debug('Redis batches committed', { runId: ctx.runId, page: page.pageNumber, batches: batches.length, records: accepted });
@@ -93,13 +92,6 @@ async function writeBatch(ctx: RunContext, fit: readonly SourceRecord[], seenSco
   const noted = await ctx.state.noteWrites(fit, seenScope);
   if (noted && seenScope !== undefined) ctx.countSeen(seenScope, noted.newlySeen);
   return upsertInOrder(ctx.sink, fit);
-}
-
-/** Whether `error` is what `ctx.throwIfAborted()` throws for the run's abort. */
-function isStopReason(ctx: RunContext, error: unknown): boolean {
-  if (!ctx.signal.aborted) return false;
-  const reason: unknown = ctx.signal.reason;
-  return error === reason || (error instanceof AbortedError && error.cause === reason);
 }
 
 /**

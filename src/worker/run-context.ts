@@ -160,6 +160,13 @@ export function abortReason(signal: AbortSignal): SyncError {
   return new AbortedError('The run was aborted', { cause: reason });
 }
 
+/** Whether `error` is what {@link abortReason} gives for `signal` (so a step failed only because the run was stopped). */
+export function isAbortReason(signal: AbortSignal, error: unknown): boolean {
+  if (!signal.aborted) return false;
+  const reason: unknown = signal.reason;
+  return error === reason || (error instanceof AbortedError && error.cause === reason);
+}
+
 /**
  * The call ceiling of one run: `spend()` counts a request, and refuses the one past `limit`
  * (`maxCallsPerRun`) or past the calls left today (`dailyCallLimit`, see {@link capToday}).

@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DistributedSync, type DistributedSyncOptions, SharedCallLimiter } from '../../src/bullmq.js';
 import { silentLogger } from '../../src/logger.js';
 import type { ZohoSimulatorOptions } from '../../src/testing.js';
-import { createHarness, type Harness, REDIS_URL } from '../helpers/harness.js';
+import { createHarness, deleteQueueKeys, type Harness, REDIS_URL } from '../helpers/harness.js';
 
 const queuePrefixes: string[] = [];
 const clients: Redis[] = [];
@@ -23,16 +23,7 @@ afterEach(async () => {
   await Promise.all(harnesses.splice(0).map((h) => h.close()));
 });
 afterAll(async () => {
-  const r = new Redis(REDIS_URL);
-  for (const prefix of queuePrefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  }
-  r.disconnect();
+  for (const prefix of queuePrefixes) await deleteQueueKeys(prefix);
   for (const c of clients) c.disconnect();
 });
 

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { SyncWorkerOptions } from '../../src/worker/options.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
 import { ZohoCreatorSource, type ZohoCreatorSourceOptions } from '../../src/zoho/zoho-creator-source.js';
+import { deletePrefix } from '../redis/helpers.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -117,13 +118,8 @@ export async function createHarness(simOptions: ZohoSimulatorOptions = {}, harne
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
       if (ownRedis && redis instanceof Redis) {
-        let cursor = '0';
-        do {
-          // `${prefix}*`, not `${prefix}:*`: tests also derive prefixes from it (e.g. `${prefix}-state`).
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== '0');
+        // `${prefix}*`, not `${prefix}:*`: tests also derive prefixes from it (e.g. `${prefix}-state`).
+        await deletePrefix(redis, prefix);
         redis.disconnect();
       }
       await sim.close();
@@ -154,12 +150,7 @@ export function recordCalls(h: Harness): number {
 export async function deleteQueueKeys(queuePrefix: string): Promise<void> {
   const r = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(r, queuePrefix);
   } finally {
     r.disconnect();
   }

@@ -5,10 +5,10 @@
  * keeping one call per event without the `notesWrites` capability.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SinkError } from '../../src/errors.js';
 import { RedisSink } from '../../src/redis/redis-sink.js';
-import { deletePrefix, makeRecord, REDIS_URL, randomPrefix } from './helpers.js';
+import { deletePrefix, makeRecord, REDIS_URL, randomPrefix, spyPipelineSizes } from './helpers.js';
 
 const BASE = Date.UTC(2025, 0, 1);
 const EVENT_A = '4433256000013547001';
@@ -71,17 +71,7 @@ describe('RedisSink batch calls (real Redis)', () => {
     expect(sink.capabilities.notesWrites).toBe(false);
     const records = [makeRecord(EVENT_A, '1', BASE), makeRecord(EVENT_B, '2', BASE), makeRecord(EVENT_A, '3', BASE)];
     await expect(sink.upsertRecords(records, { noteWrites: {} })).rejects.toThrow(/notesWrites/);
-    const sizes: number[] = [];
-    const original = redis.pipeline.bind(redis);
-    const spy = vi.spyOn(redis, 'pipeline').mockImplementation((commands?: unknown[][]) => {
-      const pipeline = original(commands);
-      const exec = pipeline.exec.bind(pipeline);
-      pipeline.exec = ((callback) => {
-        sizes.push(pipeline.length);
-        return exec(callback);
-      }) as typeof pipeline.exec;
-      return pipeline;
-    });
+    const { sizes, restore } = spyPipelineSizes(redis);
     try {
       const result = await sink.upsertRecords(records);
       expect(result.events.map((e) => [e.eventId, e.added.length])).toEqual([
@@ -89,7 +79,7 @@ describe('RedisSink batch calls (real Redis)', () => {
         [EVENT_B, 1],
       ]);
     } finally {
-      spy.mockRestore();
+      restore();
     }
     expect(sizes).toEqual([2]); // one pipeline, one script call per event
     expect(() => new RedisSink({ redis, singleSlotScripts: 'yes' as unknown as boolean })).toThrow(/singleSlotScripts/);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
+import { vi } from 'vitest';
 import type { StampComparison, UpsertResult } from '../../src/adapters/sink.js';
 import type { RecordStamp, SourceRecord } from '../../src/adapters/source.js';
 import type { RedisSink } from '../../src/redis/redis-sink.js';
@@ -35,6 +36,25 @@ export const mockRedis: ClientFactory = {
 /** A random key prefix for one test file, e.g. `zrs-test-1a2b3c4d`. */
 export function randomPrefix(tag = 'test'): string {
   return `zrs-${tag}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Records how many commands each pipeline of `redis` holds when it is sent, until `restore()`.
+ * @returns `sizes` (filled as pipelines are sent) and `restore` (removes the spy).
+ */
+export function spyPipelineSizes(redis: Redis): { sizes: number[]; restore: () => void } {
+  const sizes: number[] = [];
+  const original = redis.pipeline.bind(redis);
+  const spy = vi.spyOn(redis, 'pipeline').mockImplementation((commands?: unknown[][]) => {
+    const pipeline = original(commands);
+    const exec = pipeline.exec.bind(pipeline);
+    pipeline.exec = ((callback) => {
+      sizes.push(pipeline.length);
+      return exec(callback);
+    }) as typeof pipeline.exec;
+    return pipeline;
+  });
+  return { sizes, restore: () => spy.mockRestore() };
 }
 
 /** Deletes every key that starts with `prefix` (SCAN + DEL, in steps). The prefix is random, so nothing else matches. */

@@ -3,13 +3,13 @@
  * ioredis-mock). Each test works under its own key prefix; all keys are deleted afterwards.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/adapters/state-store.js';
 import type { RecordStamp, SourceRecord } from '../../src/adapters/source.js';
 import { ConfigError, InvalidInputError, LeaseError } from '../../src/errors.js';
 import { RedisSink, type RedisSinkOptions } from '../../src/redis/redis-sink.js';
 import { readEventMetas, scanUnseen } from '../../src/worker/record-ops.js';
-import { type ClientFactory, compare, deletePrefix, makeRecord, randomPrefix, write } from './helpers.js';
+import { type ClientFactory, compare, deletePrefix, makeRecord, randomPrefix, spyPipelineSizes, write } from './helpers.js';
 
 const EVENT_A = '4433256000013547003';
 const EVENT_B = '4433256000013547111';
@@ -74,18 +74,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
       const sink = newSink({ batchSize: 100 });
       const events = [EVENT_A, EVENT_B, '4433256000013547222'];
       const records = Array.from({ length: 250 }, (_, i) => makeRecord(events[i % 3]!, String(10_000 + i), BASE));
-      // Record how many commands each pipeline holds when it is sent.
-      const sizes: number[] = [];
-      const original = redis.pipeline.bind(redis);
-      const spy = vi.spyOn(redis, 'pipeline').mockImplementation((commands?: unknown[][]) => {
-        const pipeline = original(commands);
-        const exec = pipeline.exec.bind(pipeline);
-        pipeline.exec = ((callback) => {
-          sizes.push(pipeline.length);
-          return exec(callback);
-        }) as typeof pipeline.exec;
-        return pipeline;
-      });
+      const { sizes, restore } = spyPipelineSizes(redis);
       try {
         const result = await sink.upsertRecords(records);
         expect(result.added).toBe(250);
@@ -100,7 +89,7 @@ export function defineSinkSuite(factory: ClientFactory): void {
         // one pipeline; the state store: SADD + EXPIRE per event, one pipeline (sent together).
         expect(sizes).toEqual([3 + 250, 6]);
       } finally {
-        spy.mockRestore();
+        restore();
       }
     });
 

@@ -55,7 +55,7 @@ describe('commitOverlap', () => {
     two.reject(new Error('page 2 failed'));
     const failure = await adding.catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(PageCommitFailure);
-    expect((failure as PageCommitFailure).pageNumber).toBe(1);
+    expect([(failure as PageCommitFailure).pageNumber, (failure as PageCommitFailure).step]).toEqual([1, 'commit']);
     expect(((failure as PageCommitFailure).error as Error).message).toBe('page 1 failed');
     expect(after).toEqual([]);
   });
@@ -70,7 +70,7 @@ describe('commitOverlap', () => {
     expect(after).toEqual([1]);
   });
 
-  it('an after-step failure (the checkpoint write) surfaces as it is, and stops later after-steps', async () => {
+  it('an after-step failure (the checkpoint write) names its page and step, and stops later after-steps', async () => {
     const commits = commitOverlap();
     const after: number[] = [];
     await commits.add({
@@ -81,7 +81,9 @@ describe('commitOverlap', () => {
       },
     });
     const failure = await commits.add({ pageNumber: 2, commit: Promise.resolve(), after: async () => void after.push(2) }).catch((e: unknown) => e);
-    expect((failure as Error).message).toBe('checkpoint failed');
+    expect(failure).toBeInstanceOf(PageCommitFailure);
+    expect([(failure as PageCommitFailure).pageNumber, (failure as PageCommitFailure).step]).toEqual([1, 'after']);
+    expect(((failure as PageCommitFailure).error as Error).message).toBe('checkpoint failed');
     expect(after).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { REQUIRED_STATE_METHODS } from '../../src/worker/record-ops.js';
 import type { SourceAdapter } from '../../src/adapters/source.js';
 import { silentLogger } from '../../src/logger.js';
 import { SyncWorker } from '../../src/worker/sync-worker.js';
+import { thrownMessage } from '../helpers/thrown-message.js';
 
 const fn = (): never => {
   throw new Error('not called in these tests');
@@ -61,26 +62,18 @@ describe('resolveOptions', () => {
 
   it('never echoes a token-like value pasted into an option or a variable (its length only)', () => {
     const secret = '1000.8c1f3e5d7a9b2c4e6f8a0b1c3d5e7f9a.0b2d4f6a8c0e2a4c6e8a0c2e4a6c8e0a';
-    const messageOf = (fn: () => unknown): string => {
-      try {
-        fn();
-      } catch (error) {
-        return (error as Error).message;
-      }
-      return 'did not throw';
-    };
     for (const message of [
-      messageOf(() => resolveOptions({ source, sink, quotaTimeZone: secret })),
-      messageOf(() => resolveOptions({ source, sink, listingStrategy: secret as 'auto' })),
-      messageOf(() => resolveOptions({ source, sink, dailyCallLimit: secret as unknown as number })),
-      messageOf(() => configFromEnv({ SYNC_DAILY_CALL_LIMIT: secret })),
-      messageOf(() => configFromEnv({ SYNC_QUOTA_TIME_ZONE: secret })),
+      thrownMessage(() => resolveOptions({ source, sink, quotaTimeZone: secret })),
+      thrownMessage(() => resolveOptions({ source, sink, listingStrategy: secret as 'auto' })),
+      thrownMessage(() => resolveOptions({ source, sink, dailyCallLimit: secret as unknown as number })),
+      thrownMessage(() => configFromEnv({ SYNC_DAILY_CALL_LIMIT: secret })),
+      thrownMessage(() => configFromEnv({ SYNC_QUOTA_TIME_ZONE: secret })),
     ]) {
       expect(message).toContain(`a string of ${secret.length} characters`);
       expect(message).not.toContain('8c1f3e5d');
     }
     // Plain values are still shown, so a typo is easy to see.
-    expect(messageOf(() => resolveOptions({ source, sink, quotaTimeZone: 'Europe/Berlinn' }))).toContain('"Europe/Berlinn"');
+    expect(thrownMessage(() => resolveOptions({ source, sink, quotaTimeZone: 'Europe/Berlinn' }))).toContain('"Europe/Berlinn"');
   });
 
   it('rejects unknown options, a missing source and a sink that is not a RecordSink', () => {

@@ -3,6 +3,7 @@ import type { RecordStamp, SourcePage, SourceRecord } from '../../src/adapters/s
 import { AbortedError, ConfigError, InvalidInputError, SyncErrorCode, ZohoApiError } from '../../src/errors.js';
 import { createZohoSimulator } from '../../src/testing.js';
 import { ZohoCreatorSource, type ZohoCreatorSourceOptions } from '../../src/zoho/zoho-creator-source.js';
+import { thrownMessage } from '../helpers/thrown-message.js';
 
 type Simulator = Awaited<ReturnType<typeof createZohoSimulator>>;
 
@@ -207,22 +208,14 @@ describe('ZohoCreatorSource against the simulator: paging', () => {
   it('never echoes a secret pasted into the wrong option, and refuses credentials in a base URL', async () => {
     const sim = await simulator();
     const secret = '1000.8c1f3e5d7a9b2c4e6f8a0b1c3d5e7f9a.0b2d4f6a8c0e2a4c6e8a0c2e4a6c8e0a';
-    const message = (fn: () => unknown): string => {
-      try {
-        fn();
-      } catch (error) {
-        return (error as Error).message;
-      }
-      return 'did not throw';
-    };
-    const dc = message(() => sourceFor(sim, { dataCentre: secret as 'com' }));
+    const dc = thrownMessage(() => sourceFor(sim, { dataCentre: secret as 'com' }));
     expect(dc).toContain(`got a string of ${secret.length} characters`);
     expect(dc).not.toContain('8c1f3e5d');
-    const api = message(() => sourceFor(sim, { apiBaseUrl: secret }));
+    const api = thrownMessage(() => sourceFor(sim, { apiBaseUrl: secret }));
     expect(api).toContain('must be an http(s) URL');
     expect(api).not.toContain('8c1f3e5d');
-    expect(message(() => sourceFor(sim, { dataCentre: 'uk' as 'com' }))).toContain('got "uk"');
-    const creds = message(() => sourceFor(sim, { accountsBaseUrl: `https://me:${secret}@accounts.zoho.com` }));
+    expect(thrownMessage(() => sourceFor(sim, { dataCentre: 'uk' as 'com' }))).toContain('got "uk"');
+    const creds = thrownMessage(() => sourceFor(sim, { accountsBaseUrl: `https://me:${secret}@accounts.zoho.com` }));
     expect(creds).toContain('must not hold a user name or password');
     expect(creds).toContain('accounts.zoho.com');
     expect(creds).not.toContain('8c1f3e5d');
