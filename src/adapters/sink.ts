@@ -99,7 +99,7 @@ export interface RecordSinkCapabilities {
    * atomic write: one round trip per batch instead of two. The worker uses it when its state store
    * is `sink.state` and the sink has `ordering`; otherwise it calls `state.noteWrites` before each
    * upsert. `RedisSink`: true on a standalone server, false on a Cluster (one call cannot span the
-   * events' slots).
+   * events' slots) and with its `singleSlotScripts` option.
    */
   readonly notesWrites?: boolean | undefined;
 }

@@ -164,7 +164,10 @@ interface PreparedRecord {
 export class RedisSink implements RecordSink {
   /** Name for logs. */
   readonly name = 'redis';
-  /** Both optional extras in one round trip; exact round trips with the `json` encoding; ordered writes (Lua) with tombstones. */
+  /**
+   * Both optional extras in one round trip; exact round trips with the `json` encoding; ordered writes
+   * (Lua) with tombstones; `notesWrites` on a standalone server without `singleSlotScripts`.
+   */
   readonly capabilities: RecordSinkCapabilities;
   /** The key schema of the prefix (the state store's keys; with the default layout also the record keys). */
   readonly keys: KeySchema;
@@ -268,7 +271,8 @@ export class RedisSink implements RecordSink {
    *   event ID, a non-integer `modifiedAt` or data that cannot be encoded, an unusable `seenScope`,
    *   or `noteWrites` without the `notesWrites` capability.
    * @throws {@link SinkError} when any reply of any pipeline is an error (e.g. `WRONGTYPE`: an index,
-   *   seen set or events hash of another type fails its call before it writes anything).
+   *   seen set, the events hash or, with the `json` encoding, a record key of another type fails its
+   *   call before it writes anything; calls already committed stay committed).
    */
   async upsertRecords(records: readonly SourceRecord[], options: UpsertOptions = {}): Promise<UpsertResult> {
     const noting = options?.noteWrites;

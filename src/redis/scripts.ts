@@ -36,8 +36,9 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
  * read this version (epoch ms, `''` unknown); the payload is the JSON text (`n = 1`) or `n / 2`
  * field–value pairs.
  *
- * First every index is checked to be of its type (`HLEN` / `SCARD`: a `WRONGTYPE` fails the call
- * before anything is written), then (register) `HSETNX events eventId row` and (seen) `SADD` of each
+ * First every index, seen set and the events hash is checked to be of its type (`HLEN` / `SCARD`),
+ * and (json encoding) the record keys with the prefetch below, so a `WRONGTYPE` fails the call
+ * before anything is written; then (register) `HSETNX events eventId row` and (seen) `SADD` of each
  * event's record IDs to its seen set + `EXPIRE`. Then per record, before anything is written: the held stamp is the
  * index field (a HASH index; a record listed earlier in the call: the time queued for it) or the
  * record's stamp field (a SET index), read only when the record key exists. The record is refused
@@ -73,20 +74,19 @@ local firstKey = m + 1
 if seen then firstKey = firstKey + m end
 if register then firstKey = firstKey + 1 end
 local a = 10
--- An index of another type fails the call before anything is written (HLEN / SCARD: O(1)).
+-- A key of another type fails the call before anything is written: the indexes, seen sets and
+-- events hash here (HLEN / SCARD: O(1)), the record keys with the prefetch below.
 for e = 1, m do
   if indexType == 'hash' then
     redis.call('HLEN', KEYS[e])
   else
     redis.call('SCARD', KEYS[e])
   end
+  if seen then redis.call('SCARD', KEYS[m + e]) end
 end
-if register then
-  for e = 1, m do
-    redis.call('HSETNX', KEYS[firstKey - 1], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-end
+if register then redis.call('HLEN', KEYS[firstKey - 1]) end
+local registerAt = a
+if register then a = a + 2 * m end
 -- One pass over the records' arguments.
 local recE, recId, recAt, recLatest, recReadAt, recFirst, recN = {}, {}, {}, {}, {}, {}, {}
 local idsByEvent = {}
@@ -115,21 +115,8 @@ while a <= #ARGV do
   list[#list + 1] = recId[count]
 end
 local reply = {}
-if seen then
-  for e = 1, m do
-    local ids = idsByEvent[e]
-    local gained = 0
-    local s = 1
-    while s <= #ids do
-      local t = math.min(s + 999, #ids)
-      gained = gained + redis.call('SADD', KEYS[m + e], unpack(ids, s, t))
-      s = t + 1
-    end
-    if #ids > 0 then redis.call('EXPIRE', KEYS[m + e], ARGV[7]) end
-    reply[e] = gained
-  end
-end
-local offset = #reply
+local offset = 0
+if seen then offset = m end
 local prefetch = encoding == 'json'
 local got = {}
 local stamps = {}
@@ -201,6 +188,26 @@ if prefetch then
         s = t + 1
       end
     end
+  end
+end
+-- The bookkeeping, once every key was read and checked.
+if register then
+  for e = 1, m do
+    redis.call('HSETNX', KEYS[firstKey - 1], ARGV[registerAt + 2 * (e - 1)], ARGV[registerAt + 2 * (e - 1) + 1])
+  end
+end
+if seen then
+  for e = 1, m do
+    local ids = idsByEvent[e]
+    local gained = 0
+    local s = 1
+    while s <= #ids do
+      local t = math.min(s + 999, #ids)
+      gained = gained + redis.call('SADD', KEYS[m + e], unpack(ids, s, t))
+      s = t + 1
+    end
+    if #ids > 0 then redis.call('EXPIRE', KEYS[m + e], ARGV[7]) end
+    reply[e] = gained
   end
 end
 local function flush()

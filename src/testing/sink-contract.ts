@@ -23,7 +23,8 @@ export interface SinkContractOptions extends SinkContractRunner {
   readonly name: string;
   /**
    * Creates an empty sink for one test (e.g. under a fresh random key prefix). Called once per test.
-   * Its second result, when given, is called after the test (delete the keys, close clients).
+   * Its second result, when given, is called after the test (delete the keys, close clients); a
+   * result is read as `{ sink, cleanup }` only when its `cleanup` is a function.
    */
   readonly create: () => Promise<RecordSink | { sink: RecordSink; cleanup: () => Promise<void> }>;
   /** Per-test timeout. Unit: ms. @defaultValue 20000 */
@@ -78,7 +79,9 @@ export function testSinkContract(options: SinkContractOptions): void {
       name,
       async () => {
         const created = await options.create();
-        const { sink, cleanup } = 'sink' in created && typeof created.sink === 'object' ? created : { sink: created as RecordSink, cleanup: undefined };
+        // `{ sink, cleanup }` only with a cleanup function: a sink may well have a `sink` property of its own.
+        const pair = typeof (created as { cleanup?: unknown }).cleanup === 'function' && 'sink' in created && typeof created.sink === 'object';
+        const { sink, cleanup } = pair ? (created as { sink: RecordSink; cleanup: () => Promise<void> }) : { sink: created as RecordSink, cleanup: undefined };
         try {
           await body(sink);
         } finally {
@@ -97,6 +100,9 @@ export function testSinkContract(options: SinkContractOptions): void {
       }
       const ordering = sink.capabilities.ordering;
       ok(ordering === undefined || typeof ordering === 'boolean', 'capabilities.ordering is a boolean when declared');
+      const notesWrites = sink.capabilities.notesWrites;
+      ok(notesWrites === undefined || typeof notesWrites === 'boolean', 'capabilities.notesWrites is a boolean when declared');
+      if (notesWrites === true) ok(ordering === true && sink.state !== undefined, 'capabilities.notesWrites comes with ordering and a state store (sink.state)');
       if (sink.capabilities.compareStamps) strictEqual(typeof sink.compareStamps, 'function', 'compareStamps() exists as declared');
       if (sink.capabilities.locateRecord) strictEqual(typeof sink.locateRecord, 'function', 'locateRecord() exists as declared');
       strictEqual(await sink.ping(), undefined);

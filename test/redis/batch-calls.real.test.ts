@@ -66,6 +66,21 @@ describe('RedisSink batch calls (real Redis)', () => {
     expect(await sink.state.countSeen(EVENT_A, 's')).toBe(0);
   });
 
+  for (const [what, damage] of [
+    ['a seen set', (sink: RedisSink) => redis.set(sink.keys.seen(EVENT_B, 's'), 'not a set')],
+    ['a record key', (sink: RedisSink) => redis.hset(sink.keys.record(EVENT_B, '2'), 'x', '1')],
+  ] as const) {
+    it(`${what} of another type fails the call before the bookkeeping too: no event registered, no ID marked seen`, async () => {
+      const sink = newSink();
+      await damage(sink);
+      const attempt = sink.upsertRecords([makeRecord(EVENT_A, '1', BASE), makeRecord(EVENT_B, '2', BASE)], { noteWrites: { seenScope: 's' } });
+      await expect(attempt).rejects.toBeInstanceOf(SinkError);
+      expect(await sink.state.listEventIds()).toEqual([]);
+      expect(await sink.state.countSeen(EVENT_A, 's')).toBe(0);
+      expect(await redis.exists(sink.keys.record(EVENT_A, '1'))).toBe(0);
+    });
+  }
+
   it('singleSlotScripts: one call per event, no notesWrites (noteWrites refused)', async () => {
     const sink = newSink({ singleSlotScripts: true });
     expect(sink.capabilities.notesWrites).toBe(false);

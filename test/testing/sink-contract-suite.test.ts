@@ -60,6 +60,16 @@ describe('testSinkContract', () => {
     expect(failed).toContain('counts added, updated and unchanged truthfully, per event in order of first appearance');
   }, 60_000);
 
+  it('tests the sink itself when it has a `sink` property of its own (a wrapper), and fails its wrong counts', async () => {
+    const failed = await failingTests((s) => ({ ...delegate(s, { countRecords: async () => 0 }), sink: s }) as RecordSink);
+    expect(failed).toContain('removes records and reports only the IDs it held');
+  }, 60_000);
+
+  it('fails a sink that declares notesWrites without a state store', async () => {
+    const failed = await failingTests((s) => ({ ...delegate(s, {}), state: undefined }));
+    expect(failed).toContain('declares a name and its capabilities, and answers ping');
+  }, 60_000);
+
   it('fails a sink whose removals report IDs it did not hold, and one that promises a missing extra', async () => {
     const lying = await failingTests((s) =>
       delegate(s, {
@@ -80,7 +90,7 @@ describe('testSinkContract', () => {
   it('fails a sink that declares ordering but leaves no tombstone; skips the ordering tests for a sink without it', async () => {
     const forgetful = await failingTests((s) => delegate(s, { removeRecords: (e, ids) => s.removeRecords(e, ids) }));
     expect(forgetful).toEqual(['a delete with deletedAt leaves a tombstone; only a newer version comes back (capability ordering)']);
-    const unordered = await failingTests((s) => delegate(s, { capabilities: { ...s.capabilities, ordering: false } }));
+    const unordered = await failingTests((s) => delegate(s, { capabilities: { ...s.capabilities, ordering: false, notesWrites: false } }));
     expect(unordered).toEqual([]);
   }, 60_000);
 
