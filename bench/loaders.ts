@@ -1,8 +1,8 @@
 /**
  * The two baselines of the write-throughput figure. Both read the same pages as the library (Get
  * Records v2.1, `field_config=all`, `max_records=1000`, chained by the `record_cursor` header)
- * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: `SET` of the record
- * JSON at `<p>:{e:<eventId>}:rec:<id>` and `HSET <p>:{e:<eventId>}:ids <id> <modifiedAt ms>`.
+ * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: the record JSON at
+ * `<p>:{e:<eventId>}:rec:<id>` and the field `<id>` = `<modifiedAt ms>` of the hash `<p>:{e:<eventId>}:ids`.
  *
  * - {@link ceilingLoad}: hand-tuned — fetches page n+1 while writing page n, one pipeline per page
  *   holding one `MSET` of the page's records and one multi-field `HSET` per event (about 40
@@ -10,7 +10,7 @@
  *   no validation, no bookkeeping: the ceiling for Node + HTTP + ioredis + this Redis on this machine.
  * - {@link naiveLoad}: awaits one Redis command at a time (2 round trips per record).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { ZohoDateTimeCodec } from '../src/zoho/date-time.js';
 import { parseZohoJson } from '../src/zoho/json.js';
 import { ZohoRecordNormaliser } from '../src/zoho/record-normaliser.js';
@@ -31,7 +31,8 @@ interface Page {
   readonly cursor: string | undefined;
 }
 
-interface Row {
+/** One record as `RedisSink` writes it with the default layout. */
+export interface Row {
   readonly key: string;
   readonly idsKey: string;
   readonly id: string;
@@ -83,8 +84,30 @@ function rowWriter(info: SimInfo, prefix: string): (row: Record<string, unknown>
   };
 }
 
+/** The index fields of `rows`, by index key: `idsKey → [id, at, id, at, …]`, in row order. */
+export function indexFields(rows: readonly Row[]): Map<string, string[]> {
+  const byIndex = new Map<string, string[]>();
+  for (const row of rows) {
+    const fields = byIndex.get(row.idsKey);
+    if (fields === undefined) byIndex.set(row.idsKey, [row.id, row.at]);
+    else fields.push(row.id, row.at);
+  }
+  return byIndex;
+}
+
 /**
- * The hand-tuned ceiling: one-page read-ahead, one pipeline of `SET` + `HSET` per page.
+ * The ceiling's writes for `rows`: one `MSET` of the records and one multi-field `HSET` per event
+ * index — the fewest commands (ioredis' cost is mostly per command), for one pipeline (one round trip).
+ */
+export function queueCeilingWrites(pipeline: ChainableCommander, rows: readonly Row[]): void {
+  const pairs: string[] = [];
+  for (const row of rows) pairs.push(row.key, row.json);
+  pipeline.mset(...pairs);
+  for (const [idsKey, fields] of indexFields(rows)) pipeline.hset(idsKey, ...fields);
+}
+
+/**
+ * The hand-tuned ceiling: one-page read-ahead, one pipeline per page ({@link queueCeilingWrites}).
  * @param maxPages - stop after this many pages (warm-up runs).
  */
 export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<LoadResult> {
@@ -100,20 +123,8 @@ export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, m
     if (page.rows.length === 0) break;
     pages += 1;
     next = page.cursor !== undefined && pages < maxPages ? fetchPage(url, token, page.cursor) : undefined;
-    // One MSET of the page's records and one multi-field HSET per event index: the fewest
-    // commands (ioredis' cost is mostly per command), in one pipeline (one round trip).
     const pipeline = redis.pipeline();
-    const pairs: string[] = [];
-    const byIndex = new Map<string, string[]>();
-    for (const raw of page.rows) {
-      const row = toRow(raw);
-      pairs.push(row.key, row.json);
-      const fields = byIndex.get(row.idsKey);
-      if (fields === undefined) byIndex.set(row.idsKey, [row.id, row.at]);
-      else fields.push(row.id, row.at);
-    }
-    pipeline.mset(...pairs);
-    for (const [idsKey, fields] of byIndex) pipeline.hset(idsKey, ...fields);
+    queueCeilingWrites(pipeline, page.rows.map(toRow));
     const replies = await pipeline.exec();
     for (const [error] of replies ?? []) if (error) throw error;
     records += page.rows.length;

@@ -1,5 +1,5 @@
 /**
- * Redis CPU per record of three ways to write the same first sync (`npm run bench:write-paths`),
+ * Redis CPU per record of four ways to write the same first sync (`npm run bench:write-paths`),
  * on a redis-server of its own (so `INFO cpu` counts only these writes): 100,000 records of ≈ 450
  * bytes over 40 events, batches of 1,000, three alternating rounds.
  *
@@ -13,41 +13,45 @@
  *
  * A measurement for BENCHMARKS.md ("Write throughput ≥ 85 %"), not a target.
  */
-import type { Redis as RedisClient } from 'ioredis';
+import type { ChainableCommander, Redis as RedisClient } from 'ioredis';
 import { Redis } from 'ioredis';
-import { UPSERT_BATCH_LUA } from '../src/redis/scripts.js';
+import { queueScript, registerScripts, type ScriptArg } from '../src/redis/scripts.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { indexFields, queueCeilingWrites, type Row } from './loaders.js';
 
 const RECORDS = 100_000;
 const BATCH = 1000;
 const EVENTS = 40;
 const ROUNDS = 3;
 
-interface Rec {
-  readonly e: string;
-  readonly id: string;
-  readonly at: string;
-  readonly json: string;
+const records: Row[][] = [];
+for (let s = 0; s < RECORDS; s += BATCH) {
+  records.push(
+    Array.from({ length: Math.min(BATCH, RECORDS - s) }, (_, j) => {
+      const i = s + j;
+      const e = `ev${i % EVENTS}`;
+      const id = String(4_000_000_000_000_000_000n + BigInt(i));
+      const json = JSON.stringify({
+        ID: id,
+        Name: { first_name: 'Nguyễn', last_name: `Văn ${i}` },
+        Email: `u${i}@example.com`,
+        Phone: `+84 90 123 ${i}`,
+        Event: { ID: e, display_value: `Event ${e}` },
+        Status: 'Confirmed',
+        Notes: 'Lorem ipsum dolor sit amet '.repeat(4),
+        Added_Time: '01-Dec-2026 10:00:00',
+        Modified_Time: '01-Dec-2026 10:00:00',
+      });
+      // Keys as RedisSink's default layout names them (prefix `wp`; Redis is flushed between paths).
+      return { key: `wp:{e:${e}}:rec:${id}`, idsKey: `wp:{e:${e}}:ids`, id, at: String(1_764_583_200_000 + i), json };
+    }),
+  );
 }
-
-const records: Rec[] = Array.from({ length: RECORDS }, (_, i) => {
-  const e = `ev${i % EVENTS}`;
-  const id = String(4_000_000_000_000_000_000n + BigInt(i));
-  const json = JSON.stringify({
-    ID: id,
-    Name: { first_name: 'Nguyễn', last_name: `Văn ${i}` },
-    Email: `u${i}@example.com`,
-    Phone: `+84 90 123 ${i}`,
-    Event: { ID: e, display_value: `Event ${e}` },
-    Status: 'Confirmed',
-    Notes: 'Lorem ipsum dolor sit amet '.repeat(4),
-    Added_Time: '01-Dec-2026 10:00:00',
-    Modified_Time: '01-Dec-2026 10:00:00',
-  });
-  return { e, id, at: String(1_764_583_200_000 + i), json };
-});
-
-type Upsert = (numKeys: number, ...args: string[]) => Promise<unknown>;
+/** The state store's events hash (`<p>:{g}:events`, see src/redis/key-schema.ts). */
+const EVENTS_KEY = 'wp:{g}:events';
+const eventOf = (idsKey: string): string => idsKey.slice('wp:{e:'.length, idsKey.indexOf('}'));
+const seenKey = (idsKey: string): string => `wp:{e:${eventOf(idsKey)}}:seen:run`;
+const tombKey = (row: Row): string => `wp:{e:${eventOf(row.idsKey)}}:tomb:${row.id}`;
 
 async function redisCpuMicros(redis: RedisClient): Promise<number> {
   const info = await redis.info('cpu');
@@ -56,88 +60,76 @@ async function redisCpuMicros(redis: RedisClient): Promise<number> {
   return (user + sys) * 1e6;
 }
 
-function batches(): Rec[][] {
-  const out: Rec[][] = [];
-  for (let s = 0; s < RECORDS; s += BATCH) out.push(records.slice(s, s + BATCH));
-  return out;
+/**
+ * Runs a pipeline or transaction; throws its first error reply (ioredis reports them per command,
+ * not by rejecting) and an aborted `EXEC` (`null`: a watched key changed).
+ */
+async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (replies === null) throw new Error('write-paths: EXEC aborted');
+  for (const [error] of replies) if (error) throw error;
+  return replies.map(([, value]) => value);
 }
 
-async function ceiling(redis: RedisClient, p: string): Promise<void> {
-  for (const chunk of batches()) {
+async function ceiling(redis: RedisClient): Promise<void> {
+  for (const batch of records) {
     const pipeline = redis.pipeline();
-    const pairs: string[] = [];
-    const byEvent = new Map<string, string[]>();
-    for (const r of chunk) {
-      pairs.push(`${p}:{e:${r.e}}:rec:${r.id}`, r.json);
-      const fields = byEvent.get(r.e);
-      if (fields === undefined) byEvent.set(r.e, [r.id, r.at]);
-      else fields.push(r.id, r.at);
-    }
-    pipeline.mset(...pairs);
-    for (const [e, fields] of byEvent) pipeline.hset(`${p}:{e:${e}}:ids`, ...fields);
-    await pipeline.exec();
+    queueCeilingWrites(pipeline, batch);
+    await exec(pipeline);
   }
 }
 
-async function lua(redis: RedisClient, p: string): Promise<void> {
-  const upsert = (redis as unknown as { zrsBenchUpsert: Upsert }).zrsBenchUpsert;
-  for (const chunk of batches()) {
-    const events = [...new Set(chunk.map((r) => r.e))];
-    const keys = events.map((e) => `${p}:{e:${e}}:ids`);
-    for (const e of events) keys.push(`${p}:{e:${e}}:seen:run`);
-    keys.push(`${p}:events`);
-    const args = ['json', 'hash', '', String(events.length), '1', '1', '3600', 'c', '1'];
-    for (const e of events) args.push(e, '{}');
-    for (const r of chunk) {
-      keys.push(`${p}:{e:${r.e}}:rec:${r.id}`, `${p}:{e:${r.e}}:tomb:${r.id}`);
-      args.push(String(events.indexOf(r.e) + 1), r.id, r.at, r.json);
+/** KEYS and ARGV as `RedisSink.upsertRecords` sends them with `noteWrites: { seenScope }` (compact form). */
+async function lua(redis: RedisClient): Promise<void> {
+  for (const batch of records) {
+    const indexes = [...new Set(batch.map((row) => row.idsKey))];
+    const position = new Map(indexes.map((idsKey, i) => [idsKey, String(i + 1)]));
+    const keys = [...indexes, ...indexes.map(seenKey), EVENTS_KEY];
+    const args: ScriptArg[] = ['json', 'hash', '', indexes.length, 1, 1, 3600, 'c', 1];
+    for (const idsKey of indexes) args.push(eventOf(idsKey), '{}');
+    for (const row of batch) {
+      keys.push(row.key, tombKey(row));
+      args.push(position.get(row.idsKey)!, row.id, row.at, row.json);
     }
-    await upsert.call(redis, keys.length, ...keys, ...args);
+    const pipeline = redis.pipeline();
+    queueScript(pipeline, 'zrsUpsertBatch', keys, args);
+    await exec(pipeline);
   }
 }
 
-async function optimistic(redis: RedisClient, p: string, watch: 'records' | 'version'): Promise<void> {
-  for (const chunk of batches()) {
-    const events = [...new Set(chunk.map((r) => r.e))];
-    const recordKeys = chunk.map((r) => `${p}:{e:${r.e}}:rec:${r.id}`);
-    const tombKeys = chunk.map((r) => `${p}:{e:${r.e}}:tomb:${r.id}`);
+async function optimistic(redis: RedisClient, watch: 'records' | 'version'): Promise<void> {
+  for (const batch of records) {
+    const recordKeys = batch.map((row) => row.key);
+    const tombKeys = batch.map(tombKey);
+    const byIndex = indexFields(batch);
     const reads = redis.pipeline();
     if (watch === 'records') reads.watch(...recordKeys, ...tombKeys);
-    else reads.watch(...events.map((e) => `${p}:{e:${e}}:ver`));
+    else reads.watch(...[...byIndex.keys()].map((idsKey) => `wp:{e:${eventOf(idsKey)}}:ver`));
     reads.mget(...recordKeys, ...tombKeys);
     reads.exists(...recordKeys);
-    for (const e of events) reads.type(`${p}:{e:${e}}:ids`).type(`${p}:{e:${e}}:seen:run`);
-    reads.type(`${p}:events`);
-    const held = (await reads.exec())?.[1]?.[1] as (string | null)[];
+    for (const idsKey of byIndex.keys()) reads.type(idsKey).type(seenKey(idsKey));
+    reads.type(EVENTS_KEY);
+    const held = (await exec(reads))[1] as (string | null)[];
     if (held.some((v) => v !== null)) throw new Error('write-paths: expected an empty Redis');
     const tx = redis.multi();
-    const pairs: string[] = [];
-    const byEvent = new Map<string, string[]>();
-    chunk.forEach((r, i) => {
-      pairs.push(recordKeys[i]!, r.json);
-      const fields = byEvent.get(r.e);
-      if (fields === undefined) byEvent.set(r.e, [r.id, r.at]);
-      else fields.push(r.id, r.at);
-    });
-    tx.mset(...pairs);
-    for (const [e, fields] of byEvent) {
-      tx.hset(`${p}:{e:${e}}:ids`, ...fields);
-      tx.sadd(`${p}:{e:${e}}:seen:run`, ...fields.filter((_, j) => j % 2 === 0));
-      tx.expire(`${p}:{e:${e}}:seen:run`, 3600);
-      tx.hsetnx(`${p}:events`, e, '{}');
+    queueCeilingWrites(tx, batch);
+    for (const [idsKey, fields] of byIndex) {
+      tx.sadd(seenKey(idsKey), ...fields.filter((_, j) => j % 2 === 0));
+      tx.expire(seenKey(idsKey), 3600);
+      tx.hsetnx(EVENTS_KEY, eventOf(idsKey), '{}');
     }
-    if ((await tx.exec()) === null) throw new Error('write-paths: EXEC aborted');
+    await exec(tx);
   }
 }
 
 const server = await startRedisServer();
 const redis = new Redis(server.url);
-redis.defineCommand('zrsBenchUpsert', { lua: UPSERT_BATCH_LUA });
-const paths: Record<string, (r: RedisClient, p: string) => Promise<void>> = {
+registerScripts(redis);
+const paths: Record<string, (r: RedisClient) => Promise<void>> = {
   ceiling,
   lua,
-  'watch-records': (r, p) => optimistic(r, p, 'records'),
-  'watch-version': (r, p) => optimistic(r, p, 'version'),
+  'watch-records': (r) => optimistic(r, 'records'),
+  'watch-version': (r) => optimistic(r, 'version'),
 };
 try {
   console.log(`${RECORDS} records, batches of ${BATCH}, ${EVENTS} events; Redis and Node CPU per record (µs), wall (ms)`);
@@ -147,7 +139,7 @@ try {
       const redisBefore = await redisCpuMicros(redis);
       const nodeBefore = process.cpuUsage();
       const started = performance.now();
-      await write(redis, `wp${round}`);
+      await write(redis);
       const wall = performance.now() - started;
       const node = process.cpuUsage(nodeBefore);
       const redisMicros = (await redisCpuMicros(redis)) - redisBefore;
