@@ -1,5 +1,5 @@
 /**
- * The two baselines of the write-throughput figure. Both read the same pages as the library (Get
+ * The baselines of the write-throughput figure. Both read the same pages as the library (Get
  * Records v2.1, `field_config=all`, `max_records=1000`, chained by the `record_cursor` header)
  * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: the record JSON at
  * `<p>:{e:<eventId>}:rec:<id>` and the field `<id>` = `<modifiedAt ms>` of the hash `<p>:{e:<eventId>}:ids`.
@@ -9,6 +9,9 @@
  *   commands for 1,000 records: per command, ioredis costs more than Redis), no change detection,
  *   no validation, no bookkeeping: the ceiling for Node + HTTP + ioredis + this Redis on this machine.
  * - {@link naiveLoad}: awaits one Redis command at a time (2 round trips per record).
+ * - {@link minimalLoad}: the ceiling plus only the work issue 11 says the library must keep
+ *   (validation, truthful added/updated/unchanged counts, the seen sets and the sweep they serve),
+ *   still without any of the library's guarantees: the most a loader doing that work can reach.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ZohoDateTimeCodec } from '../src/zoho/date-time.js';
@@ -130,6 +133,130 @@ export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, m
     records += page.rows.length;
   }
   return { records, pages, ms: performance.now() - started };
+}
+
+/**
+ * What {@link minimalLoad} keeps (all by default); leaving one out measures its cost. Without
+ * `validation`: `JSON.parse` and the ceiling's row reading instead of the bigint-safe parse and the
+ * normaliser; without `counts`: no `MGET`, every record written; without `seen`: no seen sets, no sweep.
+ */
+export interface MinimalKeep {
+  readonly validation?: boolean;
+  readonly counts?: boolean;
+  readonly seen?: boolean;
+}
+
+/** A validated row, as `ZohoRecordNormaliser` gives it (or read as the ceiling does). */
+interface MinimalItem {
+  readonly id: string;
+  readonly eventId: string;
+  readonly modifiedAt: number;
+  readonly data: Record<string, unknown>;
+}
+
+/** What {@link minimalLoad} counted. Unit: records. */
+export interface MinimalLoadResult extends LoadResult {
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  /** IDs in an index that the listing did not see (what a sweep would delete). */
+  readonly unseen: number;
+}
+
+/**
+ * The least any loader can do and still give what the issue keeps (truthful added / updated /
+ * unchanged counts, validation, the seen-set bookkeeping and the sweep it serves), hand-tuned like
+ * {@link ceilingLoad} and with none of the library's guarantees (no atomic per-record ordering, no
+ * tombstones, no checkpoints, no retries, no events). Per page, read one page ahead: the library's
+ * bigint-safe parse and `ZohoRecordNormaliser` (validation), `JSON.stringify` of each record, one
+ * `MGET` of the record keys (the held JSON, for the counts), then one pipeline of `MSET` (changed
+ * records only), one `HSET` of index fields and one `SADD` + `EXPIRE` of the seen set per event. At
+ * the end, the sweep: per event `HSCAN` of the index and `SMISMEMBER` against the seen set.
+ */
+export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, keep: MinimalKeep = {}): Promise<MinimalLoadResult> {
+  const { validation = true, counts = true, seen: seenSets = true } = keep;
+  const started = performance.now();
+  const codec = new ZohoDateTimeCodec(info.config.dateFormat, info.config.timeZone);
+  const normaliser = new ZohoRecordNormaliser({ codec, eventLookupField: info.config.eventLookupField });
+  const url = listUrl(info);
+  const token = await mintToken(info);
+  const fetchRows = async (cursor: string | undefined): Promise<{ rows: unknown[]; cursor: string | undefined }> => {
+    const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
+    if (cursor !== undefined) headers.record_cursor = cursor;
+    const response = await fetch(url, { headers });
+    const text = await response.text();
+    const body = (validation ? parseZohoJson(text) : JSON.parse(text)) as { code?: number; data?: unknown[] };
+    if (body.code === 3100) return { rows: [], cursor: undefined };
+    if (body.code !== 3000 || !Array.isArray(body.data)) throw new Error(`Unexpected page: HTTP ${response.status} code ${String(body.code)}`);
+    return { rows: body.data, cursor: response.headers.get('record_cursor') ?? undefined };
+  };
+  const lookup = info.config.eventLookupField;
+  const toItem = (raw: unknown): MinimalItem => {
+    const row = raw as Record<string, unknown>;
+    return { id: row.ID as string, eventId: (row[lookup] as { ID: string }).ID, modifiedAt: codec.parse(row.Modified_Time) ?? 0, data: row };
+  };
+  const seenKey = (eventId: string): string => `${prefix}:{e:${eventId}}:seen:minimal`;
+  const idsKey = (eventId: string): string => `${prefix}:{e:${eventId}}:ids`;
+  const events = new Set<string>();
+  let next: Promise<{ rows: unknown[]; cursor: string | undefined }> | undefined = fetchRows(undefined);
+  let pages = 0;
+  let records = 0;
+  let added = 0;
+  let updated = 0;
+  let unchanged = 0;
+  while (next !== undefined) {
+    const page: { rows: unknown[]; cursor: string | undefined } = await next;
+    if (page.rows.length === 0) break;
+    pages += 1;
+    next = page.cursor !== undefined ? fetchRows(page.cursor) : undefined;
+    const { items, rejected }: { items: readonly MinimalItem[]; rejected: readonly unknown[] } = validation
+      ? normaliser.toRecords(page.rows)
+      : { items: page.rows.map(toItem), rejected: [] };
+    if (rejected.length > 0) throw new Error(`${rejected.length} rows of page ${pages} failed validation`);
+    const keys = items.map((r) => `${prefix}:{e:${r.eventId}}:rec:${r.id}`);
+    const jsons = items.map((r) => JSON.stringify(r.data));
+    const held: (string | null)[] = counts ? await redis.mget(...keys) : [];
+    const sets: string[] = [];
+    const fields = new Map<string, string[]>();
+    const seen = new Map<string, string[]>();
+    items.forEach((r, i) => {
+      if (held[i] === jsons[i]) unchanged += 1;
+      else {
+        if (held[i] == null) added += 1;
+        else updated += 1;
+        sets.push(keys[i]!, jsons[i]!);
+      }
+      events.add(r.eventId);
+      const f = fields.get(r.eventId);
+      if (f === undefined) fields.set(r.eventId, [r.id, String(r.modifiedAt)]);
+      else f.push(r.id, String(r.modifiedAt));
+      if (!seenSets) return;
+      const s = seen.get(r.eventId);
+      if (s === undefined) seen.set(r.eventId, [r.id]);
+      else s.push(r.id);
+    });
+    const pipeline = redis.pipeline();
+    if (sets.length > 0) pipeline.mset(...sets);
+    for (const [eventId, f] of fields) pipeline.hset(idsKey(eventId), ...f);
+    for (const [eventId, ids] of seen) pipeline.sadd(seenKey(eventId), ...ids).expire(seenKey(eventId), 86_400);
+    const replies = await pipeline.exec();
+    for (const [error] of replies ?? []) if (error) throw error;
+    records += items.length;
+  }
+  let unseen = 0;
+  for (const eventId of seenSets ? events : []) {
+    let cursor = '0';
+    do {
+      const [nextCursor, flat] = await redis.hscan(idsKey(eventId), cursor, 'COUNT', 1000);
+      cursor = nextCursor;
+      const ids = flat.filter((_, i) => i % 2 === 0);
+      if (ids.length > 0) {
+        const flags = await redis.smismember(seenKey(eventId), ...ids);
+        for (const flag of flags) if (flag === 0) unseen += 1;
+      }
+    } while (cursor !== '0');
+  }
+  return { records, pages, ms: performance.now() - started, added, updated, unchanged, unseen };
 }
 
 /** The naive loader: same pages, no read-ahead, one awaited Redis command at a time. */

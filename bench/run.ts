@@ -34,7 +34,7 @@ import {
   startSim,
   stopChild,
 } from './common.js';
-import { ceilingLoad, chainWalk, type LoadResult, naiveLoad, timePageSteps } from './loaders.js';
+import { ceilingLoad, chainWalk, type LoadResult, type MinimalKeep, minimalLoad, naiveLoad, timePageSteps } from './loaders.js';
 import { bulkReadBench } from './bulk-read.js';
 import { scaleOutBench } from './scale-out.js';
 import type { ChildReport } from './memory-child.js';
@@ -132,10 +132,23 @@ async function throughput(sim: SimHandle, redis: Redis): Promise<void> {
   await deletePrefix(redis, warm);
   const ceilings: LoadResult[] = [];
   const library: LibraryRun[] = [];
+  // (c) and the same loader leaving out one piece of the kept work each: what that piece costs.
+  const minimalVariants: readonly { readonly label: string; readonly keep: MinimalKeep }[] = [
+    { label: '(c) minimal loader', keep: {} },
+    { label: '(c) without validation', keep: { validation: false } },
+    { label: '(c) without counts', keep: { counts: false } },
+    { label: '(c) without seen sets + sweep', keep: { seen: false } },
+  ];
+  const minimal = new Map<string, LoadResult[]>(minimalVariants.map((v) => [v.label, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     const c = await baseline(ceilingLoad, sim.info, redis, 'ceiling');
     ceilings.push(c);
     log(`  (a) hand-tuned round ${round}: ${fmt(rate(c.records, c.ms))} rec/s (${sec(c.ms)})`);
+    for (const variant of minimalVariants) {
+      const m = await baseline((info, client, prefix) => minimalLoad(info, client, prefix, variant.keep), sim.info, redis, 'minimal');
+      minimal.get(variant.label)!.push(m);
+      log(`  ${variant.label} round ${round}: ${fmt(rate(m.records, m.ms))} rec/s (${sec(m.ms)})`);
+    }
     const l = await libraryFullSync(sim.info, redis, 'lib');
     library.push(l);
     log(`  library round ${round}: ${fmt(rate(l.records, l.ms))} rec/s (${sec(l.ms)})`);
@@ -160,6 +173,28 @@ async function throughput(sim: SimHandle, redis: Redis): Promise<void> {
     target: '≥ 85 %',
     met: libRate / ceilRate >= 0.85,
   });
+  const bestMinimal = new Map([...minimal].map(([label, runs]) => [label, best(runs, (m) => rate(m.records, m.ms))]));
+  const minRun = bestMinimal.get('(c) minimal loader')!;
+  const minRate = rate(minRun.records, minRun.ms);
+  if ([...bestMinimal.values()].some((m) => m.records !== n)) throw new Error(`The minimal loader wrote ${minRun.records} records (expected ${n})`);
+  row({
+    figure: 'vs (c) minimal loader: the kept work, no guarantees',
+    value: `${fmt(libRate)} rec/s`,
+    baseline: `${fmt(minRate)} rec/s`,
+    ratio: pct(libRate / minRate),
+    target: '',
+    met: undefined,
+  });
+  for (const [label, m] of bestMinimal) {
+    row({
+      figure: `${label} vs (a)`,
+      value: `${fmt(rate(m.records, m.ms))} rec/s`,
+      baseline: `${fmt(ceilRate)} rec/s`,
+      ratio: pct(rate(m.records, m.ms) / ceilRate),
+      target: '',
+      met: undefined,
+    });
+  }
   row({
     figure: 'vs (b) naive loader (1 command per await)',
     value: `${fmt(libRate)} rec/s`,
@@ -182,6 +217,8 @@ async function throughput(sim: SimHandle, redis: Redis): Promise<void> {
     library: library.map((l) => ({ ms: round(l.ms), recordsPerSecond: round(rate(l.records, l.ms)), apiCalls: l.result.apiCalls })),
     ceiling: ceilings.map((c) => ({ ms: round(c.ms), recordsPerSecond: round(rate(c.records, c.ms)), pages: c.pages })),
     naive: { ms: round(naive.ms), recordsPerSecond: round(naiveRate), pages: naive.pages },
+    minimal: Object.fromEntries([...minimal].map(([label, runs]) => [label, runs.map((m) => ({ ms: round(m.ms), recordsPerSecond: round(rate(m.records, m.ms)) }))])),
+    libraryVsMinimal: round(libRate / minRate, 3),
     libraryVsCeiling: round(libRate / ceilRate, 3),
     libraryVsNaive: round(libRate / naiveRate, 2),
     ceilingVsNaive: round(ceilRate / naiveRate, 2),
