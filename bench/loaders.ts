@@ -1,5 +1,5 @@
 /**
- * The baselines of the write-throughput figure. Both read the same pages as the library (Get
+ * The baselines of the write-throughput figure. All three read the same pages as the library (Get
  * Records v2.1, `field_config=all`, `max_records=1000`, chained by the `record_cursor` header)
  * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: the record JSON at
  * `<p>:{e:<eventId>}:rec:<id>` and the field `<id>` = `<modifiedAt ms>` of the hash `<p>:{e:<eventId>}:ids`.
