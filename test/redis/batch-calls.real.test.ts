@@ -81,6 +81,13 @@ describe('RedisSink batch calls (real Redis)', () => {
     });
   }
 
+  it('an unusable seenScope is refused by its option name before anything is written', async () => {
+    const sink = newSink();
+    const attempt = sink.upsertRecords([makeRecord(EVENT_A, '1', BASE)], { noteWrites: { seenScope: 'a b' } });
+    await expect(attempt).rejects.toThrow(/^seenScope "a b" must not contain/);
+    expect(await sink.countRecords(EVENT_A)).toBe(0);
+  });
+
   it('singleSlotScripts: one call per event, no notesWrites (noteWrites refused)', async () => {
     const sink = newSink({ singleSlotScripts: true });
     expect(sink.capabilities.notesWrites).toBe(false);
