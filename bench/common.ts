@@ -123,14 +123,64 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** A fresh key prefix for one contender of one scenario. */
-export function newPrefix(label: string): string {
-  return `zrs-bench-${label}-${randomBytes(3).toString('hex')}`;
+/** Whether a SIGINT / SIGTERM is being handled (see {@link deleteLivePrefixesOnSignal}). */
+let stopping = false;
+
+/** True once SIGINT / SIGTERM arrived: a failure after it is the interruption's, and the signal handler exits. */
+export function interrupted(): boolean {
+  return stopping;
 }
+
+/** Prefixes {@link newPrefix} handed out and {@link deletePrefix} has not deleted yet. */
+const livePrefixes = new Set<string>();
+
+/** A fresh key prefix for one contender of one scenario (deleted on SIGINT / SIGTERM until {@link deletePrefix} deletes it). */
+export function newPrefix(label: string): string {
+  const prefix = `zrs-bench-${label}-${randomBytes(3).toString('hex')}`;
+  livePrefixes.add(prefix);
+  return prefix;
+}
+
+/**
+ * On SIGINT or SIGTERM (Ctrl-C, a timeout's kill), deletes the keys of every prefix still live on a
+ * connection of its own, then exits with 130 or 143: an interrupted run skips its `finally` blocks,
+ * and would otherwise leave its keys in the shared Redis.
+ */
+export function deleteLivePrefixesOnSignal(): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      // The run's own code now fails (its clients are closed): it must leave the exit to this handler.
+      const prefixes = [...livePrefixes];
+      process.stderr.write(`\n${signal}: deleting the keys of ${prefixes.length} bench prefix(es) before exiting\n`);
+      // A run in progress writes through these clients: close them, or it writes on after the delete.
+      for (const client of liveClients) client.disconnect();
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+      (async () => {
+        for (const prefix of prefixes) await deletePrefix(redis, prefix);
+      })()
+        .catch((error: unknown) => process.stderr.write(`could not delete every bench prefix: ${error instanceof Error ? error.message : String(error)}\n`))
+        .finally(() => {
+          redis.disconnect();
+          process.exit(code);
+        });
+    });
+  }
+}
+
+/** Clients {@link connectRedis} made: closed first on SIGINT / SIGTERM, so nothing writes while the keys are deleted. */
+const liveClients = new Set<Redis>();
 
 /** A Redis client for the benchmark. */
 export function connectRedis(): Redis {
-  return new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  liveClients.add(client);
+  client.once('end', () => liveClients.delete(client));
+  return client;
 }
 
 /** Deletes every key under `prefix` (SCAN + UNLINK; never FLUSHALL). Resolves the number deleted. */
@@ -142,6 +192,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<number
     cursor = next;
     if (keys.length > 0) deleted += await redis.unlink(...keys);
   } while (cursor !== '0');
+  livePrefixes.delete(prefix);
   return deleted;
 }
 

@@ -13,6 +13,7 @@
  *   (validation, truthful added/updated/unchanged counts, the seen sets and the sweep they serve),
  *   still without any of the library's guarantees: the most a loader doing that work can reach.
  */
+import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ZohoDateTimeCodec } from '../src/zoho/date-time.js';
 import { parseZohoJson } from '../src/zoho/json.js';
@@ -135,18 +136,7 @@ export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, m
   return { records, pages, ms: performance.now() - started };
 }
 
-/**
- * What {@link minimalLoad} keeps (all by default); leaving one out measures its cost. Without
- * `validation`: `JSON.parse` and the ceiling's row reading instead of the bigint-safe parse and the
- * normaliser; without `counts`: no `MGET`, every record written; without `seen`: no seen sets, no sweep.
- */
-export interface MinimalKeep {
-  readonly validation?: boolean;
-  readonly counts?: boolean;
-  readonly seen?: boolean;
-}
-
-/** A validated row, as `ZohoRecordNormaliser` gives it (or read as the ceiling does). */
+/** A validated row, as `ZohoRecordNormaliser` gives it. */
 interface MinimalItem {
   readonly id: string;
   readonly eventId: string;
@@ -170,11 +160,13 @@ export interface MinimalLoadResult extends LoadResult {
  * tombstones, no checkpoints, no retries, no events). Per page, read one page ahead: the library's
  * bigint-safe parse and `ZohoRecordNormaliser` (validation), `JSON.stringify` of each record, one
  * `MGET` of the record keys (the held JSON, for the counts), then one pipeline of `MSET` (changed
- * records only), one `HSET` of index fields and one `SADD` + `EXPIRE` of the seen set per event. At
- * the end, the sweep: per event `HSCAN` of the index and `SMISMEMBER` against the seen set.
+ * records only), one `HSET` of index fields and one `SADD` + `EXPIRE` of the run's seen set per
+ * event. At the end, the sweep: per event `HSCAN` of the index and `SMISMEMBER` against the run's
+ * seen set, then `UNLINK` of the run's seen sets (each run has a scope of its own, as the library's
+ * full sync does, so IDs seen by an earlier run never hide a deletion).
+ * @param maxPages - stop after this many pages (warm-up runs; no sweep then).
  */
-export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, keep: MinimalKeep = {}): Promise<MinimalLoadResult> {
-  const { validation = true, counts = true, seen: seenSets = true } = keep;
+export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<MinimalLoadResult> {
   const started = performance.now();
   const codec = new ZohoDateTimeCodec(info.config.dateFormat, info.config.timeZone);
   const normaliser = new ZohoRecordNormaliser({ codec, eventLookupField: info.config.eventLookupField });
@@ -184,18 +176,13 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, k
     const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
     if (cursor !== undefined) headers.record_cursor = cursor;
     const response = await fetch(url, { headers });
-    const text = await response.text();
-    const body = (validation ? parseZohoJson(text) : JSON.parse(text)) as { code?: number; data?: unknown[] };
+    const body = parseZohoJson(await response.text()) as { code?: number; data?: unknown[] };
     if (body.code === 3100) return { rows: [], cursor: undefined };
     if (body.code !== 3000 || !Array.isArray(body.data)) throw new Error(`Unexpected page: HTTP ${response.status} code ${String(body.code)}`);
     return { rows: body.data, cursor: response.headers.get('record_cursor') ?? undefined };
   };
-  const lookup = info.config.eventLookupField;
-  const toItem = (raw: unknown): MinimalItem => {
-    const row = raw as Record<string, unknown>;
-    return { id: row.ID as string, eventId: (row[lookup] as { ID: string }).ID, modifiedAt: codec.parse(row.Modified_Time) ?? 0, data: row };
-  };
-  const seenKey = (eventId: string): string => `${prefix}:{e:${eventId}}:seen:minimal`;
+  const scope = `minimal-${randomUUID()}`;
+  const seenKey = (eventId: string): string => `${prefix}:{e:${eventId}}:seen:${scope}`;
   const idsKey = (eventId: string): string => `${prefix}:{e:${eventId}}:ids`;
   const events = new Set<string>();
   let next: Promise<{ rows: unknown[]; cursor: string | undefined }> | undefined = fetchRows(undefined);
@@ -204,25 +191,26 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, k
   let added = 0;
   let updated = 0;
   let unchanged = 0;
+  // A warm-up stopped by maxPages has listed part of the report: no sweep then.
+  let complete = true;
   while (next !== undefined) {
     const page: { rows: unknown[]; cursor: string | undefined } = await next;
     if (page.rows.length === 0) break;
     pages += 1;
-    next = page.cursor !== undefined ? fetchRows(page.cursor) : undefined;
-    const { items, rejected }: { items: readonly MinimalItem[]; rejected: readonly unknown[] } = validation
-      ? normaliser.toRecords(page.rows)
-      : { items: page.rows.map(toItem), rejected: [] };
+    if (page.cursor !== undefined && pages >= maxPages) complete = false;
+    next = page.cursor !== undefined && pages < maxPages ? fetchRows(page.cursor) : undefined;
+    const { items, rejected }: { items: readonly MinimalItem[]; rejected: readonly unknown[] } = normaliser.toRecords(page.rows);
     if (rejected.length > 0) throw new Error(`${rejected.length} rows of page ${pages} failed validation`);
     const keys = items.map((r) => `${prefix}:{e:${r.eventId}}:rec:${r.id}`);
     const jsons = items.map((r) => JSON.stringify(r.data));
-    const held: (string | null)[] = counts ? await redis.mget(...keys) : [];
+    const held = await redis.mget(...keys);
     const sets: string[] = [];
     const fields = new Map<string, string[]>();
     const seen = new Map<string, string[]>();
     items.forEach((r, i) => {
       if (held[i] === jsons[i]) unchanged += 1;
       else {
-        if (held[i] == null) added += 1;
+        if (held[i] === null) added += 1;
         else updated += 1;
         sets.push(keys[i]!, jsons[i]!);
       }
@@ -230,7 +218,6 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, k
       const f = fields.get(r.eventId);
       if (f === undefined) fields.set(r.eventId, [r.id, String(r.modifiedAt)]);
       else f.push(r.id, String(r.modifiedAt));
-      if (!seenSets) return;
       const s = seen.get(r.eventId);
       if (s === undefined) seen.set(r.eventId, [r.id]);
       else s.push(r.id);
@@ -244,7 +231,7 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, k
     records += items.length;
   }
   let unseen = 0;
-  for (const eventId of seenSets ? events : []) {
+  for (const eventId of complete ? events : []) {
     let cursor = '0';
     do {
       const [nextCursor, flat] = await redis.hscan(idsKey(eventId), cursor, 'COUNT', 1000);
@@ -256,6 +243,7 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, k
       }
     } while (cursor !== '0');
   }
+  if (events.size > 0) await redis.unlink(...[...events].map(seenKey));
   return { records, pages, ms: performance.now() - started, added, updated, unchanged, unseen };
 }
 
