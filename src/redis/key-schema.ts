@@ -117,7 +117,12 @@ export interface KeySchema {
 const FORBIDDEN_IN_PREFIX = /[{}\s]/;
 const FORBIDDEN_IN_TAG = /[{}\s]/;
 
-function checkTagPart(kind: string, value: string): string {
+/**
+ * `value` when it can go inside a key's hash tag (`{e:<value>}`): a non-empty string without `{`,
+ * `}` or whitespace. Shared with the record layout (./layout.ts), so both name a bad part alike.
+ * @throws {@link InvalidInputError} naming `kind` otherwise.
+ */
+export function checkTagPart(kind: string, value: string): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidInputError(`${kind} must be a non-empty string`);
   }
@@ -127,7 +132,11 @@ function checkTagPart(kind: string, value: string): string {
   return value;
 }
 
-function checkNonEmpty(kind: string, value: string): string {
+/**
+ * `value` when it is a non-empty string.
+ * @throws {@link InvalidInputError} naming `kind` otherwise.
+ */
+export function checkNonEmpty(kind: string, value: string): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidInputError(`${kind} must be a non-empty string`);
   }

@@ -26,6 +26,7 @@
  */
 import { ConfigError, InvalidInputError } from '../errors.js';
 import { shownValue } from '../internal/shown-value.js';
+import { checkNonEmpty, checkTagPart } from './key-schema.js';
 
 /** Options of a record layout (see the module documentation and the README's "Key layouts"). */
 export interface RecordLayoutOptions {
@@ -105,12 +106,6 @@ function checkTemplate(option: string, template: unknown, needsId: boolean): str
   return template;
 }
 
-function checkPart(kind: string, value: string, forbidden: RegExp): string {
-  if (typeof value !== 'string' || value.length === 0) throw new InvalidInputError(`${kind} must be a non-empty string`);
-  if (forbidden.test(value)) throw new InvalidInputError(`${kind} ${JSON.stringify(value)} must not contain '{', '}' or whitespace`);
-  return value;
-}
-
 /**
  * Refuses a template whose keys would land on the library's own bookkeeping keys under the same
  * prefix (the state store's `<p>:{e:<eventId>}:meta`, `:seen:<scope>`, `:dlq`, every `<p>:{g}:…` and
@@ -168,7 +163,6 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   }
   const render = (template: string, eventId: string, id?: string): string =>
     template.replace(PLACEHOLDER, (_, name: string) => (name === 'prefix' ? prefix : name === 'eventId' ? eventId : (id as string)));
-  const tagForbidden = /[{}\s]/;
   const tombstoneTemplate = recordTemplate === DEFAULT_RECORD_KEY && indexTemplate === DEFAULT_INDEX_KEY ? DEFAULT_TOMBSTONE_KEY : `${indexTemplate}:tomb:<id>`;
   if (render(tombstoneTemplate, '1', '2') === render(recordTemplate, '1', '2')) {
     throw new ConfigError('layout.recordKey', `layout.recordKey ${shownValue(recordTemplate)} makes the keys the sink keeps for tombstones (<index key>:tomb:<id>); choose another key name`);
@@ -179,12 +173,12 @@ export function createRecordLayout(prefix: string, options: RecordLayoutOptions 
   const checkedEvents = new Set<string>();
   const checkEvent = (eventId: string): string => {
     if (checkedEvents.has(eventId)) return eventId;
-    checkPart('eventId', eventId, tagForbidden);
+    checkTagPart('eventId', eventId);
     if (checkedEvents.size >= 10_000) checkedEvents.clear();
     checkedEvents.add(eventId);
     return eventId;
   };
-  const checkId = (id: string): string => (typeof id === 'string' && id.length > 0 ? id : checkPart('recordId', id, /^$/));
+  const checkId = (id: string): string => (typeof id === 'string' && id.length > 0 ? id : checkNonEmpty('recordId', id));
   const recordKey = compileTemplate(recordTemplate, prefix);
   const indexKey = compileTemplate(indexTemplate, prefix);
   const tombstoneKey = compileTemplate(tombstoneTemplate, prefix);

@@ -29,7 +29,14 @@ export interface SyncWorkerOptions {
   logger?: Logger | undefined;
   /** Interval between automatic incremental syncs. Unit: ms. @defaultValue 300000 (5 minutes) */
   syncIntervalMs?: number | undefined;
-  /** Records per Redis pipeline. Unit: records. @defaultValue 100 */
+  /**
+   * Records per sink write (`upsertRecords` call), and IDs per removal call. Unit: records.
+   * @defaultValue 100 (1–5000)
+   *
+   * A sink may cut a write further: `RedisSink` sends at most its own `batchSize` (default 100)
+   * records per script call. A value above the sink's therefore does not make Redis batches larger;
+   * raise both together.
+   */
   batchSize?: number | undefined;
   /**
    * Retries of a failed Zoho call (network, timeout, 5xx, 429, malformed body), or of a Redis call
