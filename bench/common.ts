@@ -153,8 +153,9 @@ export function deleteLivePrefixesOnSignal(): void {
   ] as const) {
     process.on(signal, () => {
       if (stopping) return;
+      // From here on the run's own code fails (its clients are closed below): interrupted() tells
+      // it to leave the exit to this handler.
       stopping = true;
-      // The run's own code now fails (its clients are closed): it must leave the exit to this handler.
       const prefixes = [...livePrefixes];
       process.stderr.write(`\n${signal}: deleting the keys of ${prefixes.length} bench prefix(es) before exiting\n`);
       // A run in progress writes through these clients: close them, or it writes on after the delete.

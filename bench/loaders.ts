@@ -58,12 +58,21 @@ function listUrl(info: SimInfo): string {
   return `${info.apiBaseUrl}/creator/v2.1/data/${accountOwner}/${appLinkName}/report/${registrationsReport}?max_records=1000&field_config=all`;
 }
 
-async function fetchPage(url: string, token: string, cursor: string | undefined): Promise<Page> {
+/** The headers of a Get Records request: the OAuth token, and the cursor of the page to fetch. */
+function pageHeaders(token: string, cursor: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
   if (cursor !== undefined) headers.record_cursor = cursor;
-  const response = await fetch(url, { headers });
-  const text = await response.text();
-  const body = JSON.parse(text) as { code?: number; data?: Record<string, unknown>[] };
+  return headers;
+}
+
+/**
+ * One page of the cursor chain, its body read with `parse` (`JSON.parse`, or the library's
+ * bigint-safe `parseZohoJson` for (c)). Code 3100 (no records) is an empty last page.
+ * @throws Error for any other code than 3000, or a body without a `data` array.
+ */
+async function fetchPage(url: string, token: string, cursor: string | undefined, parse: (text: string) => unknown = JSON.parse): Promise<Page> {
+  const response = await fetch(url, { headers: pageHeaders(token, cursor) });
+  const body = parse(await response.text()) as { code?: number; data?: Record<string, unknown>[] };
   if (body.code === 3100) return { rows: [], cursor: undefined };
   if (body.code !== 3000 || !Array.isArray(body.data)) throw new Error(`Unexpected page: HTTP ${response.status} code ${String(body.code)}`);
   return { rows: body.data, cursor: response.headers.get('record_cursor') ?? undefined };
@@ -78,14 +87,13 @@ function rowWriter(info: SimInfo, prefix: string): (row: Record<string, unknown>
     const eventId = (row[lookup] as { ID: string }).ID;
     const at = codec.parse(row.Modified_Time);
     if (at === undefined) throw new Error(`Record ${id} has an unreadable Modified_Time`);
-    return {
-      key: `${prefix}:{e:${eventId}}:rec:${id}`,
-      idsKey: `${prefix}:{e:${eventId}}:ids`,
-      id,
-      at: String(at),
-      json: JSON.stringify(row),
-    };
+    return toRow(prefix, eventId, id, at, JSON.stringify(row));
   };
+}
+
+/** A record's keys (`RedisSink`'s default layout) and values. */
+function toRow(prefix: string, eventId: string, id: string, at: number, json: string): Row {
+  return { key: `${prefix}:{e:${eventId}}:rec:${id}`, idsKey: `${prefix}:{e:${eventId}}:ids`, id, at: String(at), json };
 }
 
 /** The index fields of `rows`, by index key: `idsKey → [id, at, id, at, …]`, in row order. */
@@ -172,20 +180,12 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, m
   const normaliser = new ZohoRecordNormaliser({ codec, eventLookupField: info.config.eventLookupField });
   const url = listUrl(info);
   const token = await mintToken(info);
-  const fetchRows = async (cursor: string | undefined): Promise<{ rows: unknown[]; cursor: string | undefined }> => {
-    const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
-    if (cursor !== undefined) headers.record_cursor = cursor;
-    const response = await fetch(url, { headers });
-    const body = parseZohoJson(await response.text()) as { code?: number; data?: unknown[] };
-    if (body.code === 3100) return { rows: [], cursor: undefined };
-    if (body.code !== 3000 || !Array.isArray(body.data)) throw new Error(`Unexpected page: HTTP ${response.status} code ${String(body.code)}`);
-    return { rows: body.data, cursor: response.headers.get('record_cursor') ?? undefined };
-  };
+  const fetchRows = (cursor: string | undefined): Promise<Page> => fetchPage(url, token, cursor, parseZohoJson);
   const scope = `minimal-${randomUUID()}`;
   const seenKey = (eventId: string): string => `${prefix}:{e:${eventId}}:seen:${scope}`;
   const idsKey = (eventId: string): string => `${prefix}:{e:${eventId}}:ids`;
   const events = new Set<string>();
-  let next: Promise<{ rows: unknown[]; cursor: string | undefined }> | undefined = fetchRows(undefined);
+  let next: Promise<Page> | undefined = fetchRows(undefined);
   let pages = 0;
   let records = 0;
   let added = 0;
@@ -194,37 +194,33 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, m
   // A warm-up stopped by maxPages has listed part of the report: no sweep then.
   let complete = true;
   while (next !== undefined) {
-    const page: { rows: unknown[]; cursor: string | undefined } = await next;
+    const page: Page = await next;
     if (page.rows.length === 0) break;
     pages += 1;
     if (page.cursor !== undefined && pages >= maxPages) complete = false;
     next = page.cursor !== undefined && pages < maxPages ? fetchRows(page.cursor) : undefined;
     const { items, rejected }: { items: readonly MinimalItem[]; rejected: readonly unknown[] } = normaliser.toRecords(page.rows);
     if (rejected.length > 0) throw new Error(`${rejected.length} rows of page ${pages} failed validation`);
-    const keys = items.map((r) => `${prefix}:{e:${r.eventId}}:rec:${r.id}`);
-    const jsons = items.map((r) => JSON.stringify(r.data));
-    const held = await redis.mget(...keys);
+    const rows = items.map((r) => toRow(prefix, r.eventId, r.id, r.modifiedAt, JSON.stringify(r.data)));
+    const held = await redis.mget(...rows.map((row) => row.key));
     const sets: string[] = [];
-    const fields = new Map<string, string[]>();
     const seen = new Map<string, string[]>();
-    items.forEach((r, i) => {
-      if (held[i] === jsons[i]) unchanged += 1;
+    rows.forEach((row, i) => {
+      if (held[i] === row.json) unchanged += 1;
       else {
         if (held[i] === null) added += 1;
         else updated += 1;
-        sets.push(keys[i]!, jsons[i]!);
+        sets.push(row.key, row.json);
       }
-      events.add(r.eventId);
-      const f = fields.get(r.eventId);
-      if (f === undefined) fields.set(r.eventId, [r.id, String(r.modifiedAt)]);
-      else f.push(r.id, String(r.modifiedAt));
-      const s = seen.get(r.eventId);
-      if (s === undefined) seen.set(r.eventId, [r.id]);
-      else s.push(r.id);
+      const eventId = items[i]!.eventId;
+      events.add(eventId);
+      const s = seen.get(eventId);
+      if (s === undefined) seen.set(eventId, [row.id]);
+      else s.push(row.id);
     });
     const pipeline = redis.pipeline();
     if (sets.length > 0) pipeline.mset(...sets);
-    for (const [eventId, f] of fields) pipeline.hset(idsKey(eventId), ...f);
+    for (const [key, fields] of indexFields(rows)) pipeline.hset(key, ...fields);
     for (const [eventId, ids] of seen) pipeline.sadd(seenKey(eventId), ...ids).expire(seenKey(eventId), 86_400);
     const replies = await pipeline.exec();
     for (const [error] of replies ?? []) if (error) throw error;
@@ -286,9 +282,7 @@ export async function chainWalk(info: SimInfo, report: 'registrations' | 'events
   let cursor: string | undefined;
   let pages = 0;
   for (;;) {
-    const headers: Record<string, string> = { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' };
-    if (cursor !== undefined) headers.record_cursor = cursor;
-    const response = await fetch(url, { headers });
+    const response = await fetch(url, { headers: pageHeaders(token, cursor) });
     await response.text();
     if (response.status !== 200) throw new Error(`Unexpected HTTP ${response.status} walking ${name}`);
     pages += 1;
@@ -312,7 +306,7 @@ export interface PageSteps {
  */
 export async function timePageSteps(info: SimInfo, batchSize: number, rounds = 20): Promise<PageSteps> {
   const token = await mintToken(info);
-  const response = await fetch(listUrl(info), { headers: { Authorization: `Zoho-oauthtoken ${token}`, accept: 'application/json' } });
+  const response = await fetch(listUrl(info), { headers: pageHeaders(token, undefined) });
   const bytes = Buffer.from(await response.arrayBuffer());
   const normaliser = new ZohoRecordNormaliser({
     codec: new ZohoDateTimeCodec(info.config.dateFormat, info.config.timeZone),
