@@ -134,7 +134,11 @@ export function interrupted(): boolean {
 /** Prefixes {@link newPrefix} handed out and {@link deletePrefix} has not deleted yet. */
 const livePrefixes = new Set<string>();
 
-/** A fresh key prefix for one contender of one scenario (deleted on SIGINT / SIGTERM until {@link deletePrefix} deletes it). */
+/**
+ * A fresh key prefix for one contender of one scenario, deleted on SIGINT / SIGTERM until
+ * {@link deletePrefix} deletes it. Single use: after `deletePrefix` the interrupt clean-up no
+ * longer knows it, so write nothing under it again.
+ */
 export function newPrefix(label: string): string {
   const prefix = `zrs-bench-${label}-${randomBytes(3).toString('hex')}`;
   livePrefixes.add(prefix);

@@ -1,7 +1,7 @@
 /**
  * The baselines of the write-throughput figure. All three read the same pages as the library (Get
  * Records v2.1, `field_config=all`, `max_records=1000`, chained by the `record_cursor` header)
- * with plain `fetch` + `JSON.parse`, and write the same keys as `RedisSink`: the record JSON at
+ * with plain `fetch` + `JSON.parse` ((c): the library's bigint-safe `parseZohoJson`), and write the same keys as `RedisSink`: the record JSON at
  * `<p>:{e:<eventId>}:rec:<id>` and the field `<id>` = `<modifiedAt ms>` of the hash `<p>:{e:<eventId>}:ids`.
  *
  * - {@link ceilingLoad}: hand-tuned — fetches page n+1 while writing page n, one pipeline per page
@@ -124,7 +124,7 @@ export function queueCeilingWrites(pipeline: ChainableCommander, rows: readonly 
  */
 export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<LoadResult> {
   const started = performance.now();
-  const toRow = rowWriter(info, prefix);
+  const rowOf = rowWriter(info, prefix);
   const url = listUrl(info);
   const token = await mintToken(info);
   let next: Promise<Page> | undefined = fetchPage(url, token, undefined);
@@ -136,7 +136,7 @@ export async function ceilingLoad(info: SimInfo, redis: Redis, prefix: string, m
     pages += 1;
     next = page.cursor !== undefined && pages < maxPages ? fetchPage(url, token, page.cursor) : undefined;
     const pipeline = redis.pipeline();
-    queueCeilingWrites(pipeline, page.rows.map(toRow));
+    queueCeilingWrites(pipeline, page.rows.map(rowOf));
     const replies = await pipeline.exec();
     for (const [error] of replies ?? []) if (error) throw error;
     records += page.rows.length;
@@ -246,7 +246,7 @@ export async function minimalLoad(info: SimInfo, redis: Redis, prefix: string, m
 /** The naive loader: same pages, no read-ahead, one awaited Redis command at a time. */
 export async function naiveLoad(info: SimInfo, redis: Redis, prefix: string, maxPages = Number.POSITIVE_INFINITY): Promise<LoadResult> {
   const started = performance.now();
-  const toRow = rowWriter(info, prefix);
+  const rowOf = rowWriter(info, prefix);
   const url = listUrl(info);
   const token = await mintToken(info);
   let cursor: string | undefined;
@@ -257,7 +257,7 @@ export async function naiveLoad(info: SimInfo, redis: Redis, prefix: string, max
     if (page.rows.length === 0) break;
     pages += 1;
     for (const raw of page.rows) {
-      const row = toRow(raw);
+      const row = rowOf(raw);
       await redis.set(row.key, row.json);
       await redis.hset(row.idsKey, row.id, row.at);
     }

@@ -129,11 +129,13 @@ async function throughput(sim: SimHandle, redis: Redis): Promise<void> {
   const n = sim.info.registrations;
   section(`Write throughput: full sync of ${fmt(n)} registrations over ${EVENTS} events, no added latency`);
   // Warm-up (JIT, sockets, script cache) on a few pages, then interleaved rounds; best of each.
-  const warm = newPrefix('warm');
-  await ceilingLoad(sim.info, redis, warm, 5);
-  await deletePrefix(redis, warm);
-  await minimalLoad(sim.info, redis, warm, 5);
-  await deletePrefix(redis, warm);
+  // One prefix per warm-up: deletePrefix() ends a prefix's tracking for the interrupt clean-up.
+  const warmCeiling = newPrefix('warm');
+  await ceilingLoad(sim.info, redis, warmCeiling, 5);
+  await deletePrefix(redis, warmCeiling);
+  const warmMinimal = newPrefix('warm');
+  await minimalLoad(sim.info, redis, warmMinimal, 5);
+  await deletePrefix(redis, warmMinimal);
   const ceilings: LoadResult[] = [];
   const minimal: MinimalLoadResult[] = [];
   const library: LibraryRun[] = [];

@@ -34,7 +34,7 @@ export interface SyncWorkerOptions {
    * @defaultValue 100 (1–5000)
    *
    * A sink may cut a write further: `RedisSink` sends at most its own `batchSize` (default 100)
-   * records per script call. A value above the sink's therefore does not make Redis batches larger;
+   * records per pipeline. A value above the sink's therefore does not make Redis batches larger;
    * raise both together.
    */
   batchSize?: number | undefined;
